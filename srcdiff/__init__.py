@@ -1,0 +1,42 @@
+"""srcdiff: source-transformation automatic differentiation for Python and NumPy.
+
+``srcdiff.grad(f)`` reads ``f``'s source and writes a new Python function that computes
+its gradient with plain NumPy, with no tape and no per-operation overhead.  The
+generated code is readable (``.source``) and cached.
+"""
+
+from . import rules as _rules  # noqa: F401  (registers the built-in rules)
+from .api import Derivative, grad, source, value_and_grad, vjp
+from .errors import (
+    ArgumentError,
+    NonDifferentiableError,
+    NonScalarOutputError,
+    NoRuleError,
+    RuleDefinitionError,
+    SourceUnavailableError,
+    SrcdiffError,
+    UnsupportedSyntaxError,
+)
+from .ir import Method
+from .rules.registry import nondifferentiable, register_adjoint
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "grad",
+    "value_and_grad",
+    "vjp",
+    "source",
+    "register_adjoint",
+    "nondifferentiable",
+    "Method",
+    "Derivative",
+    "SrcdiffError",
+    "UnsupportedSyntaxError",
+    "NoRuleError",
+    "NonDifferentiableError",
+    "NonScalarOutputError",
+    "ArgumentError",
+    "SourceUnavailableError",
+    "RuleDefinitionError",
+]

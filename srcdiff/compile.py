@@ -1,0 +1,102 @@
+"""compile: derivative source -> a Python function, registered in linecache.
+
+The derivative is compiled inside a small factory function whose parameters are the
+names the generated code takes from srcdiff (``np``, ``unbroadcast``, ...) and the
+user's closure variables; the function is then rebuilt around real cells, so the
+user's closure variables stay live and the helpers are fast closure reads.  The
+source is registered in :mod:`linecache` under a readable pseudo-file name, so
+tracebacks and ``pdb`` show the generated lines.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import types
+from typing import Any
+
+import gast
+
+from .emit import name, store, to_source
+
+__all__ = ["compile_function"]
+
+_FACTORY = "_srcdiff_factory"
+
+
+def _free_loads(fdef: gast.FunctionDef) -> set[str]:
+    loads = set()
+    bound = set()
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name):
+            if isinstance(node.ctx, gast.Load):
+                loads.add(node.id)
+            else:
+                bound.add(node.id)
+        elif isinstance(node, gast.FunctionDef):
+            bound.add(node.name)
+    return loads - bound
+
+
+def compile_function(
+    fdef: gast.FunctionDef,
+    *,
+    helpers: dict[str, Any],
+    cells: dict[str, Any],
+    globals_: dict,
+    defaults: tuple | None,
+    kwdefaults: dict | None,
+    label: str,
+) -> tuple[types.FunctionType, str]:
+    """Compile ``fdef``; return the function and its source (without the factory)."""
+    free = _free_loads(fdef)
+    closure_names = sorted(n for n in free if n in helpers or n in cells)
+    args = gast.arguments(
+        args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in closure_names],
+        posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[],
+    )
+    # The generated function must not evaluate the user's defaults again: they are
+    # attached from the user's function below.
+    inner_args = fdef.args
+    fdef.args = _without_defaults(inner_args)
+    factory = gast.FunctionDef(
+        name=_FACTORY, args=args, body=[fdef, gast.Return(value=name(fdef.name))],
+        decorator_list=[], returns=None, type_comment=None, type_params=[],
+    )
+    module = gast.Module(body=[factory], type_ignores=[])
+    text = to_source(module)
+    fdef.args = inner_args
+    shown = to_source(gast.Module(body=[fdef], type_ignores=[]))
+    filename = f"<srcdiff {label}>"
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+    code = compile(text, filename, "exec")
+    factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
+    inner = next(
+        c for c in factory_code.co_consts
+        if isinstance(c, types.CodeType) and c.co_name == fdef.name
+    )
+    closure = []
+    for var in inner.co_freevars:
+        if var in cells:
+            closure.append(cells[var])
+        else:
+            closure.append(types.CellType(helpers[var]))
+    fn = types.FunctionType(inner, globals_, fdef.name, defaults, tuple(closure) or None)
+    if kwdefaults:
+        fn.__kwdefaults__ = dict(kwdefaults)
+    return fn, shown
+
+
+def _without_defaults(args: gast.arguments) -> gast.arguments:
+    return gast.arguments(
+        args=args.args, posonlyargs=args.posonlyargs, vararg=args.vararg,
+        kwonlyargs=args.kwonlyargs, kw_defaults=[None] * len(args.kwonlyargs),
+        kwarg=args.kwarg, defaults=[],
+    )
+
+
+def label_for(mode: str, fn_name: str, filename: str, lineno: int) -> str:
+    return f"{mode} of {fn_name} ({os.path.basename(filename)}:{lineno})"
+
+
+__all__ += ["label_for", "store"]

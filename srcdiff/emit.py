@@ -1,0 +1,189 @@
+"""emit: IR and gast -> Python source text.
+
+IR statements are turned back into gast (operators printed as operators, indexing as
+subscripts, methods as methods), and gast is printed with the standard library's
+``ast.unparse`` after ``gast.gast_to_ast``.  Comments cannot live in an AST, so a
+comment is carried as a marked string statement and turned into ``# ...`` after
+printing.
+
+>>> import gast
+>>> print(to_source(gast.Module(body=[comment("Grad of: y = x * 2")], type_ignores=[])))
+# Grad of: y = x * 2
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from typing import Any
+
+import gast
+
+from . import ir
+
+__all__ = ["atom_expr", "value_expr", "stmt_nodes", "format_ir", "to_source", "comment", "name", "store"]
+
+_COMMENT = "#srcdiff# "
+_COMMENT_LINE = re.compile(r"^(\s*)((?:\'\'\'|\"\"\"|\'|\")#srcdiff# .*?(?:\'\'\'|\"\"\"|\'|\"))$", re.M)
+
+_BINOPS = {
+    operator.add: gast.Add, operator.sub: gast.Sub, operator.mul: gast.Mult,
+    operator.truediv: gast.Div, operator.floordiv: gast.FloorDiv, operator.mod: gast.Mod,
+    operator.pow: gast.Pow, operator.matmul: gast.MatMult, operator.and_: gast.BitAnd,
+    operator.or_: gast.BitOr, operator.xor: gast.BitXor, operator.lshift: gast.LShift,
+    operator.rshift: gast.RShift,
+}
+_UNARY = {operator.neg: gast.USub, operator.pos: gast.UAdd, operator.not_: gast.Not,
+          operator.invert: gast.Invert}
+_COMPARE = {operator.lt: gast.Lt, operator.le: gast.LtE, operator.gt: gast.Gt,
+            operator.ge: gast.GtE, operator.eq: gast.Eq, operator.ne: gast.NotEq,
+            operator.is_: gast.Is, operator.is_not: gast.IsNot}
+
+
+def name(id_: str) -> gast.Name:
+    return gast.Name(id=id_, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def store(id_: str) -> gast.Name:
+    return gast.Name(id=id_, ctx=gast.Store(), annotation=None, type_comment=None)
+
+
+def comment(text: str) -> gast.Expr:
+    """A statement that prints as ``# text``."""
+    return gast.Expr(value=gast.Constant(value=_COMMENT + text, kind=None))
+
+
+def _dotted(text: str) -> gast.expr:
+    parts = text.split(".")
+    node: gast.expr = name(parts[0])
+    for part in parts[1:]:
+        node = gast.Attribute(value=node, attr=part, ctx=gast.Load())
+    return node
+
+
+def atom_expr(atom: Any, in_index: bool = False) -> gast.expr:
+    """The gast expression of an IR atom."""
+    if isinstance(atom, ir.Var):
+        return name(atom.id)
+    if isinstance(atom, ir.Const):
+        return _const(atom.value)
+    if isinstance(atom, ir.Ref):
+        return _dotted(atom.text) if _is_dotted(atom.text) else name(atom.text)
+    if isinstance(atom, ir.Tup):
+        return gast.Tuple(elts=[atom_expr(a, in_index) for a in atom.items], ctx=gast.Load())
+    if isinstance(atom, ir.Lst):
+        return gast.List(elts=[atom_expr(a) for a in atom.items], ctx=gast.Load())
+    if isinstance(atom, ir.Slc):
+        parts = [None if isinstance(p, ir.Const) and p.value is None else atom_expr(p)
+                 for p in (atom.lower, atom.upper, atom.step)]
+        if in_index:
+            return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
+        return gast.Call(func=name("slice"), args=[p or _const(None) for p in parts], keywords=[])
+    raise TypeError(f"not an atom: {atom!r}")  # pragma: no cover - internal invariant
+
+
+def _is_dotted(text: str) -> bool:
+    return all(part.isidentifier() for part in text.split("."))
+
+
+def _const(value: Any) -> gast.expr:
+    if value is Ellipsis or isinstance(value, (int, float, complex, str, bytes, bool, type(None))):
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+        return gast.Constant(value=value, kind=None)
+    from .rules.registry import printable_name
+
+    return _dotted(printable_name(value))
+
+
+def callee_text(fn: Any) -> str:
+    from .rules.registry import printable_name
+
+    if isinstance(fn, ir.Ref):
+        return fn.text
+    if isinstance(fn, ir.Prim):
+        return printable_name(fn.value)
+    if isinstance(fn, ir.Method):
+        return f".{fn.name}"
+    return f".{fn.name}"
+
+
+def value_expr(value: Any) -> gast.expr:
+    """The gast expression of an IR right-hand side."""
+    if isinstance(value, ir.Raw):
+        return value.node
+    if not isinstance(value, ir.Call):
+        return atom_expr(value)
+    fn, args = value.fn, value.args
+    keywords = [gast.keyword(arg=k, value=atom_expr(a)) for k, a in value.kwargs]
+    if isinstance(fn, ir.Method):
+        func = gast.Attribute(value=atom_expr(args[0]), attr=fn.name, ctx=gast.Load())
+        return gast.Call(func=func, args=[atom_expr(a) for a in args[1:]], keywords=keywords)
+    if isinstance(fn, ir.Attr):
+        return gast.Attribute(value=atom_expr(args[0]), attr=fn.name, ctx=gast.Load())
+    if isinstance(fn, ir.Prim) and not keywords:
+        op = fn.value
+        if op in _BINOPS and len(args) == 2:
+            return gast.BinOp(left=atom_expr(args[0]), op=_BINOPS[op](), right=atom_expr(args[1]))
+        if op in _UNARY and len(args) == 1:
+            return gast.UnaryOp(op=_UNARY[op](), operand=atom_expr(args[0]))
+        if op in _COMPARE and len(args) == 2:
+            return gast.Compare(left=atom_expr(args[0]), ops=[_COMPARE[op]()],
+                                comparators=[atom_expr(args[1])])
+        if op is operator.contains and len(args) == 2:
+            return gast.Compare(left=atom_expr(args[1]), ops=[gast.In()],
+                                comparators=[atom_expr(args[0])])
+        if op is operator.getitem and len(args) == 2:
+            return gast.Subscript(value=atom_expr(args[0]), slice=atom_expr(args[1], True),
+                                  ctx=gast.Load())
+    func = atom_expr(fn) if isinstance(fn, ir.Ref) else _dotted(callee_text(fn))
+    return gast.Call(func=func, args=[atom_expr(a) for a in args], keywords=keywords)
+
+
+def stmt_nodes(stmt: Any) -> list:
+    """The gast statements of one IR statement."""
+    if isinstance(stmt, ir.Assign):
+        return [gast.Assign(targets=[store(stmt.target)], value=value_expr(stmt.value),
+                            type_comment=None)]
+    if isinstance(stmt, ir.Effect):
+        if isinstance(stmt.value, ir.Raw) and isinstance(stmt.value.node, gast.stmt):
+            return [stmt.value.node]
+        return [gast.Expr(value=value_expr(stmt.value))]
+    if isinstance(stmt, ir.Return):
+        return [gast.Return(value=atom_expr(stmt.value))]
+    raise TypeError(f"not a statement: {stmt!r}")  # pragma: no cover - internal invariant
+
+
+def statement_text(stmt: Any) -> str:
+    """One IR statement as a line of Python, for comments and debugging."""
+    return to_source(gast.Module(body=stmt_nodes(stmt), type_ignores=[])).strip()
+
+
+def function_node(fn: ir.Function, body: list) -> gast.FunctionDef:
+    args = fn.args_node or gast.arguments(
+        args=[gast.Name(id=p.name, ctx=gast.Param(), annotation=None, type_comment=None)
+              for p in fn.params],
+        posonlyargs=[], vararg=None, kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[],
+    )
+    return gast.FunctionDef(name=fn.name, args=args, body=body, decorator_list=[],
+                            returns=None, type_comment=None, type_params=[])
+
+
+def format_ir(fn: ir.Function) -> str:
+    """The IR function printed as Python source."""
+    body = [node for stmt in fn.body for node in stmt_nodes(stmt)]
+    return to_source(gast.Module(body=[function_node(fn, body)], type_ignores=[])).rstrip()
+
+
+def to_source(tree: gast.AST) -> str:
+    """Print a gast tree as Python source, turning comment markers into comments."""
+    node = gast.gast_to_ast(tree)
+    ast.fix_missing_locations(node)
+    text = ast.unparse(node)
+
+    def _comment(match: re.Match) -> str:
+        literal = ast.literal_eval(match.group(2))
+        return match.group(1) + "# " + literal[len(_COMMENT):]
+
+    return _COMMENT_LINE.sub(_comment, text) + "\n"

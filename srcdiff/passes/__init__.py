@@ -1,0 +1,1 @@
+"""The compiler passes, one per module; :mod:`srcdiff.pipeline` lists them in order."""

@@ -1,0 +1,200 @@
+"""activity: IR -> side tables; which values need derivatives.
+
+A value is *varied* when it depends on a differentiated argument, *useful* when the
+result depends on it, and *active* when both: only active values get adjoints.  A
+statement whose result is active but which srcdiff cannot differentiate (a call with
+no rule, an expression it does not look inside) is reported here, at its line.
+
+The analysis also records each value's *kind*: ``tree`` for containers (a dict/list/
+tuple argument, an entry read from one, a tuple display) whose cotangents are sparse
+containers, ``array`` for everything else.
+
+>>> import numpy as np
+>>> import srcdiff.rules
+>>> from srcdiff.pipeline import lower_to_ir
+>>> def f(x, n):
+...     k = np.argmax(x)
+...     y = x * n
+...     return np.sum(y) + k
+>>> act = analyze(lower_to_ir(f), ("x",), {"x": "array"})
+>>> sorted(act.active)
+['_t0', '_t1', 'x', 'y']
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import ir
+from ..errors import NonDifferentiableError, NoRuleError
+from ..rules import registry
+from .resolve import MISSING
+
+__all__ = ["Activity", "analyze", "classify", "Classified"]
+
+
+@dataclass(frozen=True, eq=False)
+class Classified:
+    """What the reverse pass needs to know about one assignment's right-hand side."""
+
+    kind: str  # copy | display | rule | nondiff | unknown | raw
+    rule: Any = None
+    bound: dict = field(default_factory=dict)  # param -> atom, for rules
+    flows: tuple = ()  # names whose derivative flows to the result
+
+
+def _callee_object(call: ir.Call) -> Any:
+    fn = call.fn
+    if isinstance(fn, (ir.Method, ir.Attr)):
+        return fn
+    return fn.value
+
+
+def classify(value: Any) -> Classified:
+    """Classify an IR right-hand side by how derivatives flow through it."""
+    if isinstance(value, ir.Raw):
+        return Classified("raw", flows=tuple(value.uses))
+    if isinstance(value, (ir.Tup, ir.Lst)):
+        return Classified("display", flows=tuple(ir.atom_vars(value)))
+    if not isinstance(value, ir.Call):
+        return Classified("copy", flows=tuple(ir.atom_vars(value)))
+    obj = _callee_object(value)
+    if obj is MISSING:
+        return Classified("unknown", flows=tuple(ir.expr_uses(value)))
+    rule = registry.lookup(obj)
+    if rule is not None:
+        bound = rule.bind(value.args, value.kwargs)
+        if bound is None:
+            return Classified("unbound", rule=rule, flows=tuple(ir.expr_uses(value)))
+        flows = []
+        for param in rule.adjoints:
+            atom = bound[param]
+            if not isinstance(atom, registry._DEFAULT):
+                flows += ir.atom_vars(atom)
+        return Classified("rule", rule, bound, tuple(flows))
+    if registry.is_nondifferentiable(obj):
+        return Classified("nondiff")
+    return Classified("unknown", flows=tuple(ir.expr_uses(value)))
+
+
+@dataclass(frozen=True, eq=False)
+class Activity:
+    varied: frozenset
+    useful: frozenset
+    active: frozenset
+    kinds: dict  # name -> "array" | "float" | "tree"
+    classes: dict  # target name -> Classified
+
+
+def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
+    if cls.kind == "display":
+        return "tree"
+    if cls.kind == "copy" and isinstance(value, ir.Var):
+        return kinds.get(value.id, "array")
+    if isinstance(value, ir.Call) and value.args:
+        obj = _callee_object(value)
+        first = value.args[0]
+        if (obj is operator.getitem or obj == ir.Method("copy")) and isinstance(first, ir.Var):
+            if kinds.get(first.id) == "tree":
+                return "tree"
+    return "array"
+
+
+def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict) -> Activity:
+    """Compute varied/useful/active names and kinds for ``fn`` differentiated in ``wrt``."""
+    varied = set(wrt)
+    kinds = {p.name: param_kinds.get(p.name, "array") for p in fn.params}
+    classes: dict[str, Classified] = {}
+    for stmt in fn.body:
+        if not isinstance(stmt, ir.Assign):
+            continue
+        cls = classify(stmt.value)
+        classes[stmt.target] = cls
+        kinds[stmt.target] = _kind_of(stmt.value, cls, kinds)
+        if any(name in varied for name in cls.flows):
+            varied.add(stmt.target)
+
+    ret = fn.body[-1]
+    useful = set(ir.atom_vars(ret.value))
+    for stmt in reversed(fn.body):
+        if isinstance(stmt, ir.Assign) and stmt.target in useful:
+            useful.update(classes[stmt.target].flows)
+    active = varied & useful
+
+    for stmt in fn.body:
+        if isinstance(stmt, ir.Assign) and stmt.target in active:
+            _check_differentiable(stmt, classes[stmt.target], active)
+    return Activity(frozenset(varied), frozenset(useful), frozenset(active), kinds, classes)
+
+
+def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None:
+    from ..emit import callee_text
+    from ..rules.registry import printable_name
+
+    which = [n for n in cls.flows if n in active]
+    if cls.kind == "raw":
+        import ast
+
+        import gast
+
+        what = type(stmt.value.node).__name__
+        text = ast.unparse(gast.gast_to_ast(stmt.value.node))
+        raise NonDifferentiableError(
+            f"srcdiff cannot differentiate through this expression ({what}: {text}), "
+            f"which reads the differentiated value {which[0]!r}",
+            stmt.loc,
+            hint=_RAW_HINTS.get(what, "rewrite it with plain assignments and NumPy calls"),
+        )
+    if cls.kind in ("unknown", "unbound"):
+        call = stmt.value
+        obj = _callee_object(call)
+        text = callee_text(call.fn)
+        if cls.kind == "unbound":
+            raise NoRuleError(
+                f"the derivative rule of {text} does not accept these arguments "
+                f"(rule signature: {cls.rule.name}{_sig(cls.rule)})",
+                stmt.loc,
+                hint="pass the arguments the rule's signature names",
+            )
+        if obj is MISSING:
+            raise NoRuleError(f"{text} is not defined", stmt.loc,
+                              hint="define it before calling the derivative")
+        if isinstance(obj, ir.Method):
+            raise NoRuleError(
+                f"no derivative rule for the method {text}() on a differentiated value",
+                stmt.loc,
+                hint=f'register one: srcdiff.register_adjoint(srcdiff.Method("{obj.name}"), '
+                f'"{obj.name}(self, ...)", self="<adjoint of self in terms of g>")',
+            )
+        if isinstance(obj, ir.Attr):
+            raise NoRuleError(
+                f"no derivative rule for reading the attribute {text} of a differentiated value",
+                stmt.loc,
+                hint="read array data with indexing or NumPy functions",
+            )
+        name = printable_name(obj)
+        raise NoRuleError(
+            f"no derivative rule for {name}, called on a differentiated value",
+            stmt.loc,
+            hint=f'register one: srcdiff.register_adjoint({name}, "{getattr(obj, "__name__", "f")}'
+            f'(x)", x="<cotangent of x, in terms of g, x and out>"), or mark it with '
+            f"srcdiff.nondifferentiable({name}) if its result carries no gradient",
+        )
+
+
+def _sig(rule: Any) -> str:
+    parts = [p if p not in rule.defaults else f"{p}={rule.defaults[p]!r}" for p in rule.params]
+    return "(" + ", ".join(parts) + ")"
+
+
+_RAW_HINTS = {
+    "ListComp": "build the list with np.stack/np.array over array operations, or vectorise",
+    "GeneratorExp": "use np.sum over an array expression instead of a generator",
+    "IfExp": "use np.where(cond, a, b) to select between values",
+    "BoolOp": "combine conditions with np.logical_and/np.logical_or, or use np.where",
+    "Lambda": "define the function at module level",
+    "Dict": "pass the values separately or return them as a tuple",
+    "DictComp": "pass the values separately or return them as a tuple",
+}

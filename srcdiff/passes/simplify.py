@@ -1,0 +1,229 @@
+"""simplify: gast -> gast; cleans up generated code without changing what it computes.
+
+* ``fold``: constant folding and algebraic identities on one expression, applied to
+  each instantiated rule template (``g * 1`` -> ``g``; ``x ** (2 - 1)`` -> ``x``;
+  ``a if None is None else b`` -> ``a``).
+* ``propagate_copies``: ``a = b`` with both names assigned once: uses of ``a`` read
+  ``b`` and the copy goes.
+* ``eliminate_dead_code``: assignments to names nobody reads, when the right-hand side
+  has no side effects.
+
+>>> import gast
+>>> from srcdiff.emit import to_source
+>>> expr = gast.parse("g * y * x ** (2 - 1) if None is None else 0").body[0].value
+>>> print(to_source(fold(expr)).strip())
+g * y * x
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+import gast
+
+__all__ = ["fold", "propagate_copies", "eliminate_dead_code", "simplify"]
+
+_ARITH = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
+          gast.Div: operator.truediv, gast.Pow: operator.pow}
+_CMP = {gast.Is: operator.is_, gast.IsNot: operator.is_not, gast.Eq: operator.eq,
+        gast.NotEq: operator.ne}
+
+
+def _is_const(node: Any, *values: Any) -> bool:
+    if not isinstance(node, gast.Constant):
+        return False
+    if not values:
+        return True
+    return any(type(node.value) is type(v) and node.value == v for v in values) or any(
+        isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+        and isinstance(v, (int, float)) and node.value == v for v in values
+    )
+
+
+def _number(node: Any) -> Any:
+    if (isinstance(node, gast.Constant) and isinstance(node.value, (int, float))
+            and not isinstance(node.value, bool)):
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        inner = _number(node.operand)
+        return None if inner is None else -inner
+    return None
+
+
+def _num_const(value: Any) -> gast.expr:
+    if value < 0:
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return gast.Constant(value=value, kind=None)
+
+
+class _Folder(gast.NodeTransformer):
+    def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
+        self.generic_visit(node)
+        left, right = _number(node.left), _number(node.right)
+        op = type(node.op)
+        if left is not None and right is not None and op in _ARITH:
+            try:
+                return _num_const(_ARITH[op](left, right))
+            except (ZeroDivisionError, OverflowError):
+                return node
+        if op is gast.Mult:
+            if right == 1:
+                return node.left
+            if left == 1:
+                return node.right
+        if op is gast.Pow and right == 1:
+            return node.left
+        if op is gast.Div and right == 1:
+            return node.left
+        if op in (gast.Add, gast.Sub) and right == 0 and not isinstance(right, bool):
+            return node.left
+        return node
+
+    def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.expr:
+        self.generic_visit(node)
+        if isinstance(node.op, gast.Not) and _is_const(node.operand):
+            return gast.Constant(value=not node.operand.value, kind=None)
+        inner = node.operand
+        if isinstance(node.op, gast.USub) and isinstance(inner, gast.UnaryOp) and isinstance(inner.op, gast.USub):
+            return node.operand.operand
+        return node
+
+    def visit_Compare(self, node: gast.Compare) -> gast.expr:
+        self.generic_visit(node)
+        if len(node.ops) == 1 and type(node.ops[0]) in _CMP:
+            left, right = node.left, node.comparators[0]
+            if _is_const(left) and _is_const(right):
+                return gast.Constant(value=bool(_CMP[type(node.ops[0])](left.value, right.value)), kind=None)
+        return node
+
+    def visit_BoolOp(self, node: gast.BoolOp) -> gast.expr:
+        self.generic_visit(node)
+        is_and = isinstance(node.op, gast.And)
+        kept = []
+        for value in node.values:
+            if _is_const(value):
+                if bool(value.value) != is_and:  # False in and / True in or decides
+                    return gast.Constant(value=value.value, kind=None)
+                continue
+            kept.append(value)
+        if not kept:
+            return gast.Constant(value=is_and, kind=None)
+        if len(kept) == 1:
+            return kept[0]
+        node.values = kept
+        return node
+
+    def visit_IfExp(self, node: gast.IfExp) -> gast.expr:
+        self.generic_visit(node)
+        if _is_const(node.test):
+            return node.body if node.test.value else node.orelse
+        return node
+
+    def visit_Call(self, node: gast.Call) -> gast.expr:
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, gast.Name) and func.id == "isinstance" and len(node.args) == 2:
+            value, types = node.args
+            if isinstance(value, (gast.List, gast.Tuple)) and isinstance(types, gast.Tuple):
+                names = {t.id for t in types.elts if isinstance(t, gast.Name)}
+                if names == {"list", "tuple"}:
+                    return gast.Constant(value=True, kind=None)
+        return node
+
+
+def fold(expr: gast.expr) -> gast.expr:
+    """Fold constants and drop identities in one expression."""
+    return _Folder().visit(expr)
+
+
+def _assignments(fdef: gast.FunctionDef) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    args = fdef.args
+    for a in args.posonlyargs + args.args + args.kwonlyargs:
+        counts[a.id] = counts.get(a.id, 0) + 1
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
+            if node not in args.posonlyargs + args.args + args.kwonlyargs:
+                counts[node.id] = counts.get(node.id, 0) + 1
+        elif isinstance(node, gast.FunctionDef) and node is not fdef:
+            counts[node.name] = counts.get(node.name, 0) + 1
+    return counts
+
+
+def _blocks(fdef: gast.AST) -> list[list]:
+    """Every statement list in the function (its body and nested function bodies)."""
+    out = []
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.FunctionDef):
+            out.append(node.body)
+    return out
+
+
+def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
+    """Replace ``a`` by ``b`` after ``a = b`` when each is assigned only once."""
+    counts = _assignments(fdef)
+    renames: dict[str, str] = {}
+    for body in _blocks(fdef):
+        for stmt in body:
+            if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Name)):
+                a, b = stmt.targets[0].id, stmt.value.id
+                if counts.get(a) == 1 and counts.get(b, 0) <= 1 and a != b:
+                    renames[a] = b
+    if not renames:
+        return fdef
+
+    def final(n: str) -> str:
+        seen = set()
+        while n in renames and n not in seen:
+            seen.add(n)
+            n = renames[n]
+        return n
+
+    for body in _blocks(fdef):
+        body[:] = [
+            s for s in body
+            if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
+                    and s.targets[0].id in renames and isinstance(s.value, gast.Name))
+        ]
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in renames:
+            node.id = final(node.id)
+    return fdef
+
+
+def eliminate_dead_code(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> gast.FunctionDef:
+    """Drop assignments whose targets are never read and whose values are pure."""
+    while True:
+        loads = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+        removed = False
+        for body in _blocks(fdef):
+            kept = []
+            for stmt in body:
+                if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                        and isinstance(stmt.targets[0], gast.Name)
+                        and stmt.targets[0].id not in loads and is_pure(stmt.value)):
+                    removed = True
+                    continue
+                kept.append(stmt)
+            body[:] = kept
+        # comments left with nothing after them before the next comment go too
+        for body in _blocks(fdef):
+            body[:] = [s for i, s in enumerate(body) if not (_is_comment(s) and (
+                i + 1 == len(body) or _is_comment(body[i + 1]) or isinstance(body[i + 1], gast.Return)))]
+        if not removed:
+            return fdef
+
+
+def _is_comment(stmt: gast.stmt) -> bool:
+    return (isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant)
+            and isinstance(stmt.value.value, str) and stmt.value.value.startswith("#srcdiff#"))
+
+
+def simplify(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> gast.FunctionDef:
+    """All whole-function simplifications, in order."""
+    fdef = propagate_copies(fdef)
+    fdef = eliminate_dead_code(fdef, is_pure)
+    return fdef

@@ -1,0 +1,183 @@
+"""The passes, listed once, top to bottom.
+
+    parse      function -> Source           read and parse the source (file, lines, namespace)
+    fence      Source -> Source             reject unsupported syntax, with file:line and a hint
+    resolve    Source -> Resolution         bind global/closure references to their objects
+    desugar    gast -> gast                 operators, methods, subscripts, unpacking -> calls
+    anf        gast -> ir.Function          one operation per statement
+    ssa        ir -> ir                     every name assigned once
+    activity   ir -> Activity               which values need derivatives (side tables)
+    reverse    ir + Activity -> gast        primal sweep, then adjoint sweep from the rules
+    simplify   gast -> gast                 copy propagation, dead code
+    emit       gast -> str                  ast.unparse
+    compile    str -> function              compile(), linecache, closure cells
+"""
+
+from __future__ import annotations
+
+import builtins
+import math
+import types
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import gast
+import numpy as np
+
+from . import ir, rules
+from .compile import compile_function, label_for
+from .errors import Loc, UnsupportedSyntaxError
+from .names import Namer
+from .passes import activity, anf, desugar, fence, parse, resolve, reverse, simplify, ssa
+from .rules import registry
+
+__all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS"]
+
+# Counters tests read to tell a cache hit from a new transformation.
+STATS = {"transforms": 0}
+
+# Debug hook: called as HOOKS["after"](pass_name, program) after each pass, if set.
+HOOKS: dict[str, Callable | None] = {"after": None}
+
+
+def _after(pass_name: str, program: Any) -> Any:
+    hook = HOOKS["after"]
+    if hook is not None:
+        hook(pass_name, program)
+    return program
+
+
+@dataclass(eq=False)
+class Generated:
+    """A compiled derivative and its source."""
+
+    function: Callable
+    source: str
+    mode: str
+    wrt: tuple
+
+
+def _front(fn: Callable) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
+    source = _after("parse", parse.parse(fn))
+    fence.check(source)
+    res = resolve.resolve(source)
+    _after("resolve", res)
+    used = {n.id for n in gast.walk(source.node) if isinstance(n, gast.Name)}
+    namer = Namer(used | set(registry.TEMPLATE_GLOBALS) | {"np", "math"})
+    tree, res = desugar.desugar(source.node, res, namer)
+    _after("desugar", tree)
+    program = _after("anf", anf.lower(source, tree, res, namer))
+    program = _after("ssa", ssa.rename(program, namer))
+    _check_reserved(source, res)
+    return source, program, namer, res
+
+
+def lower_to_ir(fn: Callable) -> ir.Function:
+    """The SSA IR of ``fn`` (parse through ssa), for inspection and tests."""
+    return _front(fn)[1]
+
+
+def _check_reserved(source: parse.Source, res: resolve.Resolution) -> None:
+    """Generated code names NumPy ``np`` and math ``math``; the user's must agree."""
+    for reserved, module in (("np", np), ("math", math)):
+        if reserved in res.locals:
+            raise UnsupportedSyntaxError(
+                f"the function assigns the name {reserved!r}, which derivative code uses "
+                f"for the {module.__name__} module",
+                source.loc(source.node),
+                hint=f"rename the local variable {reserved!r}",
+            )
+        for node, value in res.refs.items():
+            root = res.texts.get(node, "").split(".")[0]
+            if root == reserved and isinstance(value, types.ModuleType) and value is not module:
+                raise UnsupportedSyntaxError(
+                    f"the global name {reserved!r} is {value.__name__}, but derivative code "
+                    f"uses it for the {module.__name__} module",
+                    source.loc(node),
+                    hint=f"import {module.__name__} as {reserved} in this module, or use another name",
+                )
+
+
+def _purity(source: parse.Source) -> Callable[[gast.expr], bool]:
+    helpers = registry.TEMPLATE_GLOBALS
+
+    def lookup(node: gast.expr) -> Any:
+        if isinstance(node, gast.Name):
+            if node.id in helpers:
+                return helpers[node.id]
+            if node.id in source.cells:
+                try:
+                    return source.cells[node.id].cell_contents
+                except ValueError:
+                    return None
+            if node.id in source.globals:
+                return source.globals[node.id]
+            return getattr(builtins, node.id, None)
+        if isinstance(node, gast.Attribute):
+            base = lookup(node.value)
+            if isinstance(base, (types.ModuleType, type)):
+                return getattr(base, node.attr, None)
+        return None
+
+    impure = {helpers["seed"]}
+    safe_builtins = {isinstance, len, float, tuple, list, slice}
+
+    def is_pure(expr: gast.expr) -> bool:
+        for node in gast.walk(expr):
+            if isinstance(node, (gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.DictComp,
+                                 gast.SetComp, gast.Yield, gast.Await)):
+                return False
+            if isinstance(node, gast.Call):
+                obj = lookup(node.func)
+                if obj is None or obj in impure:
+                    return False
+                try:
+                    known = (registry.lookup(obj) is not None or registry.is_nondifferentiable(obj)
+                             or obj in safe_builtins or obj in helpers.values())
+                except TypeError:
+                    known = False
+                if not known:
+                    return False
+        return True
+
+    return is_pure
+
+
+def transform(
+    fn: Callable, *, mode: str, wrt: tuple, kinds: dict, optimize: bool = True, single: bool = True
+) -> Generated:
+    """Run the whole pipeline: the derivative of ``fn`` in ``mode`` w.r.t. parameters ``wrt``."""
+    STATS["transforms"] += 1
+    source, program, namer, res = _front(fn)
+    act = _after("activity", activity.analyze(program, wrt, kinds))
+    tree = _after("reverse", reverse.differentiate(program, act, wrt, mode, namer, single))
+    if optimize:
+        tree = _after("simplify", simplify.simplify(tree, _purity(source)))
+    code = source.fn.__code__
+    label = label_for(mode, program.name, source.filename, code.co_firstlineno)
+    function, text = compile_function(
+        tree,
+        helpers={**registry.TEMPLATE_GLOBALS},
+        cells=source.cells,
+        globals_=source.globals,
+        defaults=getattr(source.fn, "__defaults__", None),
+        kwdefaults=getattr(source.fn, "__kwdefaults__", None),
+        label=label,
+    )
+    _after("emit", text)
+    return Generated(function, text, mode, wrt)
+
+
+def function_loc(fn: Callable) -> Loc | None:
+    """Where ``fn`` is defined, for errors about how it was called."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    import linecache
+
+    line = linecache.getline(code.co_filename, code.co_firstlineno)
+    return Loc(code.co_filename, code.co_firstlineno, 0, line.rstrip("\n"))
+
+
+_ = rules  # the rules package registers every built-in rule on import

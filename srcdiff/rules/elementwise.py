@@ -1,0 +1,128 @@
+"""NumPy element-wise functions (ufuncs and their friends)."""
+
+import numpy as np
+
+from .registry import ABOVE_ONE, NONZERO, POSITIVE, UNIT, Case, Domain, Fixed
+from .registry import register_adjoint as rule
+
+# Unary: the cotangent times the scalar derivative, evaluated element-wise.
+rule(np.negative, "negative(x)", x="-g")
+rule(np.positive, "positive(x)", x="g")
+rule(np.sin, "sin(x)", x="g * np.cos(x)")
+rule(np.cos, "cos(x)", x="-g * np.sin(x)")
+rule(np.tan, "tan(x)", x="g / np.cos(x) ** 2", domain=Domain(-1.2, 1.2))
+rule(np.arcsin, "arcsin(x)", x="g / np.sqrt(1 - x * x)", domain=UNIT)
+rule(np.arccos, "arccos(x)", x="-g / np.sqrt(1 - x * x)", domain=UNIT)
+rule(np.arctan, "arctan(x)", x="g / (1 + x * x)")
+rule(np.sinh, "sinh(x)", x="g * np.cosh(x)")
+rule(np.cosh, "cosh(x)", x="g * np.sinh(x)")
+rule(np.tanh, "tanh(x)", x="g * (1 - out * out)")
+rule(np.arcsinh, "arcsinh(x)", x="g / np.sqrt(x * x + 1)")
+rule(np.arccosh, "arccosh(x)", x="g / np.sqrt(x * x - 1)", domain=ABOVE_ONE)
+rule(np.arctanh, "arctanh(x)", x="g / (1 - x * x)", domain=UNIT)
+rule(np.exp, "exp(x)", x="g * out")
+rule(np.exp2, "exp2(x)", x="g * out * np.log(2)")
+rule(np.expm1, "expm1(x)", x="g * (out + 1)")
+rule(np.log, "log(x)", x="g / x", domain=POSITIVE)
+rule(np.log2, "log2(x)", x="g / (x * np.log(2))", domain=POSITIVE)
+rule(np.log10, "log10(x)", x="g / (x * np.log(10))", domain=POSITIVE)
+rule(np.log1p, "log1p(x)", x="g / (1 + x)", domain=POSITIVE)
+rule(np.sqrt, "sqrt(x)", x="g / (2 * out)", domain=POSITIVE)
+rule(np.cbrt, "cbrt(x)", x="g / (3 * out * out)", domain=NONZERO)
+rule(np.square, "square(x)", x="2 * g * x")
+rule(np.reciprocal, "reciprocal(x)", x="-g * out * out", domain=NONZERO)
+rule(np.abs, "abs(x)", x="g * np.sign(x)", domain=NONZERO)
+rule(np.fabs, "fabs(x)", x="g * np.sign(x)", domain=NONZERO)
+rule(np.deg2rad, "deg2rad(x)", x="g * (np.pi / 180)")
+rule(np.rad2deg, "rad2deg(x)", x="g * (180 / np.pi)")
+rule(np.sinc, "sinc(x)",
+     # d/dx sin(pi x)/(pi x) = (cos(pi x) - sinc(x)) / x, and 0 at x = 0.
+     x="g * np.where(x == 0, 0.0, (np.cos(np.pi * x) - out) / np.where(x == 0, 1.0, x))",
+     domain=NONZERO)
+rule(np.real, "real(val)", val="g")
+rule(np.conjugate, "conjugate(x)", x="np.conjugate(g)")
+
+# Binary, broadcasting: each cotangent is summed back to its argument's shape.
+rule(np.add, "add(x, y)", x="unbroadcast(g, x)", y="unbroadcast(g, y)")
+rule(np.subtract, "subtract(x, y)", x="unbroadcast(g, x)", y="unbroadcast(-g, y)")
+rule(np.multiply, "multiply(x, y)", x="unbroadcast(g * y, x)", y="unbroadcast(g * x, y)")
+rule(
+    np.divide, "divide(x, y)",
+    x="unbroadcast(g / y, x)", y="unbroadcast(-g * out / y, y)",
+    domain={"y": NONZERO},
+)
+rule(
+    np.power, "power(x, y)",
+    x="unbroadcast(g * y * x ** (y - 1), x)",
+    y="unbroadcast(g * out * np.log(np.where(x > 0, x, 1.0)), y)",
+    domain={"x": POSITIVE},
+)
+rule(
+    np.float_power, "float_power(x, y)",
+    x="unbroadcast(g * y * np.float_power(x, y - 1), x)",
+    y="unbroadcast(g * out * np.log(np.where(x > 0, x, 1.0)), y)",
+    domain={"x": POSITIVE},
+)
+# Where the arguments tie, each gets half the cotangent (the mean of the one-sided
+# derivatives), so maximum(x, x) has derivative 1 as it should.
+rule(
+    np.maximum, "maximum(x, y)",
+    x="unbroadcast(g * np.where(x == y, 0.5, x > y), x)",
+    y="unbroadcast(g * np.where(x == y, 0.5, y > x), y)",
+)
+rule(
+    np.minimum, "minimum(x, y)",
+    x="unbroadcast(g * np.where(x == y, 0.5, x < y), x)",
+    y="unbroadcast(g * np.where(x == y, 0.5, y < x), y)",
+)
+rule(
+    np.fmax, "fmax(x, y)",
+    x="unbroadcast(g * np.where(x == y, 0.5, x > y), x)",
+    y="unbroadcast(g * np.where(x == y, 0.5, y > x), y)",
+)
+rule(
+    np.fmin, "fmin(x, y)",
+    x="unbroadcast(g * np.where(x == y, 0.5, x < y), x)",
+    y="unbroadcast(g * np.where(x == y, 0.5, y < x), y)",
+)
+rule(
+    np.arctan2, "arctan2(y, x)",
+    y="unbroadcast(g * x / (x * x + y * y), y)",
+    x="unbroadcast(-g * y / (x * x + y * y), x)",
+    domain=NONZERO,
+)
+rule(
+    np.hypot, "hypot(x, y)",
+    x="unbroadcast(g * x / out, x)", y="unbroadcast(g * y / out, y)",
+    domain=NONZERO,
+)
+rule(
+    np.logaddexp, "logaddexp(x, y)",
+    x="unbroadcast(g * np.exp(x - out), x)", y="unbroadcast(g * np.exp(y - out), y)",
+)
+rule(
+    np.logaddexp2, "logaddexp2(x, y)",
+    x="unbroadcast(g * np.exp2(x - out), x)", y="unbroadcast(g * np.exp2(y - out), y)",
+)
+rule(
+    np.mod, "mod(x, y)",
+    x="unbroadcast(g, x)", y="unbroadcast(-g * np.floor_divide(x, y), y)",
+    domain={"x": Domain(0.1, 0.9), "y": Domain(1.5, 2.5)},
+)
+rule(
+    np.where, "where(condition, x, y)",
+    x="unbroadcast(np.where(condition, g, 0.0), x)",
+    y="unbroadcast(np.where(condition, 0.0, g), y)",
+    cases=[
+        Case((Fixed(np.array([True, False, True])), (3,), (3,))),
+        Case((Fixed(np.array([[True], [False]])), (2, 3), ())),
+    ],
+)
+rule(
+    np.clip, "clip(a, a_min=None, a_max=None)",
+    a="clip_grad(g, a, a_min, a_max)",
+    a_min="unbroadcast(np.where(a < a_min, g, 0.0), a_min)",
+    a_max="unbroadcast(np.where(a > a_max, g, 0.0), a_max)",
+    cases=[Case(((3, 4), (), ())), Case(((2, 3), (3,), ()))],
+    domain={"a": Domain(-2.0, 2.0), "a_min": Domain(-1.0, -0.1), "a_max": Domain(0.1, 1.0)},
+)

@@ -1,0 +1,344 @@
+"""The rule registry: one declarative entry per primitive, keyed by the callable.
+
+A rule gives, for each differentiable parameter of a primitive, an *adjoint template*:
+a Python expression over the primitive's parameter names, ``out`` (the primal result)
+and ``g`` (the cotangent of ``out``).  The reverse pass inlines the template into the
+generated code, so a rule costs nothing at run time beyond the NumPy it computes.
+
+Templates are parsed and checked here, when the rule is registered: an unknown name or
+a signature that does not parse raises :class:`~srcdiff.errors.RuleDefinitionError`.
+"""
+
+from __future__ import annotations
+
+import builtins
+import copy
+import math
+import operator
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import gast
+import numpy as np
+
+from .. import runtime
+from ..errors import RuleDefinitionError
+
+__all__ = [
+    "Domain",
+    "Fixed",
+    "Case",
+    "Rule",
+    "register_adjoint",
+    "nondifferentiable",
+    "lookup",
+    "is_nondifferentiable",
+    "rules",
+    "version",
+    "TEMPLATE_GLOBALS",
+]
+
+# Names a template may use besides its parameters, ``g`` and ``out``.
+TEMPLATE_GLOBALS: dict[str, Any] = {"np": np, "math": math}
+TEMPLATE_GLOBALS.update({name: getattr(runtime, name) for name in runtime.__all__})
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where the generic rule test samples a parameter: uniform in [low, high],
+    with a random sign when ``signed`` (so ``abs`` is never sampled at 0)."""
+
+    low: float
+    high: float
+    signed: bool = False
+
+    def sample(self, rng: np.random.Generator, shape: tuple) -> Any:
+        x = rng.uniform(self.low, self.high, size=shape)
+        if self.signed:
+            x = x * rng.choice([-1.0, 1.0], size=shape)
+        return float(x) if shape == () else x
+
+
+REAL = Domain(-2.0, 2.0)
+POSITIVE = Domain(0.5, 3.0)
+UNIT = Domain(-0.9, 0.9)
+NONZERO = Domain(0.5, 2.0, signed=True)
+ABOVE_ONE = Domain(1.1, 3.0)
+
+
+@dataclass(frozen=True, eq=False)
+class Fixed:
+    """A non-differentiated argument in a test case, passed as this exact value."""
+
+    value: Any
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One way the generic rule test calls a primitive.
+
+    ``args``/``kwargs`` hold shapes (a random float array from the parameter's domain,
+    ``()`` meaning a Python float), :class:`Fixed` values, or lists of shapes (a
+    sequence argument such as ``np.concatenate``'s).
+    """
+
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+
+UNARY_CASES = (Case(((),)), Case(((3,),)), Case(((2, 3),)))
+BINARY_CASES = (
+    Case(((), ())),
+    Case(((3,), (3,))),
+    Case(((2, 3), (3,))),
+    Case(((2, 1), (1, 3))),
+    Case(((), (2, 3))),
+)
+
+
+@dataclass(eq=False)
+class Rule:
+    """The derivative rule of one primitive."""
+
+    fn: Any
+    name: str
+    params: tuple  # parameter names, in positional order
+    defaults: dict  # name -> default value (parameters without one are required)
+    adjoints: dict  # name -> parsed template (gast expression)
+    sources: dict  # name -> template text, for docs and error messages
+    domain: dict  # name -> Domain
+    cases: tuple
+    seq: frozenset = frozenset()  # parameters that take a sequence of arrays
+    doc: str = ""
+
+    def bind(self, args: tuple, kwargs: tuple) -> dict | None:
+        """Map call atoms onto parameter names, defaults filled in; None if they don't fit."""
+        if len(args) > len(self.params):
+            return None
+        bound = dict(zip(self.params, args))
+        for name, value in kwargs:
+            if name not in self.params or name in bound:
+                return None
+            bound[name] = value
+        for name in self.params:
+            if name not in bound:
+                if name not in self.defaults:
+                    return None
+                bound[name] = _DEFAULT(self.defaults[name])
+        return bound
+
+
+class _DEFAULT:
+    """Marks a parameter the call left at its default (the reverse pass makes a Const)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+_RULES: dict[Any, Rule] = {}
+_NONDIFF: set = set()
+_version = [0]
+
+
+def version() -> int:
+    """Bumped by every registration, so caches can tell derivatives built before it."""
+    return _version[0]
+
+
+def _key(fn: Any) -> Any:
+    try:
+        hash(fn)
+    except TypeError as exc:  # pragma: no cover - numpy callables are hashable
+        raise RuleDefinitionError(f"cannot register a rule for unhashable {fn!r}") from exc
+    return fn
+
+
+def printable_name(fn: Any) -> str:
+    """How generated code and messages spell a callable: ``np.sum``, ``math.exp``."""
+    from ..ir import Method
+
+    if isinstance(fn, Method):
+        return f".{fn.name}()"
+    name = getattr(fn, "__name__", None) or repr(fn)
+    if getattr(np, name, None) is fn:
+        return f"np.{name}"
+    if getattr(np.linalg, name, None) is fn:
+        return f"np.linalg.{name}"
+    if getattr(math, name, None) is fn:
+        return f"math.{name}"
+    if getattr(operator, name, None) is fn:
+        return f"operator.{name}"
+    if getattr(builtins, name, None) is fn:
+        return name
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{name}" if module else name
+
+
+def _parse_signature(signature: str) -> tuple[str, tuple, dict]:
+    try:
+        node = gast.parse(signature.strip()).body[0].value
+    except (SyntaxError, IndexError, AttributeError) as exc:
+        raise RuleDefinitionError(f"rule signature {signature!r} is not a call like 'sin(x)'") from exc
+    if not isinstance(node, gast.Call):
+        raise RuleDefinitionError(f"rule signature {signature!r} is not a call like 'sin(x)'")
+    params: list[str] = []
+    defaults: dict = {}
+    for arg in node.args:
+        if not isinstance(arg, gast.Name):
+            raise RuleDefinitionError(f"rule signature {signature!r}: parameters must be plain names")
+        params.append(arg.id)
+    for kw in node.keywords:
+        text = _unparse(kw.value)
+        try:
+            defaults[kw.arg] = eval(text, {"np": np, "math": math})  # literal defaults only
+        except Exception as exc:
+            raise RuleDefinitionError(
+                f"rule signature {signature!r}: default of {kw.arg} must be a literal"
+            ) from exc
+        params.append(kw.arg)
+    return _unparse(node.func), tuple(params), defaults
+
+
+def _unparse(node: Any) -> str:
+    import ast
+
+    return ast.unparse(gast.gast_to_ast(node)) if not isinstance(node, str) else node
+
+
+def parse_template(text: str, allowed: Iterable[str], where: str) -> gast.expr:
+    """Parse an expression template and check every free name it reads is allowed."""
+    try:
+        module = gast.parse(text.strip())
+    except SyntaxError as exc:
+        raise RuleDefinitionError(f"{where}: template {text!r} does not parse: {exc.msg}") from exc
+    if len(module.body) != 1 or not isinstance(module.body[0], gast.Expr):
+        raise RuleDefinitionError(f"{where}: template {text!r} must be a single expression")
+    expr = module.body[0].value
+    allowed = set(allowed) | set(TEMPLATE_GLOBALS) | set(dir(builtins))
+    bound = {
+        n.id
+        for n in gast.walk(expr)
+        if isinstance(n, gast.Name) and isinstance(n.ctx, (gast.Store, gast.Param))
+    }
+    for n in gast.walk(expr):
+        if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+            if n.id not in allowed and n.id not in bound:
+                raise RuleDefinitionError(
+                    f"{where}: template {text!r} reads unknown name {n.id!r}",
+                    hint="templates may use the parameter names, g, out, np, math "
+                    "and the helpers in srcdiff.runtime",
+                )
+    return expr
+
+
+def register_adjoint(
+    fn: Callable,
+    signature: str,
+    *,
+    domain: Domain | dict | None = None,
+    cases: Iterable[Case] | None = None,
+    seq: Iterable[str] = (),
+    doc: str = "",
+    **adjoints: str,
+) -> Rule:
+    """Register the reverse-mode rule of ``fn``.
+
+    ``signature`` spells how ``fn`` is called, with literal defaults, e.g.
+    ``"sum(a, axis=None, keepdims=False)"``.  Each keyword names a parameter and gives
+    its adjoint as an expression template over the parameter names, ``out`` (the
+    result) and ``g`` (the cotangent of the result); the template must give a value of
+    the parameter's own shape.  Parameters without a template get no gradient.
+
+    >>> import srcdiff, numpy as np
+    >>> def softplus(x):
+    ...     return np.log1p(np.exp(x))
+    >>> rule = srcdiff.register_adjoint(softplus, "softplus(x)", x="g / (1 + np.exp(-x))")
+    >>> rule.sources["x"]
+    'g / (1 + np.exp(-x))'
+    """
+    name, params, defaults = _parse_signature(signature)
+    where = f"rule for {printable_name(fn)}"
+    parsed = {}
+    for param, text in adjoints.items():
+        if param not in params:
+            raise RuleDefinitionError(f"{where}: {param!r} is not a parameter of {signature!r}")
+        parsed[param] = parse_template(text, set(params) | {"g", "out"}, where)
+    if isinstance(domain, Domain) or domain is None:
+        domain = {p: domain or REAL for p in params}
+    else:
+        domain = {p: domain.get(p, REAL) for p in params}
+    if cases is None:
+        required = [p for p in params if p not in defaults]
+        if len(required) == 1:
+            cases = UNARY_CASES
+        elif len(required) == 2:
+            cases = BINARY_CASES
+        else:
+            raise RuleDefinitionError(f"{where}: give test cases for a primitive of this arity")
+    rule = Rule(
+        fn=fn,
+        name=printable_name(fn),
+        params=params,
+        defaults=defaults,
+        adjoints=parsed,
+        sources={p: t.strip() for p, t in adjoints.items()},
+        domain=domain,
+        cases=tuple(cases),
+        seq=frozenset(seq),
+        doc=doc,
+    )
+    _RULES[_key(fn)] = rule
+    _NONDIFF.discard(fn)
+    _version[0] += 1
+    return rule
+
+
+def nondifferentiable(*fns: Any) -> None:
+    """Declare callables whose result carries no gradient (``np.argmax``, ``len``).
+
+    Values flowing through them stop being differentiated, as they would with a zero
+    derivative; calling an undeclared function without a rule is an error instead.
+    """
+    for fn in fns:
+        _NONDIFF.add(_key(fn))
+        _RULES.pop(fn, None)
+    _version[0] += 1
+
+
+def lookup(fn: Any) -> Rule | None:
+    try:
+        return _RULES.get(fn)
+    except TypeError:
+        return None
+
+
+def is_nondifferentiable(fn: Any) -> bool:
+    try:
+        return fn in _NONDIFF
+    except TypeError:
+        return False
+
+
+def rules() -> list[Rule]:
+    """Every registered rule, in registration order."""
+    return list(_RULES.values())
+
+
+def nondifferentiable_functions() -> list:
+    return list(_NONDIFF)
+
+
+def instantiate(template: gast.expr, mapping: dict[str, gast.expr]) -> gast.expr:
+    """A copy of ``template`` with each placeholder name replaced by its expression."""
+    expr = copy.deepcopy(template)
+
+    class _Sub(gast.NodeTransformer):
+        def visit_Name(self, node: gast.Name) -> gast.expr:
+            if isinstance(node.ctx, gast.Load) and node.id in mapping:
+                return copy.deepcopy(mapping[node.id])
+            return node
+
+    return _Sub().visit(expr)

@@ -1,0 +1,67 @@
+"""Functions that move entries around without changing them: their adjoints move the
+cotangent back."""
+
+import numpy as np
+
+from ..ir import Method
+from .registry import Case, Fixed
+from .registry import register_adjoint as rule
+
+_BACK = "np.reshape(g, np.shape(a))"
+rule(np.reshape, "reshape(a, shape=None, order='C', newshape=None)", a=_BACK,
+     cases=[Case(((2, 3), Fixed((3, 2)))), Case(((2, 3), Fixed(-1)))])
+rule(np.ravel, "ravel(a, order='C')", a=_BACK, cases=[Case(((2, 3),))])
+rule(np.expand_dims, "expand_dims(a, axis)", a=_BACK,
+     cases=[Case(((3,), Fixed(0))), Case(((2, 3), Fixed(-1)))])
+rule(np.squeeze, "squeeze(a, axis=None)", a=_BACK,
+     cases=[Case(((1, 3, 1),)), Case(((1, 3),), {"axis": Fixed(0)})])
+for _fn in (np.atleast_1d, np.atleast_2d, np.atleast_3d):
+    rule(_fn, f"{_fn.__name__}(a)", a=_BACK, cases=[Case(((),)), Case(((3,),))])
+rule(np.transpose, "transpose(a, axes=None)",
+     a="np.transpose(g) if axes is None else np.transpose(g, np.argsort(axes))",
+     cases=[Case(((2, 3),)), Case(((2, 3, 4), Fixed((1, 2, 0))))])
+rule(np.swapaxes, "swapaxes(a, axis1, axis2)", a="np.swapaxes(g, axis1, axis2)",
+     cases=[Case(((2, 3, 4), Fixed(0), Fixed(2)))])
+rule(np.moveaxis, "moveaxis(a, source, destination)", a="np.moveaxis(g, destination, source)",
+     cases=[Case(((2, 3, 4), Fixed(0), Fixed(-1)))])
+rule(np.broadcast_to, "broadcast_to(array, shape)", array="unbroadcast(g, array)",
+     cases=[Case(((3,), Fixed((2, 3)))), Case(((2, 1), Fixed((2, 4))))])
+rule(np.flip, "flip(m, axis=None)", m="np.flip(g, axis)",
+     cases=[Case(((4,),)), Case(((2, 3),), {"axis": Fixed(1)})])
+rule(np.fliplr, "fliplr(m)", m="np.fliplr(g)", cases=[Case(((2, 3),))])
+rule(np.flipud, "flipud(m)", m="np.flipud(g)", cases=[Case(((2, 3),))])
+rule(np.roll, "roll(a, shift, axis=None)", a="np.roll(g, np.negative(shift), axis)",
+     cases=[Case(((5,), Fixed(2))), Case(((2, 3), Fixed(1)), {"axis": Fixed(1)})])
+rule(np.copy, "copy(a, order='K')", a="g", cases=[Case(((3,),))])
+rule(np.tril, "tril(m, k=0)", m="np.tril(g, k)", cases=[Case(((3, 3),)), Case(((3, 4), Fixed(1)))])
+rule(np.triu, "triu(m, k=0)", m="np.triu(g, k)", cases=[Case(((3, 3),)), Case(((3, 4), Fixed(-1)))])
+rule(np.diag, "diag(v, k=0)", v="diag_grad(g, v, k)",
+     cases=[Case(((3,),)), Case(((3, 3),)), Case(((3, 4), Fixed(1)))])
+rule(np.sort, "sort(a, axis=-1)", a="sort_grad(g, a, axis)",
+     cases=[Case(((5,),)), Case(((3, 4),), {"axis": Fixed(0)})])
+
+# Joining: the sequence argument's cotangent is a list, one entry per joined array.
+rule(np.concatenate, "concatenate(arrays, axis=0)", arrays="unconcatenate(g, arrays, axis)",
+     seq=("arrays",),
+     cases=[Case(([(2,), (3,)],)), Case(([(2, 3), (2, 2)],), {"axis": Fixed(1)}),
+            Case(([(2, 3), (1, 3)],), {"axis": Fixed(None)})])
+rule(np.stack, "stack(arrays, axis=0)", arrays="unstack(g, axis)", seq=("arrays",),
+     cases=[Case(([(), (), ()],)), Case(([(3,), (3,)],), {"axis": Fixed(1)})])
+rule(np.vstack, "vstack(tup)", tup="unjoin(g, tup, 0, 2)", seq=("tup",),
+     cases=[Case(([(3,), (3,)],)), Case(([(2, 3), (1, 3)],))])
+rule(np.hstack, "hstack(tup)", tup="unjoin(g, tup, 0 if np.ndim(tup[0]) <= 1 else 1, 1)",
+     seq=("tup",), cases=[Case(([(3,), (2,)],)), Case(([(2, 3), (2, 1)],))])
+rule(np.column_stack, "column_stack(tup)", tup="unjoin(g, tup, 1, 2, True)", seq=("tup",),
+     cases=[Case(([(3,), (3,)],)), Case(([(3, 2), (3,)],))])
+rule(np.array, "array(object, dtype=None)",
+     object="unstack(g, 0) if isinstance(object, (list, tuple)) else g",
+     seq=("object",), cases=[Case(([(), ()],)), Case(([(3,), (3,)],)), Case(((2, 3),))])
+rule(np.asarray, "asarray(a, dtype=None)",
+     a="unstack(g, 0) if isinstance(a, (list, tuple)) else g",
+     seq=("a",), cases=[Case(([(), ()],)), Case(((2, 3),))])
+
+# Methods srcdiff cannot turn into a NumPy function call.
+rule(Method("astype"), "astype(self, dtype)",
+     self="g if np.issubdtype(dtype, np.inexact) else np.zeros_like(self)",
+     cases=[Case(((3,), Fixed(np.float64)))])
+rule(Method("item"), "item(self)", self="np.full_like(self, g)", cases=[Case(((1,),))])

@@ -1,0 +1,31 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import itertools
+import linecache
+import math
+import operator
+
+import numpy as np
+import pytest
+
+_counter = itertools.count()
+
+
+def make_function(src: str, namespace: dict | None = None, name: str | None = None):
+    """Define the function(s) in ``src`` as if they were in a file, so srcdiff can read
+    their source; return the one called ``name`` (or the first defined)."""
+    filename = f"<srcdiff-test-{next(_counter)}>"
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    ns = {"np": np, "math": math, "operator": operator}
+    ns.update(namespace or {})
+    exec(compile(src, filename, "exec"), ns)
+    if name is None:
+        name = src.split("def ", 1)[1].split("(", 1)[0].strip()
+    return ns[name]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
