@@ -102,6 +102,11 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
 
         def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.expr:
             self.generic_visit(node)
+            operand = node.operand
+            if (isinstance(node.op, gast.USub) and isinstance(operand, gast.Constant)
+                    and isinstance(operand.value, (int, float, complex))
+                    and not isinstance(operand.value, bool)):
+                return gast.copy_location(gast.Constant(value=-operand.value, kind=None), node)
             return prim(_UNARYOPS[type(node.op)], [node.operand], like=node)
 
         def visit_Compare(self, node: gast.Compare) -> gast.expr:
