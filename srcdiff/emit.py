@@ -141,8 +141,66 @@ def value_expr(value: Any) -> gast.expr:
     return gast.Call(func=func, args=[atom_expr(a) for a in args], keywords=keywords)
 
 
-def stmt_nodes(stmt: Any) -> list:
+def phi_assign(targets: list, sources: list) -> list:
+    """Assign each source to its target as if at once (a loop may swap two values)."""
+    pairs = [(t, s) for t, s in zip(targets, sources) if not (isinstance(s, ir.Var) and s.id == t)]
+    if not pairs:
+        return []
+    reads = {n for _, s in pairs for n in ir.atom_vars(s)}
+    if len(pairs) > 1 and reads & {t for t, _ in pairs}:
+        lhs = gast.Tuple(elts=[store(t) for t, _ in pairs], ctx=gast.Store())
+        rhs = gast.Tuple(elts=[atom_expr(s) for _, s in pairs], ctx=gast.Load())
+        return [gast.Assign(targets=[lhs], value=rhs, type_comment=None)]
+    return [gast.Assign(targets=[store(t)], value=atom_expr(s), type_comment=None) for t, s in pairs]
+
+
+class Hooks:
+    """Extra primal statements the reverse pass adds (saving values for the adjoint).
+
+    The default adds nothing, which prints the IR as it is.
+    """
+
+    def before_loop(self, loop: Any) -> list:
+        return []
+
+    def end_of_iteration(self, loop: Any) -> list:
+        return []
+
+    def after_phis(self, loop: Any) -> list:
+        return []
+
+    def end_of_branch(self, stmt: Any, which: int) -> list:
+        return []
+
+
+def _inline_test(test_body: list, test: Any) -> gast.expr | None:
+    """The while-loop test as one expression, when its statements only feed the test."""
+    defs = {}
+    for stmt in test_body:
+        if not isinstance(stmt, ir.Assign) or isinstance(stmt.value, ir.Raw):
+            return None
+        defs[stmt.target] = stmt.value
+    uses: dict = {}
+    for stmt in test_body:
+        for n in ir.expr_uses(stmt.value):
+            uses[n] = uses.get(n, 0) + 1
+    for n in ir.atom_vars(test):
+        uses[n] = uses.get(n, 0) + 1
+    if any(uses.get(n, 0) != 1 for n in defs):
+        return None
+
+    class Inline(gast.NodeTransformer):
+        def visit_Name(self, node: gast.Name) -> gast.expr:
+            if isinstance(node.ctx, gast.Load) and node.id in defs:
+                return self.visit(value_expr(defs[node.id]))
+            return node
+
+    return Inline().visit(atom_expr(test))
+
+
+def stmt_nodes(stmt: Any, hooks: Hooks | None = None) -> list:
     """The gast statements of one IR statement."""
+    hooks = hooks or Hooks()
     if isinstance(stmt, ir.Assign):
         return [gast.Assign(targets=[store(stmt.target)], value=value_expr(stmt.value),
                             type_comment=None)]
@@ -152,7 +210,51 @@ def stmt_nodes(stmt: Any) -> list:
         return [gast.Expr(value=value_expr(stmt.value))]
     if isinstance(stmt, ir.Return):
         return [gast.Return(value=atom_expr(stmt.value))]
+    if isinstance(stmt, ir.If):
+        branches = []
+        for which, block in enumerate((stmt.body, stmt.orelse)):
+            nodes = block_nodes(block, hooks)
+            nodes += phi_assign([p.target for p in stmt.phis], [p.sources[which] for p in stmt.phis])
+            nodes += hooks.end_of_branch(stmt, which)
+            branches.append(nodes)
+        return [gast.If(test=atom_expr(stmt.test), body=branches[0] or [gast.Pass()],
+                        orelse=branches[1])]
+    if isinstance(stmt, ir.Loop):
+        return _loop_nodes(stmt, hooks)
     raise TypeError(f"not a statement: {stmt!r}")  # pragma: no cover - internal invariant
+
+
+def _loop_nodes(loop: ir.Loop, hooks: Hooks) -> list:
+    headers = [p.target for p in loop.phis]
+    out = phi_assign(headers, [p.sources[0] for p in loop.phis])
+    out += hooks.before_loop(loop)
+    body = block_nodes(loop.body, hooks)
+    body += hooks.end_of_iteration(loop)
+    body += phi_assign(headers, [p.sources[1] for p in loop.phis])
+    body += hooks.after_phis(loop)
+    if loop.breaks:
+        test = atom_expr(loop.breaks[0]) if len(loop.breaks) == 1 else gast.BoolOp(
+            op=gast.Or(), values=[atom_expr(b) for b in loop.breaks])
+        body.append(gast.If(test=test, body=[gast.Break()], orelse=[]))
+    if loop.kind == "for":
+        out.append(gast.For(target=store(loop.target), iter=atom_expr(loop.iter), body=body or [gast.Pass()],
+                            orelse=[], type_comment=None))
+    else:
+        inline = _inline_test(loop.test_body, loop.test)
+        if inline is not None:
+            out.append(gast.While(test=inline, body=body or [gast.Pass()], orelse=[]))
+        else:
+            stop = gast.If(test=gast.UnaryOp(op=gast.Not(), operand=atom_expr(loop.test)),
+                           body=[gast.Break()], orelse=[])
+            pre = block_nodes(loop.test_body, hooks)
+            out.append(gast.While(test=gast.Constant(value=True, kind=None), body=pre + [stop] + body,
+                                  orelse=[]))
+    out += [gast.Assign(targets=[store(x)], value=name(h), type_comment=None) for x, h in loop.exits]
+    return out
+
+
+def block_nodes(stmts: list, hooks: Hooks | None = None) -> list:
+    return [node for stmt in stmts for node in stmt_nodes(stmt, hooks)]
 
 
 def statement_text(stmt: Any) -> str:
@@ -172,7 +274,7 @@ def function_node(fn: ir.Function, body: list) -> gast.FunctionDef:
 
 def format_ir(fn: ir.Function) -> str:
     """The IR function printed as Python source."""
-    body = [node for stmt in fn.body for node in stmt_nodes(stmt)]
+    body = block_nodes(fn.body)
     return to_source(gast.Module(body=[function_node(fn, body)], type_ignores=[])).rstrip()
 
 

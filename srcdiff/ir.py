@@ -128,7 +128,7 @@ class Return:
     loc: Loc
 
 
-Stmt = Assign | Effect | Return
+Stmt = Assign | Effect | Return  # and If, Loop (below)
 
 
 @dataclass(frozen=True)
@@ -172,3 +172,99 @@ def expr_uses(expr: Any) -> list[str]:
 
 def stmt_uses(stmt: Any) -> list[str]:
     return expr_uses(stmt.value)
+
+
+@dataclass(eq=False)
+class Phi:
+    """A join: ``target`` is ``sources[0]`` or ``sources[1]`` depending on the path taken.
+
+    After an ``If``: (value from the then-branch, value from the else-branch).
+    At a loop header: (value before the loop, value at the end of an iteration).
+    """
+
+    target: str
+    sources: tuple
+
+
+@dataclass(eq=False)
+class If:
+    test: Any  # Atom
+    body: list
+    orelse: list
+    loc: Loc
+    phis: list = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class Loop:
+    """A ``for`` loop over a range (``kind="for"``) or a ``while`` loop.
+
+    ``phis`` are the loop-carried values (header value = phi(initial, next)); after
+    the loop, ``exits`` copy each header name to the name later code reads.  A loop
+    body may end early only through ``breaks``: flags checked after each iteration.
+    """
+
+    kind: str  # "for" | "while"
+    body: list
+    loc: Loc
+    target: str | None = None  # for: the induction variable
+    iter: Any = None  # for: the range object (an atom)
+    test_body: list = field(default_factory=list)  # while: statements computing the test
+    test: Any = None  # while: the test atom
+    phis: list = field(default_factory=list)
+    exits: list = field(default_factory=list)  # [(exit name, header name)]
+    breaks: tuple = ()  # atoms: leave the loop after an iteration where any is true
+
+
+def walk(stmts: list):
+    """Every statement in ``stmts``, nested ones included, in program order."""
+    for stmt in stmts:
+        yield stmt
+        if isinstance(stmt, If):
+            yield from walk(stmt.body)
+            yield from walk(stmt.orelse)
+        elif isinstance(stmt, Loop):
+            yield from walk(stmt.test_body)
+            yield from walk(stmt.body)
+
+
+def defined_names(stmts: list) -> set:
+    """Names a block assigns (phis and loop exits included)."""
+    names = set()
+    for stmt in walk(stmts):
+        if isinstance(stmt, Assign):
+            names.add(stmt.target)
+        elif isinstance(stmt, If):
+            names.update(p.target for p in stmt.phis)
+        elif isinstance(stmt, Loop):
+            names.update(p.target for p in stmt.phis)
+            names.update(e for e, _ in stmt.exits)
+            if stmt.target:
+                names.add(stmt.target)
+    return names
+
+
+def read_names(stmts: list) -> set:
+    """Names a block reads (phi sources, tests and loop iterables included)."""
+    names = set()
+    for stmt in walk(stmts):
+        if isinstance(stmt, (Assign, Effect)):
+            names.update(expr_uses(stmt.value))
+        elif isinstance(stmt, Return):
+            names.update(atom_vars(stmt.value))
+        elif isinstance(stmt, If):
+            names.update(atom_vars(stmt.test))
+            for p in stmt.phis:
+                for s in p.sources:
+                    names.update(atom_vars(s))
+        elif isinstance(stmt, Loop):
+            for part in (stmt.iter, stmt.test):
+                if part is not None:
+                    names.update(atom_vars(part))
+            for p in stmt.phis:
+                for s in p.sources:
+                    names.update(atom_vars(s))
+            names.update(h for _, h in stmt.exits)
+            for b in stmt.breaks:
+                names.update(atom_vars(b))
+    return names

@@ -2,6 +2,7 @@
 
     parse      function -> Source           read and parse the source (file, lines, namespace)
     fence      Source -> Source             reject unsupported syntax, with file:line and a hint
+    jumps      gast -> gast                 break/continue/early return -> flags, one exit
     resolve    Source -> Resolution         bind global/closure references to their objects
     desugar    gast -> gast                 operators, methods, subscripts, unpacking -> calls
     anf        gast -> ir.Function          one operation per statement
@@ -29,7 +30,7 @@ from . import ir, rules
 from .compile import compile_function, label_for
 from .errors import Loc, UnsupportedSyntaxError
 from .names import Namer
-from .passes import activity, anf, desugar, fence, parse, resolve, reverse, simplify, ssa
+from .passes import activity, anf, desugar, fence, jumps, parse, resolve, reverse, simplify, ssa
 from .rules import registry
 
 __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS"]
@@ -61,11 +62,12 @@ class Generated:
 def _front(fn: Callable) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
     source = _after("parse", parse.parse(fn))
     fence.check(source)
-    res = resolve.resolve(source)
-    _after("resolve", res)
     used = {n.id for n in gast.walk(source.node) if isinstance(n, gast.Name)}
     namer = Namer(used | set(registry.TEMPLATE_GLOBALS) | {"np", "math"})
-    tree, res = desugar.desugar(source.node, res, namer)
+    tree = _after("jumps", jumps.lower(source.node, namer))
+    res = resolve.resolve(source, tree)
+    _after("resolve", res)
+    tree, res = desugar.desugar(tree, res, namer)
     _after("desugar", tree)
     program = _after("anf", anf.lower(source, tree, res, namer))
     program = _after("ssa", ssa.rename(program, namer))

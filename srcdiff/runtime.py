@@ -43,6 +43,10 @@ __all__ = [
     "tree_fill",
     "tree_index",
     "seq_sum_grad",
+    "list_append",
+    "list_prefix",
+    "as_sequence",
+    "zeros_like_value",
     "zeros_like_tree",
 ]
 
@@ -469,3 +473,32 @@ def take_grad(g: Any, a: Any, indices: Any, axis: Any = None) -> Any:
     moved = np.moveaxis(out, axis, 0)  # a view: adding into it adds into out
     np.add.at(moved, indices, np.moveaxis(g, list(range(axis, axis + k)), list(range(k))))
     return out
+
+
+def list_append(items: list, item: Any) -> list:
+    """``items.append(item)``, returning the list: how generated code spells an append."""
+    items.append(item)
+    return items
+
+
+def list_prefix(g: Any) -> Any:
+    """The cotangent of a list before its last append: all but the last entry."""
+    return None if g is None else g[:-1]
+
+
+def as_sequence(x: Any) -> Any:
+    """What ``for item in x`` iterates, as something indexable: arrays, lists, tuples and
+    ranges as they are, anything else (dicts, sets, generators) as a list."""
+    if isinstance(x, (list, tuple, range)) or getattr(x, "ndim", 0) >= 1:
+        return x
+    return list(x)
+
+
+def zeros_like_value(x: Any) -> Any:
+    """A zero cotangent for ``x``: 0.0 for a scalar, zeros for an array, a container of
+    zeros for a container."""
+    if isinstance(x, (float, int, np.number, np.bool_)):
+        return 0.0
+    if isinstance(x, (list, tuple, dict)):
+        return tree_fill(None, x)
+    return np.zeros_like(x, dtype=np.result_type(x, 1.0))

@@ -34,6 +34,8 @@ def build_case(rule, case, seed: int):
     """The test function's source, its namespace, argument values, and which to check."""
     rng = np.random.default_rng(seed)
     namespace: dict = {}
+    if "." not in rule.name and not isinstance(rule.fn, Method):
+        namespace[rule.name] = rule.fn  # a helper of srcdiff's own, e.g. list_append
     values: list = []
     params: list[str] = []
     checked: list[int] = []

@@ -93,6 +93,8 @@ def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
         return "tree"
     if cls.kind == "copy" and isinstance(value, ir.Var):
         return kinds.get(value.id, "array")
+    if cls.kind == "rule" and cls.rule.tree_out:
+        return "tree"
     if isinstance(value, ir.Call) and value.args:
         obj = _callee_object(value)
         first = value.args[0]
@@ -102,28 +104,59 @@ def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
     return "array"
 
 
+def _edges(fn: ir.Function, classes: dict) -> list:
+    """(target, names its derivative depends on, statement) for every definition."""
+    edges = []
+    for stmt in ir.walk(fn.body):
+        if isinstance(stmt, ir.Assign):
+            cls = classify(stmt.value)
+            classes[stmt.target] = cls
+            edges.append((stmt.target, tuple(cls.flows), stmt))
+        elif isinstance(stmt, (ir.If, ir.Loop)):
+            for phi in stmt.phis:
+                sources = tuple(n for s in phi.sources for n in ir.atom_vars(s))
+                edges.append((phi.target, sources, phi))
+            if isinstance(stmt, ir.Loop):
+                edges += [(x, (h,), None) for x, h in stmt.exits]
+    return edges
+
+
 def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict) -> Activity:
     """Compute varied/useful/active names and kinds for ``fn`` differentiated in ``wrt``."""
-    varied = set(wrt)
-    kinds = {p.name: param_kinds.get(p.name, "array") for p in fn.params}
     classes: dict[str, Classified] = {}
-    for stmt in fn.body:
-        if not isinstance(stmt, ir.Assign):
-            continue
-        cls = classify(stmt.value)
-        classes[stmt.target] = cls
-        kinds[stmt.target] = _kind_of(stmt.value, cls, kinds)
-        if any(name in varied for name in cls.flows):
-            varied.add(stmt.target)
+    edges = _edges(fn, classes)
+    kinds = {p.name: param_kinds.get(p.name, "array") for p in fn.params}
+
+    varied = set(wrt)
+    changed = True
+    while changed:  # loops feed values back: iterate to a fixed point
+        changed = False
+        for target, sources, stmt in edges:
+            if target not in varied and any(n in varied for n in sources):
+                varied.add(target)
+                changed = True
+            if isinstance(stmt, ir.Assign):
+                kind = _kind_of(stmt.value, classes[target], kinds)
+            else:
+                kind = "tree" if any(kinds.get(n) == "tree" for n in sources) else "array"
+            if kinds.get(target) != kind and kinds.get(target) != "tree":
+                kinds[target] = kind
+                changed = True
 
     ret = fn.body[-1]
     useful = set(ir.atom_vars(ret.value))
-    for stmt in reversed(fn.body):
-        if isinstance(stmt, ir.Assign) and stmt.target in useful:
-            useful.update(classes[stmt.target].flows)
+    changed = True
+    while changed:
+        changed = False
+        for target, sources, _ in reversed(edges):
+            if target in useful:
+                new = set(sources) - useful
+                if new:
+                    useful |= new
+                    changed = True
     active = varied & useful
 
-    for stmt in fn.body:
+    for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign) and stmt.target in active:
             _check_differentiable(stmt, classes[stmt.target], active)
     return Activity(frozenset(varied), frozenset(useful), frozenset(active), kinds, classes)

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import operator
+
 import gast
 
 from .. import ir
@@ -37,10 +39,21 @@ from .resolve import Resolution
 
 __all__ = ["lower"]
 
+_not = operator.not_
+
 
 def lower(source: Source, fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> ir.Function:
     """Lower the desugared function body to IR statements."""
-    body: list = []
+    blocks: list[list] = [[]]
+
+    def emit(stmt: Any) -> None:
+        blocks[-1].append(stmt)
+
+    def capture(fn: Any, *args: Any) -> tuple[list, Any]:
+        """Run ``fn`` collecting the statements it emits into a fresh block."""
+        blocks.append([])
+        result = fn(*args)
+        return blocks.pop(), result
 
     def ref(node: gast.expr) -> Any:
         value = res.refs[node]
@@ -72,10 +85,44 @@ def lower(source: Source, fdef: gast.FunctionDef, res: Resolution, namer: Namer)
             if isinstance(fn, ir.Prim) and isinstance(fn.value, ir.Attr):
                 fn = fn.value
             return ir.Call(fn, tuple(args), kwargs)
+        if isinstance(node, gast.IfExp):
+            return conditional(node, loc_node)
+        if isinstance(node, gast.BoolOp):
+            return boolean(node, loc_node)
         structural = _atom_or_none(node)
         if structural is not None:
             return structural
         return ir.Raw(node, uses_of(node))
+
+    def conditional(node: gast.IfExp, loc_node: gast.AST) -> ir.Var:
+        """``a if c else b`` evaluates only the branch taken: an If assigning a temporary."""
+        test = atom(node.test, loc_node)
+        name = namer.temp()
+        loc = source.loc(node)
+        body, a = capture(value, node.body, loc_node)
+        body.append(ir.Assign(name, a, loc))
+        orelse, b = capture(value, node.orelse, loc_node)
+        orelse.append(ir.Assign(name, b, loc))
+        emit(ir.If(test, body, orelse, loc))
+        return ir.Var(name)
+
+    def boolean(node: gast.BoolOp, loc_node: gast.AST) -> ir.Var:
+        """``a and b`` / ``a or b`` with Python's short-circuit: later operands only run
+        when needed, and the result is the deciding operand."""
+        name = namer.temp()
+        loc = source.loc(node)
+        first = value(node.values[0], loc_node)
+        emit(ir.Assign(name, first, loc))
+        for operand in node.values[1:]:
+            test: Any = ir.Var(name)
+            if isinstance(node.op, gast.Or):
+                negated = namer.temp()
+                emit(ir.Assign(negated, ir.Call(ir.Prim(_not), (ir.Var(name),)), loc))
+                test = ir.Var(negated)
+            body, v = capture(value, operand, loc_node)
+            body.append(ir.Assign(name, v, loc))
+            emit(ir.If(test, body, [], loc))
+        return ir.Var(name)
 
     def _atom_or_none(node: gast.expr) -> Any:
         if node in res.refs:
@@ -100,22 +147,57 @@ def lower(source: Source, fdef: gast.FunctionDef, res: Resolution, namer: Namer)
                 return ir.Const(structural.value)
             return structural
         rhs = value(node, loc_node)
+        if isinstance(rhs, ir.Var):
+            return rhs
         name = namer.temp()
-        body.append(ir.Assign(name, rhs, source.loc(node)))
+        emit(ir.Assign(name, rhs, source.loc(node)))
         return ir.Var(name)
 
-    for stmt in fdef.body:
+    def loop_breaks(body: list) -> tuple[list, tuple]:
+        """Split off the trailing ``if FLAG: break`` the jumps pass leaves in a loop body."""
+        if body and isinstance(body[-1], gast.If) and len(body[-1].body) == 1 \
+                and isinstance(body[-1].body[0], gast.Break) and not body[-1].orelse:
+            test = body[-1].test
+            names = test.values if isinstance(test, gast.BoolOp) else [test]
+            return body[:-1], tuple(ir.Var(n.id) for n in names)
+        return body, ()
+
+    def statement(stmt: gast.stmt) -> None:
         loc = source.loc(stmt)
         if isinstance(stmt, gast.Assign):
             target = stmt.targets[0].id
-            body.append(ir.Assign(target, value(stmt.value, stmt), loc))
+            emit(ir.Assign(target, value(stmt.value, stmt), loc))
         elif isinstance(stmt, gast.Return):
             ret = ir.Const(None) if stmt.value is None else atom(stmt.value, stmt)
-            body.append(ir.Return(ret, loc))
+            emit(ir.Return(ret, loc))
         elif isinstance(stmt, gast.Expr):
-            body.append(ir.Effect(value(stmt.value, stmt), loc))
+            emit(ir.Effect(value(stmt.value, stmt), loc))
+        elif isinstance(stmt, gast.If):
+            test = atom(stmt.test, stmt)
+            body, _ = capture(block, stmt.body)
+            orelse, _ = capture(block, stmt.orelse)
+            emit(ir.If(test, body, orelse, loc))
+        elif isinstance(stmt, gast.For):
+            iterable = atom(stmt.iter, stmt)
+            stmts, breaks = loop_breaks(stmt.body)
+            body, _ = capture(block, stmts)
+            emit(ir.Loop("for", body, loc, target=stmt.target.id, iter=iterable, breaks=breaks))
+        elif isinstance(stmt, gast.While):
+            test_body, test = capture(atom, stmt.test, stmt)
+            stmts, breaks = loop_breaks(stmt.body)
+            body, _ = capture(block, stmts)
+            emit(ir.Loop("while", body, loc, test_body=test_body, test=test, breaks=breaks))
+        elif isinstance(stmt, gast.Pass):
+            pass
         else:  # assert: kept as it is, reads locals but has no adjoint
-            body.append(ir.Effect(ir.Raw(stmt, uses_of(stmt)), loc))
+            emit(ir.Effect(ir.Raw(stmt, uses_of(stmt)), loc))
+
+    def block(stmts: list) -> None:
+        for stmt in stmts:
+            statement(stmt)
+
+    block(fdef.body)
+    body = blocks[0]
     if not body or not isinstance(body[-1], ir.Return):
         body.append(ir.Return(ir.Const(None), source.loc(fdef)))
     args = fdef.args

@@ -33,6 +33,7 @@ from typing import Any
 import gast
 import numpy as np
 
+from .. import runtime
 from ..ir import Attr, Prim
 from ..names import Namer
 from .resolve import Resolution, local_names
@@ -137,6 +138,12 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
             fn = ATTRIBUTES.get(node.attr)
             return prim(fn if fn is not None else Attr(node.attr), [node.value], like=node)
 
+        def visit_ListComp(self, node: gast.ListComp) -> gast.expr:
+            return comprehension_hook[0](node)
+
+        def visit_GeneratorExp(self, node: gast.GeneratorExp) -> gast.expr:
+            return comprehension_hook[0](node)
+
         def visit_Call(self, node: gast.Call) -> gast.expr:
             func = node.func
             if isinstance(func, gast.Attribute) and func not in refs:
@@ -157,6 +164,7 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
             return node
 
     exprs = Expressions()
+    comprehension_hook: list = []
 
     def expr(node: gast.expr) -> gast.expr:
         return exprs.visit(node)
@@ -183,30 +191,160 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
             out += assign(t, prim(operator.getitem, [_load(name), index], like=like), like)
         return out
 
-    body: list[gast.stmt] = []
-    for stmt in fdef.body:
+    def block(stmts: list) -> list:
+        """Desugar a statement list (recursively)."""
+        out: list = []
+        for stmt in stmts:
+            pending.append([])
+            lowered = statement(stmt)
+            out += pending.pop() + lowered
+        return out
+
+    def statement(stmt: gast.stmt) -> list:
         if isinstance(stmt, gast.Pass):
-            continue
+            return []
         if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant):
-            continue  # docstring
+            return []  # docstring
         if isinstance(stmt, gast.AugAssign):
-            load = copy.deepcopy(stmt.target)
-            load.ctx = gast.Load()
+            load = _load_of(stmt.target)
             value = gast.copy_location(gast.BinOp(left=load, op=stmt.op, right=stmt.value), stmt)
-            body += assign(stmt.target, expr(value), stmt)
-        elif isinstance(stmt, gast.AnnAssign):
-            body += assign(stmt.target, expr(stmt.value), stmt)
-        elif isinstance(stmt, gast.Assign):
+            return assign(stmt.target, expr(value), stmt)
+        if isinstance(stmt, gast.AnnAssign):
+            return assign(stmt.target, expr(stmt.value), stmt)
+        if isinstance(stmt, gast.Assign):
             value = expr(stmt.value)
             first, *rest = stmt.targets
-            body += assign(first, value, stmt)
+            out = assign(first, value, stmt)
             for target in rest:
-                body += assign(target, _load_of(first), stmt)
+                out += assign(target, _load_of(first), stmt)
+            return out
+        if isinstance(stmt, gast.Expr) and _is_append(stmt.value):
+            lst = stmt.value.func.value
+            call = prim(runtime.list_append, [_load_of(lst), expr(stmt.value.args[0])], like=stmt)
+            return assign(_store(lst.id), call, stmt)
+        if isinstance(stmt, gast.If):
+            new = gast.If(test=expr(stmt.test), body=block(stmt.body), orelse=block(stmt.orelse))
+            return [gast.copy_location(new, stmt)]
+        if isinstance(stmt, gast.While):
+            new = gast.While(test=expr(stmt.test), body=block(stmt.body), orelse=[])
+            return [gast.copy_location(new, stmt)]
+        if isinstance(stmt, gast.For):
+            return for_loop(stmt)
+        return [exprs.visit(stmt)]
+
+    def for_loop(stmt: gast.For) -> list:
+        """Every for loop becomes ``for k in range(...)`` reading its items by index."""
+        it, target = stmt.iter, stmt.target
+        pre: list = []
+        head: list = []  # statements binding the user's target from the index
+
+        def seq_of(node: gast.expr) -> gast.expr:
+            name = namer.temp("_seq")
+            pre.extend(assign(_store(name), expr(node), stmt))
+            return _load(name)
+
+        def index_var() -> str:
+            if isinstance(target, gast.Name) and is_range:
+                return target.id
+            return namer.temp("_k")
+
+        callee = refs.get(it.func) if isinstance(it, gast.Call) else None
+        is_range = callee is range
+        if is_range:
+            k = index_var()
+            rng = expr(it)
+            if not isinstance(target, gast.Name):
+                head += assign(target, _load(k), stmt)
+        elif callee is enumerate and len(it.args) == 1 and isinstance(target, gast.Tuple):
+            seq = seq_of(it.args[0])
+            first, item = target.elts
+            k = first.id if isinstance(first, gast.Name) else namer.temp("_k")
+            start = next((kw.value for kw in it.keywords if kw.arg == "start"), None)
+            if start is not None:
+                k = namer.temp("_k")
+                head += assign(first, expr(gast.BinOp(left=_load(k), op=gast.Add(), right=start)), stmt)
+            elif not isinstance(first, gast.Name):
+                head += assign(first, _load(k), stmt)
+            head += assign(item, prim(operator.getitem, [seq, _load(k)], like=stmt), stmt)
+            rng = prim(range, [prim(len, [seq])])
+        elif callee is zip and isinstance(target, gast.Tuple) and len(target.elts) == len(it.args):
+            seqs = [seq_of(a) for a in it.args]
+            k = namer.temp("_k")
+            lengths = [prim(len, [s]) for s in seqs]
+            rng = prim(range, [lengths[0] if len(lengths) == 1 else prim(min, lengths)])
+            for t, s in zip(target.elts, seqs):
+                head += assign(t, prim(operator.getitem, [s, _load(k)], like=stmt), stmt)
+        elif callee is reversed and len(it.args) == 1:
+            seq = seq_of(it.args[0])
+            k = namer.temp("_k")
+            rng = prim(range, [prim(operator.sub, [prim(len, [seq]), gast.Constant(value=1, kind=None)]),
+                               gast.Constant(value=-1, kind=None), gast.Constant(value=-1, kind=None)])
+            head += assign(target, prim(operator.getitem, [seq, _load(k)], like=stmt), stmt)
+        elif (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and not it.args
+              and it.func.attr in ("items", "values", "keys") and it.func not in refs):
+            mapping = seq_of(it.func.value)
+            keys = namer.temp("_keys")
+            pre.extend(assign(_store(keys), prim(list, [mapping]), stmt))
+            k = namer.temp("_k")
+            rng = prim(range, [prim(len, [_load(keys)])])
+            key = prim(operator.getitem, [_load(keys), _load(k)], like=stmt)
+            if it.func.attr == "keys":
+                head += assign(target, key, stmt)
+            elif it.func.attr == "values":
+                head += assign(target, prim(operator.getitem, [mapping, key], like=stmt), stmt)
+            else:
+                kname = namer.temp("_key")
+                head += assign(_store(kname), key, stmt)
+                value = prim(operator.getitem, [mapping, _load(kname)], like=stmt)
+                head += assign(target, gast.Tuple(elts=[_load(kname), value], ctx=gast.Load()), stmt)
         else:
-            body.append(exprs.visit(stmt))
+            seq = namer.temp("_seq")
+            pre.extend(assign(_store(seq), prim(runtime.as_sequence, [expr(it)], like=stmt), stmt))
+            k = namer.temp("_k")
+            rng = prim(range, [prim(len, [_load(seq)])])
+            head += assign(target, prim(operator.getitem, [_load(seq), _load(k)], like=stmt), stmt)
+        loop = gast.For(target=_store(k), iter=rng, body=head + block(stmt.body), orelse=[],
+                        type_comment=None)
+        return pre + [gast.copy_location(loop, stmt)]
+
+    def comprehension(node: gast.expr) -> gast.expr:
+        """``[elt for t in it if c]`` -> a loop appending to a fresh list."""
+        result = namer.temp("_list")
+        renames: dict[str, str] = {}
+        for gen in node.generators:
+            for n in gast.walk(gen.target):
+                if isinstance(n, gast.Name):
+                    renames[n.id] = namer.fresh(n.id)
+        node = copy.deepcopy(node)
+        for n in gast.walk(node):
+            if isinstance(n, gast.Name) and n.id in renames:
+                n.id = renames[n.id]
+        append = gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=_load(result), attr="append", ctx=gast.Load()),
+            args=[node.elt], keywords=[]))
+        inner: list = [gast.copy_location(append, node)]
+        for gen in reversed(node.generators):
+            for cond in reversed(gen.ifs):
+                inner = [gast.copy_location(gast.If(test=cond, body=inner, orelse=[]), node)]
+            loop = gast.For(target=gen.target, iter=gen.iter, body=inner, orelse=[], type_comment=None)
+            inner = [gast.copy_location(loop, node)]
+        init = gast.copy_location(
+            gast.Assign(targets=[_store(result)], value=gast.List(elts=[], ctx=gast.Load()),
+                        type_comment=None), node)
+        pending[-1].extend(block([init] + inner))
+        return _load(result)
+
+    comprehension_hook.append(comprehension)
+    pending: list[list] = []
     new = copy.copy(fdef)
-    new.body = body
+    new.body = block(fdef.body)
     return new, Resolution(res.locals | frozenset(local_names(new)), refs, texts)
+
+
+def _is_append(node: gast.expr) -> bool:
+    return (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
+            and node.func.attr == "append" and isinstance(node.func.value, gast.Name)
+            and len(node.args) == 1 and not node.keywords)
 
 
 def _store(name: str) -> gast.Name:

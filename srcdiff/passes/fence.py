@@ -26,6 +26,11 @@ __all__ = ["check", "SUPPORTED_STATEMENTS"]
 
 # Statements the later passes handle.
 SUPPORTED_STATEMENTS = (
+    gast.If,
+    gast.For,
+    gast.While,
+    gast.Break,
+    gast.Continue,
     gast.Assign,
     gast.AugAssign,
     gast.AnnAssign,
@@ -35,16 +40,9 @@ SUPPORTED_STATEMENTS = (
     gast.Assert,
 )
 
+
 # What to say about the rest: (what it is, what to write instead).
 _REJECTED: dict[type, tuple[str, str]] = {
-    gast.If: ("an if statement", "control flow is not supported in this release; use "
-              "np.where(cond, a, b) to select between values"),
-    gast.For: ("a for loop", "loops are not supported in this release; write the loop "
-               "body with array operations (broadcasting, np.sum, @)"),
-    gast.While: ("a while loop", "loops are not supported in this release; write the "
-                 "computation with array operations"),
-    gast.Break: ("break", "loops are not supported in this release"),
-    gast.Continue: ("continue", "loops are not supported in this release"),
     gast.Try: ("a try statement", "move error handling outside the differentiated function"),
     gast.With: ("a with statement", "move the with block outside the differentiated function"),
     gast.AsyncWith: ("an async with statement", "differentiate a synchronous function"),
@@ -93,12 +91,26 @@ def _check_stmt(source: Source, stmt: gast.stmt) -> None:
     if not isinstance(stmt, SUPPORTED_STATEMENTS):
         _reject(source, stmt, f"the {type(stmt).__name__} statement",
                 "rewrite it with assignments and calls")
+    if isinstance(stmt, (gast.For, gast.While)) and stmt.orelse:
+        _reject(source, stmt.orelse[0], "an else clause on a loop",
+                "set a flag before break and test it after the loop")
+    if isinstance(stmt, gast.For):
+        _check_target(source, stmt.target)
+    if isinstance(stmt, (gast.If, gast.For, gast.While)):
+        _check_expressions(source, stmt.test if not isinstance(stmt, gast.For) else stmt.iter)
+        for inner in stmt.body + stmt.orelse:
+            _check_stmt(source, inner)
+        return
     if isinstance(stmt, (gast.Assign, gast.AugAssign, gast.AnnAssign)):
         targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
         for target in targets:
             _check_target(source, target)
         if isinstance(stmt, gast.AnnAssign) and stmt.value is None:
             _reject(source, stmt, "a bare annotation without a value", "assign a value")
+    _check_expressions(source, stmt)
+
+
+def _check_expressions(source: Source, stmt: gast.AST) -> None:
     for node in gast.walk(stmt):
         if type(node) in _REJECTED_EXPRESSIONS:
             _reject(source, node, *_REJECTED_EXPRESSIONS[type(node)])

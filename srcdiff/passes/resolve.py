@@ -74,9 +74,11 @@ def _lookup(source: Source, name: str) -> Any:
     return getattr(builtins, name, MISSING)
 
 
-def resolve(source: Source) -> Resolution:
-    """Find every reference to a global or closure value in ``source``."""
-    locals_ = frozenset(local_names(source.node))
+def resolve(source: Source, fdef: gast.FunctionDef | None = None) -> Resolution:
+    """Find every reference to a global or closure value in ``fdef`` (default: the
+    parsed function)."""
+    fdef = fdef or source.node
+    locals_ = frozenset(local_names(fdef))
     res = Resolution(locals_)
 
     def chain(node: gast.expr) -> Any:
@@ -105,6 +107,6 @@ def resolve(source: Source) -> Resolution:
                 return
             self.generic_visit(node)
 
-    for stmt in source.node.body:
+    for stmt in fdef.body:
         Visitor().visit(stmt)
     return res

@@ -1,10 +1,18 @@
 """reverse: SSA IR + activity -> gast of the derivative (primal sweep, then adjoint sweep).
 
-The primal statements are emitted unchanged; then, walking the statements backwards,
-each active assignment's rule templates are instantiated with the statement's own
-names (the primal arguments, ``out`` for its result, ``g`` for the result's adjoint)
-and accumulated into the arguments' adjoints.  The first contribution to an adjoint
-is assigned, later ones are added, so nothing is initialised to zero.
+The primal statements are emitted as they are; then, walking the statements
+backwards, each active assignment's rule templates are instantiated with the
+statement's own names (the primal arguments, ``out`` for its result, ``g`` for the
+result's adjoint) and accumulated into the arguments' adjoints.  The first
+contribution to an adjoint is assigned, later ones are added, so nothing is
+initialised to zero in straight-line code.
+
+Control flow needs no tape.  A branch's adjoint takes the branch the primal took (the
+condition is a value like any other).  A loop's adjoint runs its iterations backwards;
+the values the adjoint of an iteration reads, and only those, are appended to a plain
+list by the primal loop and popped by the adjoint loop.  A loop-carried value whose
+next value is read too is not stored twice: the next value of iteration k is the
+header value of iteration k + 1.
 
 >>> import numpy as np
 >>> import srcdiff.rules
@@ -31,13 +39,15 @@ def grad_f(x, y):
 from __future__ import annotations
 
 import copy
+import operator
 import os
+from dataclasses import dataclass, field
 from typing import Any
 
 import gast
 
 from .. import ir
-from ..emit import atom_expr, comment, name, stmt_nodes, store
+from ..emit import Hooks, atom_expr, block_nodes, comment, name, store
 from ..names import Namer
 from ..rules import registry
 from .activity import Activity
@@ -60,31 +70,65 @@ def _index(base: gast.expr, i: int) -> gast.expr:
     return gast.Subscript(value=base, slice=_const(i), ctx=gast.Load())
 
 
-class _Adjoints:
-    """The adjoint variables of one derivative and the statements that build them."""
+def _assign(target: str | gast.expr, value: gast.expr) -> gast.Assign:
+    target = store(target) if isinstance(target, str) else target
+    return gast.Assign(targets=[target], value=value, type_comment=None)
 
-    def __init__(self, act: Activity, namer: Namer):
+
+def _loads_minus_stores(nodes: list) -> set:
+    loads, stores = set(), set()
+    for stmt in nodes:
+        for n in gast.walk(stmt):
+            if isinstance(n, gast.Name):
+                (loads if isinstance(n.ctx, gast.Load) else stores).add(n.id)
+    return loads - stores
+
+
+@dataclass
+class _Saved:
+    """What one loop keeps for its adjoint."""
+
+    stack: str
+    names: list = field(default_factory=list)  # saved once per iteration
+    counter: str | None = None
+    used: bool = False  # the stack holds anything (iteration or branch records)
+
+
+class _Reverse(Hooks):
+    """Builds the adjoint of one function; also the hooks that add saves to its primal."""
+
+    def __init__(self, act: Activity, namer: Namer, destructive: bool):
         self.act = act
         self.namer = namer
-        self.names: dict[str, str] = {}  # primal name -> adjoint name
-        self.maybe_none: set[str] = set()
+        self.destructive = destructive  # pop saved values (grad) or read them (vjp)
+        self.names: dict[str, str] = {}  # primal name -> adjoint name, where one exists
+        self.adjoint_names: dict[str, str] = {}  # stable adjoint name of each primal name
         self.out: list = []
+        self.loops: dict[int, _Saved] = {}
+        self.branch_saves: dict[tuple, tuple] = {}  # (id(if), which) -> (stack, names)
+        self.loop_stack: list = []  # enclosing loops while walking backwards
 
+    # ---- adjoint variables -------------------------------------------------------
     def emit(self, stmt: gast.stmt) -> None:
         self.out.append(stmt)
+
+    def adjoint_name(self, var: str) -> str:
+        if var not in self.adjoint_names:
+            self.adjoint_names[var] = self.namer.fresh("d" + var)
+        return self.adjoint_names[var]
 
     def bind(self, expr: gast.expr, prefix: str = "_g") -> gast.expr:
         if isinstance(expr, gast.Name):
             return expr
         tmp = self.namer.temp(prefix)
-        self.emit(gast.Assign(targets=[store(tmp)], value=expr, type_comment=None))
+        self.emit(_assign(tmp, expr))
         return name(tmp)
 
     def contribute(self, atom: Any, expr: gast.expr, maybe_none: bool = False) -> None:
         """Add ``expr`` to the adjoint of every active variable in ``atom``."""
         if isinstance(atom, ir.Var):
             if atom.id in self.act.active:
-                self._add(atom.id, expr, maybe_none)
+                self.add(atom.id, expr, maybe_none)
         elif isinstance(atom, (ir.Tup, ir.Lst)):
             if not any(v in self.act.active for v in ir.atom_vars(atom)):
                 return
@@ -96,64 +140,275 @@ class _Adjoints:
                     else:
                         self.contribute(item, _index(base, i))
 
-    def _add(self, var: str, expr: gast.expr, maybe_none: bool) -> None:
+    def add(self, var: str, expr: gast.expr, maybe_none: bool = False) -> None:
         tree = self.act.kinds.get(var) == "tree"
         if maybe_none and not tree:
             expr = _call("tree_fill", expr, name(var))
         current = self.names.get(var)
         if current is None:
-            new = self.namer.fresh("d" + var if not var.startswith("_") else "d" + var)
+            new = self.adjoint_name(var)
             self.names[var] = new
-            self.emit(gast.Assign(targets=[store(new)], value=expr, type_comment=None))
-            if maybe_none and tree:
-                self.maybe_none.add(var)
+            self.emit(_assign(new, expr))
             return
-        if tree:
-            total = _call("tree_add", name(current), expr)
+        total = _call("tree_add", name(current), expr) if tree else gast.BinOp(
+            left=name(current), op=gast.Add(), right=expr)
+        self.emit(_assign(current, total))
+
+    def zero(self, var: str) -> gast.expr:
+        return _call("zeros_like_value", name(var))
+
+    # ---- statements --------------------------------------------------------------
+    def block(self, stmts: list) -> list:
+        """The adjoint of a statement list (walked backwards), as gast statements."""
+        saved, self.out = self.out, []
+        last_line = None
+        for stmt in reversed(stmts):
+            if isinstance(stmt, ir.Assign):
+                if stmt.target not in self.act.active or stmt.target not in self.names:
+                    continue
+                if stmt.loc.text and stmt.loc.lineno != last_line:
+                    self.emit(comment("Grad of: " + stmt.loc.text.strip()))
+                    last_line = stmt.loc.lineno
+                self.assignment(stmt)
+            elif isinstance(stmt, ir.If):
+                self.branch(stmt)
+                last_line = None
+            elif isinstance(stmt, ir.Loop):
+                self.loop(stmt)
+                last_line = None
+        result, self.out = self.out, saved
+        return result
+
+    def assignment(self, stmt: ir.Assign) -> None:
+        g = name(self.names[stmt.target])
+        cls = self.act.classes[stmt.target]
+        value = stmt.value
+        if cls.kind == "copy":
+            self.contribute(value, g)
+            return
+        if cls.kind == "display":
+            for i, item in enumerate(value.items):
+                self.contribute(item, _call("tree_index", g, _const(i)), True)
+            return
+        assert cls.kind == "rule", cls.kind  # activity analysis rejected the rest
+        rule = cls.rule
+        mapping: dict[str, gast.expr] = {"g": g, "out": name(stmt.target)}
+        for param, atom in cls.bound.items():
+            if isinstance(atom, registry._DEFAULT):
+                from ..emit import _const as const_expr
+
+                mapping[param] = const_expr(atom.value)
+            else:
+                mapping[param] = atom_expr(atom)
+        sparse = rule.sparse or (rule.fn is operator.getitem and self._is_tree(value.args[0]))
+        for param, template in rule.adjoints.items():
+            atom = cls.bound[param]
+            if isinstance(atom, registry._DEFAULT):
+                continue
+            if not any(v in self.act.active for v in ir.atom_vars(atom)):
+                continue
+            expr = fold(registry.instantiate(template, mapping))
+            self.contribute(atom, expr, maybe_none=sparse)
+
+    def _is_tree(self, atom: Any) -> bool:
+        return isinstance(atom, ir.Var) and self.act.kinds.get(atom.id) == "tree"
+
+    def _active_in(self, stmts: list, phis: list) -> bool:
+        if any(p.target in self.act.active for p in phis):
+            return True
+        return any(isinstance(s, ir.Assign) and s.target in self.act.active for s in ir.walk(stmts)) or any(
+            p.target in self.act.active for s in ir.walk(stmts) if isinstance(s, (ir.If, ir.Loop))
+            for p in s.phis)
+
+    def branch(self, stmt: ir.If) -> None:
+        if not self._active_in(stmt.body + stmt.orelse, stmt.phis):
+            return
+        before = dict(self.names)
+        results = []
+        for which, block in enumerate((stmt.body, stmt.orelse)):
+            self.names = dict(before)
+            self.out, outer = [], self.out
+            for phi in stmt.phis:
+                if phi.target in self.names:
+                    self.contribute(phi.sources[which], name(self.names[phi.target]))
+            seeds = self.out
+            self.out = outer
+            code = seeds + self.block(block)
+            results.append((code, self.names, ir.defined_names(block)))
+        local = results[0][2] | results[1][2] | {p.target for p in stmt.phis}
+        merged = {k: v for k, v in before.items() if k not in {p.target for p in stmt.phis}}
+        for i, (code, names, _) in enumerate(results):
+            other = results[1 - i][1]
+            for var, adj in names.items():
+                if var in local or var in before:
+                    continue
+                merged[var] = adj
+                if var not in other:
+                    results[1 - i][0].append(_assign(adj, self.zero(var)))
+        self.names = merged
+        branches = [code for code, _, _ in results]
+        if self.loop_stack:
+            # Values defined in a branch and read by its adjoint are pushed when the
+            # branch ends and popped when its adjoint starts.
+            saved = self.loop_stack[-1]
+            for which, block in enumerate((stmt.body, stmt.orelse)):
+                needed = sorted(_loads_minus_stores(branches[which]) & ir.defined_names(block))
+                if needed:
+                    saved.used = True
+                    self.branch_saves[(id(stmt), which)] = (saved.stack, needed)
+                    branches[which] = [self._restore(saved.stack, needed)] + branches[which]
+        self.emit(gast.If(test=atom_expr(stmt.test), body=branches[0] or [gast.Pass()],
+                          orelse=branches[1]))
+
+    def _restore(self, stack: str, names: list) -> gast.stmt:
+        if self.destructive:
+            source = gast.Call(func=gast.Attribute(value=name(stack), attr="pop", ctx=gast.Load()),
+                               args=[], keywords=[])
         else:
-            total = gast.BinOp(left=name(current), op=gast.Add(), right=expr)
-        self.emit(gast.Assign(targets=[store(current)], value=total, type_comment=None))
+            source = _call("next", name(_reader(stack)))
+        target: gast.expr = store(names[0]) if len(names) == 1 else gast.Tuple(
+            elts=[store(n) for n in names], ctx=gast.Store())
+        return gast.Assign(targets=[target], value=source, type_comment=None)
 
+    def loop(self, loop: ir.Loop) -> None:
+        if not self._active_in(loop.body, loop.phis):
+            return
+        saved = _Saved(stack=self.namer.temp("_stack"))
+        self.loops[id(loop)] = saved
+        exits = {h: x for x, h in loop.exits}
+        carried = [p for p in loop.phis if p.target in self.act.active]
+        region = ir.defined_names(loop.test_body + loop.body) | {p.target for p in loop.phis}
+        if loop.target:
+            region.add(loop.target)
 
-def _adjoint_of(stmt: ir.Assign, act: Activity, adj: _Adjoints) -> None:
-    """Emit the adjoint statements of one active assignment."""
-    g = name(adj.names[stmt.target])
-    cls = act.classes[stmt.target]
-    value = stmt.value
-    if cls.kind == "copy":
-        adj.contribute(value, g, stmt.target in adj.maybe_none)
-        return
-    if cls.kind == "display":
-        for i, item in enumerate(value.items):
-            adj.contribute(item, _call("tree_index", g, _const(i)), True)
-        return
-    assert cls.kind == "rule", cls.kind  # activity analysis rejected the rest
-    rule = cls.rule
-    mapping: dict[str, gast.expr] = {"g": g, "out": name(stmt.target)}
-    for param, atom in cls.bound.items():
-        if isinstance(atom, registry._DEFAULT):
-            mapping[param] = _value_const(atom.value)
+        # Adjoints of values from outside the loop that the body adds to accumulate
+        # across iterations: they start at zero.
+        outside = (ir.read_names(loop.body + loop.test_body) - region) & self.act.active
+        outside |= {n for p in loop.phis for n in ir.atom_vars(p.sources[1])} & self.act.active - region
+        for var in sorted(outside):
+            if var not in self.names:
+                self.names[var] = self.adjoint_name(var)
+                self.emit(_assign(self.names[var], self.zero(var)))
+
+        carries = {}
+        for phi in carried:
+            carry = self.namer.fresh("_d" + phi.target)
+            carries[phi.target] = carry
+            exit_name = exits.get(phi.target)
+            if exit_name is not None and exit_name in self.names:
+                self.emit(_assign(carry, name(self.names[exit_name])))
+            else:
+                self.emit(_assign(carry, self.zero(exit_name or phi.target)))
+
+        # The body's adjoint, one iteration.
+        self.loop_stack.append(saved)
+        outer_names = {k: v for k, v in self.names.items() if k not in region}
+        self.names = dict(outer_names)
+        self.out, outer_out = [], self.out
+        for phi in carried:
+            self.contribute(phi.sources[1], name(carries[phi.target]))
+        seeds = self.out
+        self.out = outer_out
+        body = seeds + self.block(loop.body)
+        ends = []
+        for phi in carried:
+            header_adj = self.names.get(phi.target)
+            ends.append(_assign(carries[phi.target],
+                                name(header_adj) if header_adj else self.zero(phi.target)))
+        self.names = {k: v for k, v in self.names.items() if k not in region}
+        self.loop_stack.pop()
+
+        # What the body's adjoint reads from the primal iteration is saved.
+        needed = _loads_minus_stores(body + ends) & (region | self._child_names(loop))
+        needed.discard(loop.target)
+        shifts = []
+        for phi in loop.phis:
+            nxt = phi.sources[1]
+            if (isinstance(nxt, ir.Var) and nxt.id in needed and phi.target in needed
+                    and nxt.id in ir.defined_names(loop.body)):
+                needed.discard(nxt.id)  # it is the next iteration's header value
+                shifts.append((nxt.id, phi.target))
+        saved.names = sorted(needed)
+        pre, post = [], []
+        for nxt, header in shifts:
+            pre.append(_assign(nxt, name(header)))
+            post.append(_assign(nxt, name(header)))
+        if saved.names:
+            saved.used = True
+            body = [self._restore(saved.stack, saved.names)] + body
+        if loop.breaks or loop.kind == "while":
+            saved.counter = self.namer.temp("_n")
+        if not self.destructive and saved.used:
+            self.emit(_assign(_reader(saved.stack), _call("reversed", name(saved.stack))))
+        for stmt in pre:
+            self.emit(stmt)
+        body = body + ends + post
+        if loop.kind == "for":
+            iterable = atom_expr(loop.iter)
+            if saved.counter:
+                iterable = gast.Subscript(value=iterable, slice=gast.Slice(
+                    lower=None, upper=name(saved.counter), step=None), ctx=gast.Load())
+            self.emit(gast.For(target=store(loop.target), iter=_call("reversed", iterable),
+                               body=body or [gast.Pass()], orelse=[], type_comment=None))
         else:
-            mapping[param] = atom_expr(atom)
-    from_tree = rule.fn is __import__("operator").getitem and _is_tree(value.args[0], act)
-    for param, template in rule.adjoints.items():
-        atom = cls.bound[param]
-        if isinstance(atom, registry._DEFAULT):
-            continue
-        if not any(v in act.active for v in ir.atom_vars(atom)):
-            continue
-        expr = fold(registry.instantiate(template, mapping))
-        adj.contribute(atom, expr, maybe_none=from_tree)
+            self.emit(gast.For(target=store(self.namer.temp("_")),
+                               iter=_call("range", name(saved.counter)),
+                               body=body or [gast.Pass()], orelse=[], type_comment=None))
+        for phi in carried:
+            self.contribute(phi.sources[0], name(carries[phi.target]))
+
+    def _child_names(self, loop: ir.Loop) -> set:
+        """Stacks and counters of loops nested in ``loop`` (created in its body)."""
+        names = set()
+        for stmt in ir.walk(loop.test_body + loop.body):
+            if isinstance(stmt, ir.Loop) and id(stmt) in self.loops:
+                info = self.loops[id(stmt)]
+                names.add(info.stack)
+                if info.counter:
+                    names.add(info.counter)
+        return names
+
+    # ---- hooks: the saves in the primal ------------------------------------------
+    def before_loop(self, loop: ir.Loop) -> list:
+        info = self.loops.get(id(loop))
+        if info is None:
+            return []
+        out = []
+        if info.used:
+            out.append(_assign(info.stack, gast.List(elts=[], ctx=gast.Load())))
+        if info.counter:
+            out.append(_assign(info.counter, _const(0)))
+        return out
+
+    def end_of_iteration(self, loop: ir.Loop) -> list:
+        info = self.loops.get(id(loop))
+        if info is None or not info.names:
+            return []
+        return [_push(info.stack, info.names)]
+
+    def after_phis(self, loop: ir.Loop) -> list:
+        info = self.loops.get(id(loop))
+        if info is None or not info.counter:
+            return []
+        return [gast.AugAssign(target=store(info.counter), op=gast.Add(), value=_const(1))]
+
+    def end_of_branch(self, stmt: ir.If, which: int) -> list:
+        entry = self.branch_saves.get((id(stmt), which))
+        if entry is None:
+            return []
+        return [_push(*entry)]
 
 
-def _is_tree(atom: Any, act: Activity) -> bool:
-    return isinstance(atom, ir.Var) and act.kinds.get(atom.id) == "tree"
+def _reader(stack: str) -> str:
+    return stack.replace("_stack", "_saved", 1)
 
 
-def _value_const(value: Any) -> gast.expr:
-    from ..emit import _const as const_expr
-
-    return const_expr(value)
+def _push(stack: str, names: list) -> gast.stmt:
+    value: gast.expr = name(names[0]) if len(names) == 1 else gast.Tuple(
+        elts=[name(n) for n in names], ctx=gast.Load())
+    call = gast.Call(func=gast.Attribute(value=name(stack), attr="append", ctx=gast.Load()),
+                     args=[value], keywords=[])
+    return gast.Expr(value=call)
 
 
 def differentiate(
@@ -161,68 +416,58 @@ def differentiate(
 ) -> gast.FunctionDef:
     """Build the derivative function of ``fn`` with respect to the parameters ``wrt``."""
     ret = fn.body[-1]
-    primal: list = []
-    for stmt in fn.body[:-1]:
-        primal += stmt_nodes(stmt)
-    adj = _Adjoints(act, namer)
+    rev = _Reverse(act, namer, destructive=mode != "vjp")
     out_atom = ret.value
     out_expr = atom_expr(out_atom)
+    extra_primal = []
     if not isinstance(out_expr, gast.Name) and mode != "grad":
         tmp = namer.temp("_out")
-        primal.append(gast.Assign(targets=[store(tmp)], value=out_expr, type_comment=None))
+        extra_primal.append(_assign(tmp, out_expr))
         out_expr = name(tmp)
 
+    seed_code: list = []
+    rev.out = seed_code
     if mode == "vjp":
         cotangent = namer.fresh("dout")
-        adj.contribute(out_atom, name(cotangent))
+        rev.contribute(out_atom, name(cotangent))
     else:
         where = f"{os.path.basename(ret.loc.filename)}:{ret.loc.lineno}"
         seed = _call("seed", out_expr, _const(where))
         seed_name = namer.fresh("d" + out_atom.id if isinstance(out_atom, ir.Var) else "dout")
-        adj.emit(gast.Assign(targets=[store(seed_name)], value=seed, type_comment=None))
+        rev.emit(_assign(seed_name, seed))
         if isinstance(out_atom, ir.Var) and out_atom.id in act.active:
-            adj.names[out_atom.id] = seed_name
+            rev.names[out_atom.id] = seed_name
+    adjoint = seed_code + rev.block(fn.body[:-1])
+    primal = block_nodes(fn.body[:-1], rev) + extra_primal
 
-    last_line = None
-    for stmt in reversed(fn.body[:-1]):
-        if not isinstance(stmt, ir.Assign) or stmt.target not in act.active:
-            continue
-        if stmt.target not in adj.names:
-            continue
-        if stmt.loc.text and stmt.loc.lineno != last_line:
-            adj.emit(comment("Grad of: " + stmt.loc.text.strip()))
-            last_line = stmt.loc.lineno
-        _adjoint_of(stmt, act, adj)
-
-    grads = [_final_gradient(p, act, adj) for p in wrt]
+    grads = [_final_gradient(p, act, rev) for p in wrt]
     result: gast.expr = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     if mode == "grad":
-        body = primal + adj.out + [gast.Return(value=result)]
+        body = primal + adjoint + [gast.Return(value=result)]
     elif mode == "value_and_grad":
         pair = gast.Tuple(elts=[out_expr, result], ctx=gast.Load())
-        body = primal + adj.out + [gast.Return(value=pair)]
+        body = primal + adjoint + [gast.Return(value=pair)]
     else:
         pullback_name = namer.fresh("pullback")
         arg = gast.Name(id=cotangent, ctx=gast.Param(), annotation=None, type_comment=None)
         args = gast.arguments(args=[arg], posonlyargs=[], vararg=None, kwonlyargs=[],
                               kw_defaults=[], kwarg=None, defaults=[])
         pullback = gast.FunctionDef(
-            name=pullback_name, args=args, body=adj.out + [gast.Return(value=result)],
+            name=pullback_name, args=args, body=adjoint + [gast.Return(value=result)],
             decorator_list=[], returns=None, type_comment=None, type_params=[],
         )
         pair = gast.Tuple(elts=[out_expr, name(pullback_name)], ctx=gast.Load())
         body = primal + [pullback, gast.Return(value=pair)]
 
-    fdef = gast.FunctionDef(
+    return gast.FunctionDef(
         name=f"{mode}_{fn.name}", args=copy.deepcopy(fn.args_node), body=body,
         decorator_list=[], returns=None, type_comment=None, type_params=[],
     )
-    return fdef
 
 
-def _final_gradient(param: str, act: Activity, adj: _Adjoints) -> gast.expr:
+def _final_gradient(param: str, act: Activity, rev: _Reverse) -> gast.expr:
     kind = act.kinds.get(param, "array")
-    current = adj.names.get(param)
+    current = rev.names.get(param)
     if current is not None:
         if kind == "tree":
             return _call("tree_fill", name(current), name(param))

@@ -71,25 +71,112 @@ def rename_value(value: Any, current: dict) -> Any:
     return _rename_atom(value, current)
 
 
+def _exposed(stmts: list, defined: set) -> set:
+    """Names ``stmts`` may read before assigning them (upward-exposed reads)."""
+    defined = set(defined)
+    out: set = set()
+    for stmt in stmts:
+        if isinstance(stmt, (ir.Assign, ir.Effect)):
+            out |= set(ir.expr_uses(stmt.value)) - defined
+            if isinstance(stmt, ir.Assign):
+                defined.add(stmt.target)
+        elif isinstance(stmt, ir.Return):
+            out |= set(ir.atom_vars(stmt.value)) - defined
+        elif isinstance(stmt, ir.If):
+            out |= set(ir.atom_vars(stmt.test)) - defined
+            out |= _exposed(stmt.body, defined) | _exposed(stmt.orelse, defined)
+            defined |= ir.defined_names(stmt.body) & ir.defined_names(stmt.orelse)
+        elif isinstance(stmt, ir.Loop):
+            out |= (ir.read_names([stmt]) - ir.defined_names([stmt])) - defined
+            inner = set(defined) | ({stmt.target} if stmt.target else set())
+            out |= _exposed(stmt.test_body + stmt.body, inner)
+    return out
+
+
 def rename(fn: ir.Function, namer: Namer) -> ir.Function:
-    """Give every assignment its own name."""
-    assigned: set[str] = {p.name for p in fn.params}
-    current: dict[str, str] = {}
-    body = []
-    for stmt in fn.body:
+    """Give every assignment its own name; joins become phis."""
+    taken: set[str] = {p.name for p in fn.params}
+
+    def new_name(base: str) -> str:
+        if base not in taken:
+            taken.add(base)
+            return base
+        name = namer.fresh(base)
+        taken.add(name)
+        return name
+
+    def block(stmts: list, current: dict, live_after: set) -> list:
+        reads = [ir.read_names([s]) for s in stmts]
+        suffix: list = [set()] * (len(stmts) + 1)
+        suffix[len(stmts)] = set(live_after)
+        for i in range(len(stmts) - 1, -1, -1):
+            suffix[i] = suffix[i + 1] | reads[i]
+        return [one(stmt, current, suffix[i + 1]) for i, stmt in enumerate(stmts)]
+
+    def one(stmt: Any, current: dict, live: set) -> Any:
         if isinstance(stmt, ir.Assign):
             value = rename_value(stmt.value, current)
-            target = stmt.target
-            if target in assigned:
-                new = namer.fresh(target)
-                current[target] = new
-                target = new
-            else:
-                current[target] = target
-            assigned.add(target)
-            body.append(ir.Assign(target, value, stmt.loc))
-        elif isinstance(stmt, ir.Effect):
-            body.append(ir.Effect(rename_value(stmt.value, current), stmt.loc))
-        else:
-            body.append(ir.Return(_rename_atom(stmt.value, current), stmt.loc))
+            target = new_name(stmt.target)
+            current[stmt.target] = target
+            return ir.Assign(target, value, stmt.loc)
+        if isinstance(stmt, ir.Effect):
+            return ir.Effect(rename_value(stmt.value, current), stmt.loc)
+        if isinstance(stmt, ir.Return):
+            return ir.Return(_rename_atom(stmt.value, current), stmt.loc)
+        if isinstance(stmt, ir.If):
+            return branch(stmt, current, live)
+        return loop(stmt, current, live)
+
+    def branch(stmt: ir.If, current: dict, live: set) -> ir.If:
+        test = _rename_atom(stmt.test, current)
+        then, other = dict(current), dict(current)
+        body = block(stmt.body, then, live)
+        orelse = block(stmt.orelse, other, live)
+        phis = []
+        changed = ir.defined_names(stmt.body) | ir.defined_names(stmt.orelse)
+        for var in sorted(changed & live):
+            a, b = then.get(var), other.get(var)
+            if a == b:
+                continue
+            target = new_name(var)
+            phis.append(ir.Phi(target, (_var_or_none(a), _var_or_none(b))))
+            current[var] = target
+        return ir.If(test, body, orelse, stmt.loc, phis)
+
+    def loop(stmt: ir.Loop, current: dict, live: set) -> ir.Loop:
+        assigned = ir.defined_names(stmt.test_body + stmt.body)
+        entry = {stmt.target} if stmt.target else set()
+        exposed = _exposed(stmt.test_body + stmt.body, entry)
+        carried = sorted((assigned - entry) & (exposed | live | set(
+            n for b in stmt.breaks for n in ir.atom_vars(b))))
+        iterable = _rename_atom(stmt.iter, current) if stmt.iter is not None else None
+        inner = dict(current)
+        headers = {}
+        for var in carried:
+            headers[var] = new_name(var)
+            inner[var] = headers[var]
+        target = None
+        if stmt.target:
+            target = new_name(stmt.target)
+            inner[stmt.target] = target
+        body_live = live | ir.read_names(stmt.test_body + stmt.body) | set(carried)
+        test_body = block(stmt.test_body, inner, body_live)
+        test = _rename_atom(stmt.test, inner) if stmt.test is not None else None
+        body = block(stmt.body, inner, body_live)
+        breaks = tuple(_rename_atom(b, inner) for b in stmt.breaks)
+        phis = [ir.Phi(headers[v], (_var_or_none(current.get(v)), ir.Var(inner[v]))) for v in carried]
+        exits = []
+        for var in carried:
+            if var in live:
+                name = new_name(var)
+                exits.append((name, headers[var]))
+                current[var] = name
+        return ir.Loop(stmt.kind, body, stmt.loc, target=target, iter=iterable, test_body=test_body,
+                       test=test, phis=phis, exits=exits, breaks=breaks)
+
+    body = block(fn.body, {p.name: p.name for p in fn.params}, set())
     return ir.Function(fn.name, fn.params, body, fn.loc, fn.args_node, dict(fn.meta))
+
+
+def _var_or_none(name: str | None) -> Any:
+    return ir.Const(None) if name is None else ir.Var(name)

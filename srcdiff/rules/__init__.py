@@ -1,6 +1,7 @@
 """Derivative rules, one module per domain; importing this package registers them all."""
 
 from . import (  # noqa: F401  (imported for their registrations)
+    containers,
     elementwise,
     indexing,
     linalg,

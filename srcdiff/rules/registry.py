@@ -111,6 +111,8 @@ class Rule:
     cases: tuple
     seq: frozenset = frozenset()  # parameters that take a sequence of arrays
     doc: str = ""
+    tree_out: bool = False  # the result is a container (its cotangent may be sparse)
+    sparse: bool = False  # templates may give None (a zero) for an entry
 
     def bind(self, args: tuple, kwargs: tuple) -> dict | None:
         """Map call atoms onto parameter names, defaults filled in; None if they don't fit."""
@@ -172,6 +174,8 @@ def printable_name(fn: Any) -> str:
     if getattr(operator, name, None) is fn:
         return f"operator.{name}"
     if getattr(builtins, name, None) is fn:
+        return name
+    if getattr(runtime, name, None) is fn:
         return name
     module = getattr(fn, "__module__", None)
     return f"{module}.{name}" if module else name
@@ -242,6 +246,8 @@ def register_adjoint(
     cases: Iterable[Case] | None = None,
     seq: Iterable[str] = (),
     doc: str = "",
+    tree_out: bool = False,
+    sparse: bool = False,
     **adjoints: str,
 ) -> Rule:
     """Register the reverse-mode rule of ``fn``.
@@ -289,6 +295,8 @@ def register_adjoint(
         cases=tuple(cases),
         seq=frozenset(seq),
         doc=doc,
+        tree_out=tree_out,
+        sparse=sparse,
     )
     _RULES[_key(fn)] = rule
     _NONDIFF.discard(fn)
