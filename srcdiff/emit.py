@@ -163,6 +163,9 @@ class Hooks:
     def before_loop(self, loop: Any) -> list:
         return []
 
+    def rewrite_assign(self, stmt: Any) -> list | None:
+        return None
+
     def end_of_iteration(self, loop: Any) -> list:
         return []
 
@@ -202,6 +205,9 @@ def stmt_nodes(stmt: Any, hooks: Hooks | None = None) -> list:
     """The gast statements of one IR statement."""
     hooks = hooks or Hooks()
     if isinstance(stmt, ir.Assign):
+        rewritten = hooks.rewrite_assign(stmt)
+        if rewritten is not None:
+            return rewritten
         return [gast.Assign(targets=[store(stmt.target)], value=value_expr(stmt.value),
                             type_comment=None)]
     if isinstance(stmt, ir.Effect):

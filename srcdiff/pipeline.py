@@ -75,6 +75,24 @@ def _front(fn: Callable) -> tuple[parse.Source, ir.Function, Namer, resolve.Reso
     return source, program, namer, res
 
 
+_RETURNS_TUPLE: dict = {}
+
+
+def returns_tuple(fn: Callable) -> bool:
+    """Whether ``fn`` (a user function) returns a tuple or list display anywhere."""
+    code = getattr(fn, "__code__", None)
+    if code not in _RETURNS_TUPLE:
+        try:
+            node = parse.parse(fn).node
+        except Exception:  # no source: the call is reported elsewhere
+            _RETURNS_TUPLE[code] = False
+        else:
+            _RETURNS_TUPLE[code] = any(
+                isinstance(n, gast.Return) and isinstance(n.value, (gast.Tuple, gast.List))
+                for n in gast.walk(node))
+    return _RETURNS_TUPLE[code]
+
+
 def lower_to_ir(fn: Callable) -> ir.Function:
     """The SSA IR of ``fn`` (parse through ssa), for inspection and tests."""
     return _front(fn)[1]
@@ -153,14 +171,15 @@ def transform(
     STATS["transforms"] += 1
     source, program, namer, res = _front(fn)
     act = _after("activity", activity.analyze(program, wrt, kinds))
-    tree = _after("reverse", reverse.differentiate(program, act, wrt, mode, namer, single))
+    extra: dict = {}
+    tree = _after("reverse", reverse.differentiate(program, act, wrt, mode, namer, single, extra))
     if optimize:
         tree = _after("simplify", simplify.simplify(tree, _purity(source)))
     code = source.fn.__code__
     label = label_for(mode, program.name, source.filename, code.co_firstlineno)
     function, text = compile_function(
         tree,
-        helpers={**registry.TEMPLATE_GLOBALS},
+        helpers={**registry.TEMPLATE_GLOBALS, **extra},
         cells=source.cells,
         globals_=source.globals,
         defaults=getattr(source.fn, "__defaults__", None),

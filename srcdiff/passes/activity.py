@@ -24,6 +24,7 @@ containers, ``array`` for everything else.
 from __future__ import annotations
 
 import operator
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +77,18 @@ def classify(value: Any) -> Classified:
         return Classified("rule", rule, bound, tuple(flows))
     if registry.is_nondifferentiable(obj):
         return Classified("nondiff")
+    if is_user_function(obj):
+        return Classified("user", flows=tuple(ir.expr_uses(value)))
     return Classified("unknown", flows=tuple(ir.expr_uses(value)))
+
+
+def is_user_function(obj: Any) -> bool:
+    """A Python function srcdiff can differentiate by transforming its source too."""
+    from ..api import Derivative
+
+    if isinstance(obj, Derivative):
+        return False
+    return isinstance(obj, types.FunctionType) and not obj.__module__.startswith("srcdiff.")
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +107,10 @@ def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
         return kinds.get(value.id, "array")
     if cls.kind == "rule" and cls.rule.tree_out:
         return "tree"
+    if cls.kind == "user":
+        from ..pipeline import returns_tuple
+
+        return "tree" if returns_tuple(value.fn.value) else "array"
     if isinstance(value, ir.Call) and value.args:
         obj = _callee_object(value)
         first = value.args[0]

@@ -47,7 +47,7 @@ from typing import Any
 import gast
 
 from .. import ir
-from ..emit import Hooks, atom_expr, block_nodes, comment, name, store
+from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_expr
 from ..names import Namer
 from ..rules import registry
 from .activity import Activity
@@ -107,6 +107,9 @@ class _Reverse(Hooks):
         self.loops: dict[int, _Saved] = {}
         self.branch_saves: dict[tuple, tuple] = {}  # (id(if), which) -> (stack, names)
         self.loop_stack: list = []  # enclosing loops while walking backwards
+        self.user_calls: dict[int, tuple] = {}  # id(assign) -> (derivative name, pullback name)
+        self.globals: dict[str, Any] = {}  # names the generated code needs besides the helpers
+        self.derivative_names: dict = {}
 
     # ---- adjoint variables -------------------------------------------------------
     def emit(self, stmt: gast.stmt) -> None:
@@ -190,6 +193,9 @@ class _Reverse(Hooks):
             for i, item in enumerate(value.items):
                 self.contribute(item, _call("tree_index", g, _const(i)), True)
             return
+        if cls.kind == "user":
+            self.user_call(stmt, g)
+            return
         assert cls.kind == "rule", cls.kind  # activity analysis rejected the rest
         rule = cls.rule
         mapping: dict[str, gast.expr] = {"g": g, "out": name(stmt.target)}
@@ -209,6 +215,45 @@ class _Reverse(Hooks):
                 continue
             expr = fold(registry.instantiate(template, mapping))
             self.contribute(atom, expr, maybe_none=sparse)
+
+    def user_call(self, stmt: ir.Assign, g: gast.expr) -> None:
+        """A call to the user's own function: the primal calls its vjp (generated and
+        cached on its own) and keeps the pullback; the adjoint calls the pullback."""
+        from ..api import vjp
+
+        call, callee = stmt.value, stmt.value.fn.value
+        wrt, atoms = [], []
+        for i, atom in enumerate(call.args):
+            if any(v in self.act.active for v in ir.atom_vars(atom)):
+                wrt.append(i)
+                atoms.append(atom)
+        for key, atom in call.kwargs:
+            if any(v in self.act.active for v in ir.atom_vars(atom)):
+                wrt.append(key)
+                atoms.append(atom)
+        key = (callee, tuple(wrt))
+        alias = self.derivative_names.get(key)
+        if alias is None:
+            alias = self.namer.fresh("vjp_" + getattr(callee, "__name__", "fn"))
+            self.derivative_names[key] = alias
+            self.globals[alias] = vjp(callee, wrt=tuple(wrt))
+        pullback = self.namer.temp("_pullback")
+        self.user_calls[id(stmt)] = (alias, pullback)
+        if self.act.kinds.get(stmt.target) == "tree":
+            g = _call("tree_fill", g, name(stmt.target))
+        grads = self.bind(_call(pullback, g))
+        for i, atom in enumerate(atoms):
+            self.contribute(atom, _index(grads, i))
+
+    def rewrite_assign(self, stmt: ir.Assign) -> list | None:
+        entry = self.user_calls.get(id(stmt))
+        if entry is None:
+            return None
+        alias, pullback = entry
+        call = value_expr(stmt.value)
+        call.func = name(alias)
+        target = gast.Tuple(elts=[store(stmt.target), store(pullback)], ctx=gast.Store())
+        return [gast.Assign(targets=[target], value=call, type_comment=None)]
 
     def _is_tree(self, atom: Any) -> bool:
         return isinstance(atom, ir.Var) and self.act.kinds.get(atom.id) == "tree"
@@ -252,7 +297,8 @@ class _Reverse(Hooks):
             # branch ends and popped when its adjoint starts.
             saved = self.loop_stack[-1]
             for which, block in enumerate((stmt.body, stmt.orelse)):
-                needed = sorted(_loads_minus_stores(branches[which]) & ir.defined_names(block))
+                needed = sorted(_loads_minus_stores(branches[which])
+                                & (ir.defined_names(block) | self._child_names(block)))
                 if needed:
                     saved.used = True
                     self.branch_saves[(id(stmt), which)] = (saved.stack, needed)
@@ -319,7 +365,7 @@ class _Reverse(Hooks):
         self.loop_stack.pop()
 
         # What the body's adjoint reads from the primal iteration is saved.
-        needed = _loads_minus_stores(body + ends) & (region | self._child_names(loop))
+        needed = _loads_minus_stores(body + ends) & (region | self._child_names(loop.test_body + loop.body))
         needed.discard(loop.target)
         shifts = []
         for phi in loop.phis:
@@ -357,10 +403,13 @@ class _Reverse(Hooks):
         for phi in carried:
             self.contribute(phi.sources[0], name(carries[phi.target]))
 
-    def _child_names(self, loop: ir.Loop) -> set:
-        """Stacks and counters of loops nested in ``loop`` (created in its body)."""
+    def _child_names(self, stmts: list) -> set:
+        """Names the primal of ``stmts`` defines besides the IR's own: the stacks and
+        counters of nested loops, the pullbacks of calls to user functions."""
         names = set()
-        for stmt in ir.walk(loop.test_body + loop.body):
+        for stmt in ir.walk(stmts):
+            if id(stmt) in self.user_calls:
+                names.add(self.user_calls[id(stmt)][1])
             if isinstance(stmt, ir.Loop) and id(stmt) in self.loops:
                 info = self.loops[id(stmt)]
                 names.add(info.stack)
@@ -412,7 +461,8 @@ def _push(stack: str, names: list) -> gast.stmt:
 
 
 def differentiate(
-    fn: ir.Function, act: Activity, wrt: tuple, mode: str, namer: Namer, single: bool = True
+    fn: ir.Function, act: Activity, wrt: tuple, mode: str, namer: Namer, single: bool = True,
+    globals_out: dict | None = None,
 ) -> gast.FunctionDef:
     """Build the derivative function of ``fn`` with respect to the parameters ``wrt``."""
     ret = fn.body[-1]
@@ -439,6 +489,8 @@ def differentiate(
             rev.names[out_atom.id] = seed_name
     adjoint = seed_code + rev.block(fn.body[:-1])
     primal = block_nodes(fn.body[:-1], rev) + extra_primal
+    if globals_out is not None:
+        globals_out.update(rev.globals)
 
     grads = [_final_gradient(p, act, rev) for p in wrt]
     result: gast.expr = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())

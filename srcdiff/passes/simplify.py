@@ -153,25 +153,42 @@ def _assignments(fdef: gast.FunctionDef) -> dict[str, int]:
 
 
 def _blocks(fdef: gast.AST) -> list[list]:
-    """Every statement list in the function (its body and nested function bodies)."""
+    """Every statement list in the function: bodies of functions, branches and loops."""
     out = []
     for node in gast.walk(fdef):
-        if isinstance(node, gast.FunctionDef):
+        if isinstance(node, (gast.FunctionDef, gast.For, gast.While)):
             out.append(node.body)
+        elif isinstance(node, gast.If):
+            out += [node.body, node.orelse]
     return out
 
 
+def _loads(nodes: list) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for stmt in nodes:
+        for n in gast.walk(stmt):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                counts[n.id] = counts.get(n.id, 0) + 1
+    return counts
+
+
 def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
-    """Replace ``a`` by ``b`` after ``a = b`` when each is assigned only once."""
+    """After ``a = b`` with ``a`` and ``b`` each assigned once, read ``b`` for ``a``.
+
+    Only when every read of ``a`` follows the copy in its own block, so the rewrite
+    is also right inside loops.
+    """
     counts = _assignments(fdef)
+    total = _loads([fdef])
     renames: dict[str, str] = {}
     for body in _blocks(fdef):
-        for stmt in body:
+        for i, stmt in enumerate(body):
             if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
                     and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Name)):
                 a, b = stmt.targets[0].id, stmt.value.id
-                if counts.get(a) == 1 and counts.get(b, 0) <= 1 and a != b:
-                    renames[a] = b
+                if counts.get(a) == 1 and counts.get(b, 0) <= 1 and a != b and b not in renames:
+                    if _loads(body[i + 1:]).get(a, 0) == total.get(a, 0):
+                        renames[a] = b
     if not renames:
         return fdef
 
@@ -195,7 +212,8 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
 
 
 def eliminate_dead_code(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> gast.FunctionDef:
-    """Drop assignments whose targets are never read and whose values are pure."""
+    """Drop assignments whose targets are never read and whose values are pure, then
+    branches and loops left with nothing to do."""
     while True:
         loads = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
         removed = False
@@ -207,14 +225,37 @@ def eliminate_dead_code(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], b
                         and stmt.targets[0].id not in loads and is_pure(stmt.value)):
                     removed = True
                     continue
+                if _empty(stmt) and is_pure(stmt.test if isinstance(stmt, gast.If) else stmt.iter):
+                    removed = True
+                    continue
                 kept.append(stmt)
             body[:] = kept
-        # comments left with nothing after them before the next comment go too
         for body in _blocks(fdef):
+            # a comment left with nothing after it, before the next comment, goes too
             body[:] = [s for i, s in enumerate(body) if not (_is_comment(s) and (
                 i + 1 == len(body) or _is_comment(body[i + 1]) or isinstance(body[i + 1], gast.Return)))]
         if not removed:
-            return fdef
+            break
+    for node in gast.walk(fdef):
+        for attr in ("body", "orelse"):
+            block = getattr(node, attr, None)
+            if isinstance(block, list) and attr == "body" and not block and not isinstance(node, gast.Module):
+                block.append(gast.Pass())
+        if isinstance(node, gast.If) and not node.body:
+            node.body.append(gast.Pass())
+    return fdef
+
+
+def _empty(stmt: gast.stmt) -> bool:
+    """A branch or a for loop (over a pure iterable) whose body does nothing."""
+    def nothing(block: list) -> bool:
+        return all(isinstance(s, gast.Pass) or _is_comment(s) for s in block)
+
+    if isinstance(stmt, gast.If):
+        return nothing(stmt.body) and nothing(stmt.orelse)
+    if isinstance(stmt, gast.For):
+        return nothing(stmt.body) and not stmt.orelse
+    return False
 
 
 def _is_comment(stmt: gast.stmt) -> bool:
