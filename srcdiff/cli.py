@@ -5,9 +5,8 @@
     srcdiff show model.py:loss --output grad.py     a standalone module that needs only NumPy
     srcdiff check model.py:loss --args "np.random.rand(3), 2.0"
 
-Exit status: 0 on success, 1 on a srcdiff error, a bad target or a failed check, 2 on
-a usage error.  Errors are printed as ``srcdiff: ...`` without a traceback (``--debug``
-shows it).
+Exit status: 0 on success; 1 on a srcdiff error, a bad target or a failed check; 2 on a
+usage error.  Errors print as ``srcdiff: ...`` without a traceback unless ``--debug``.
 """
 
 from __future__ import annotations
@@ -15,10 +14,8 @@ from __future__ import annotations
 import argparse
 import ast
 import builtins
-import copy
 import dataclasses
 import difflib
-import importlib
 import importlib.util
 import inspect
 import itertools
@@ -38,22 +35,22 @@ from . import api, ir, pipeline, runtime
 from .emit import format_ir, to_source
 from .errors import SrcdiffError
 from .rules.registry import TEMPLATE_GLOBALS
-from .testing import numerical_grad
+from .testing import check_grad
 
-__all__ = ["main", "load_target", "parse_wrt", "Target"]
+__all__ = ["main", "build_parser", "load_target", "parse_wrt", "Target"]
 
-# The derivative kinds ``show --kind`` offers: each is a ``kind`` that api.source accepts.
+# The kinds ``show --kind`` offers, each one api.source accepts: a new kind is one more entry.
 KINDS = ("grad", "value_and_grad", "vjp")
 PASSES = tuple(getattr(pipeline, "PASSES", (
     "parse", "resolve", "desugar", "anf", "ssa", "activity", "reverse", "simplify", "emit")))
 
 _QUALNAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-_counter = itertools.count()
 _MISSING = object()
+_counter = itertools.count()
 
 
 class CliError(Exception):
-    """A bad target or bad option value: reported as one line, exit status 1."""
+    """A bad target or option value: printed as one line, exit status 1."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,110 +60,88 @@ class Target:
     fn: Callable
     module: types.ModuleType
     where: str  # the module as the user named it: a file path or a dotted name
-    import_name: str  # how a standalone file would import the module
-    first: int  # the default wrt: 1 for a method (skip self/cls), else 0
+    import_name: str  # how a standalone file would import that module
+    first: int  # the default wrt: 1 for a method (skipping self or cls), else 0
 
 
 def load_target(spec: str) -> Target:
     """Import the function ``spec`` names: ``FILE.py:FUNC``, ``MODULE:FUNC`` or ``...:Class.method``.
 
-    A file is imported from its path (its own name if ``import`` would find it, else a
-    fresh one), with its directory first on sys.path so its sibling imports work; a
-    dotted module with importlib, the current directory first on sys.path.  A method
-    resolves to its underlying function, ``self`` included.
+    A file is imported from its path (under its own name if ``import`` would find that
+    very file, else a fresh one) with its directory first on sys.path, so its sibling
+    imports work; a dotted module with importlib, the current directory on sys.path.  A
+    method resolves to its underlying function, ``self`` included.
     """
     where, sep, qualname = spec.rpartition(":")
     if not sep or not where or not _QUALNAME.fullmatch(qualname):
         raise CliError(f"bad target {spec!r}: expected FILE.py:FUNC, MODULE:FUNC or FILE.py:Class.method")
     if where.endswith(".py") or "/" in where or os.sep in where:
-        module, import_name = _import_file(where)
+        full = os.path.abspath(where)
+        if not os.path.isfile(full):
+            raise CliError(f"no such file: {where}")
+        directory, stem = os.path.dirname(full), os.path.basename(full).removesuffix(".py")
+        module, import_name = _guarded_import(where, directory, lambda: _exec_file(stem, full)), stem
     elif _QUALNAME.fullmatch(where):
-        module, import_name = _import_module(where), where
+        module = _guarded_import(where, os.getcwd(), lambda: importlib.import_module(where))
+        import_name = where
     else:
         raise CliError(f"bad target {spec!r}: {where!r} is neither a .py file nor a module name")
-    owner: Any = module
-    obj: Any = module
+    owner = obj = module
     for part in qualname.split("."):
         owner, obj = obj, getattr(obj, part, _MISSING)
         if obj is _MISSING:
-            known = [n for n, v in getattr(owner, "__dict__", {}).items() if callable(v) or isinstance(v, (staticmethod, classmethod))]
+            known = [n for n, v in getattr(owner, "__dict__", {}).items()
+                     if callable(v) or isinstance(v, (staticmethod, classmethod))]
             close = difflib.get_close_matches(part, known, n=3)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
-            raise CliError(f"{where} has no function {qualname!r}{hint}")
+            raise CliError(f"{where} has no function {qualname!r}"
+                           + (f" (did you mean {', '.join(close)}?)" if close else ""))
     if not callable(obj) or isinstance(obj, type):
         raise CliError(f"{qualname} in {where} is a {type(obj).__name__}, not a function")
     is_method = isinstance(owner, type) and not isinstance(inspect.getattr_static(owner, part), staticmethod)
     return Target(getattr(obj, "__func__", obj), module, where, import_name, int(is_method))
 
 
-def _import_file(path: str) -> tuple[types.ModuleType, str]:
-    full = os.path.abspath(path)
-    if not os.path.isfile(full):
-        raise CliError(f"no such file: {path}")
-    directory, stem = os.path.split(full)
-    stem = stem[:-3] if stem.endswith(".py") else stem
+def _guarded_import(what: str, directory: str, load: Callable[[], types.ModuleType]) -> types.ModuleType:
+    """Run ``load`` with ``directory`` first on sys.path; its failures become CliErrors."""
     sys.path.insert(0, directory)
     try:
-        name = _module_name(stem, full)
-        spec = importlib.util.spec_from_file_location(name, full)
-        if spec is None or spec.loader is None:
-            raise CliError(f"cannot import {path}: not a Python source file")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except SrcdiffError:
-            raise
-        except Exception as exc:
-            del sys.modules[name]
-            raise CliError(f"cannot import {path}: {type(exc).__name__}: {exc}") from exc
+        return load()
+    except (SrcdiffError, CliError):
+        raise
+    except Exception as exc:
+        raise CliError(f"cannot import {what}: {type(exc).__name__}: {exc}") from exc
     finally:
         sys.path.remove(directory)
-    return module, stem
 
 
-def _module_name(stem: str, path: str) -> str:
-    """The file's own name when ``import stem`` would load this very file, else a fresh one."""
+def _exec_file(stem: str, path: str) -> types.ModuleType:
+    name = f"_srcdiff_target_{re.sub(r'[^0-9A-Za-z_]', '_', stem)}_{next(_counter)}"
     if stem.isidentifier() and stem not in sys.modules:
-        try:
-            found = importlib.util.find_spec(stem)
-        except (ImportError, ValueError):
-            found = None
+        found = importlib.util.find_spec(stem)
         if found is not None and found.origin and os.path.samefile(found.origin, path):
-            return stem
-    return f"_srcdiff_target_{re.sub(r'[^0-9A-Za-z_]', '_', stem)}_{next(_counter)}"
-
-
-def _import_module(name: str) -> types.ModuleType:
-    added = os.getcwd() not in sys.path and "" not in sys.path
-    if added:
-        sys.path.insert(0, os.getcwd())
+            name = stem  # so that error hints and sibling imports see the file's own name
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise CliError(f"cannot import {path}: not a Python source file")
+    module = sys.modules[name] = importlib.util.module_from_spec(spec)
     try:
-        return importlib.import_module(name)
-    except SrcdiffError:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
         raise
-    except ModuleNotFoundError as exc:
-        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-            raise CliError(f"no module named {name!r}") from exc
-        raise CliError(f"cannot import {name}: {type(exc).__name__}: {exc}") from exc
-    except Exception as exc:
-        raise CliError(f"cannot import {name}: {type(exc).__name__}: {exc}") from exc
-    finally:
-        if added:
-            sys.path.remove(os.getcwd())
+    return module
 
 
 def parse_wrt(text: str) -> int | str | tuple:
     """Parse ``--wrt``: comma-separated parameter positions and/or names.
 
-    One entry gives a single wrt, several a tuple (a tuple of gradients).
+    One entry gives a single wrt (one gradient), several a tuple (a tuple of gradients).
 
     >>> parse_wrt("0"), parse_wrt("W"), parse_wrt("0, b")
     (0, 'W', (0, 'b'))
     """
     entries: list[int | str] = []
-    for item in text.split(","):
-        item = item.strip()
+    for item in (part.strip() for part in text.split(",")):
         if re.fullmatch(r"[0-9]+", item):
             entries.append(int(item))
         elif item.isidentifier():
@@ -182,18 +157,19 @@ def parse_wrt(text: str) -> int | str | tuple:
 
 def _show(args: argparse.Namespace) -> int:
     target = load_target(args.target)
-    wrt = target.first if args.wrt is None else args.wrt
+    options = {"kind": args.kind, "wrt": target.first if args.wrt is None else args.wrt,
+               "optimize": args.optimize}
     if args.after is None:
-        text = api.source(target.fn, kind=args.kind, wrt=wrt, optimize=args.optimize)
+        text = api.source(target.fn, **options)
         if args.output is None:
             _print_code(text, args.color)
-        else:
-            try:
-                with open(args.output, "w", encoding="utf-8") as fh:
-                    fh.write(standalone(target, text, args.kind))
-            except OSError as exc:
-                raise CliError(f"cannot write {args.output}: {exc.strerror}") from exc
-            print(f"wrote {args.output}")
+            return 0
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(standalone(target, text, args.kind))
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror}") from exc
+        print(f"wrote {args.output}")
         return 0
     captured: list[str] = []
     previous = pipeline.HOOKS["after"]
@@ -206,20 +182,20 @@ def _show(args: argparse.Namespace) -> int:
 
     pipeline.HOOKS["after"] = hook
     try:
-        api.source(target.fn, kind=args.kind, wrt=wrt, optimize=args.optimize)
-    finally:
+        api.source(target.fn, **options)
+    finally:  # on an error in a later pass, still show the program the pass produced
         pipeline.HOOKS["after"] = previous
         if captured:
             _print_code("\n\n".join(captured), args.color)
     if not captured:
-        why = "--no-optimize skips it" if args.after == "simplify" and not args.optimize else (
-            "the derivative may have come from the cache")
+        why = ("--no-optimize skips it" if args.after == "simplify" and not args.optimize
+               else "the derivative may have come from a cache")
         raise CliError(f"pass {args.after!r} did not run ({why})")
     return 0
 
 
 def _describe(program: Any) -> str:
-    """A pass's output as text: source for trees and IR, fields for analyses."""
+    """A pass's output as text: source for trees and IR, one line per field for analyses."""
     if isinstance(program, str):
         return program
     if isinstance(program, ir.Function):
@@ -229,19 +205,19 @@ def _describe(program: Any) -> str:
     if isinstance(getattr(program, "node", None), gast.AST):  # parse.Source
         return to_source(program.node)
     if hasattr(program, "refs") and hasattr(program, "texts"):  # resolve.Resolution
-        lines = {f"{program.texts.get(node, '?')} -> {_object_name(obj)}" for node, obj in program.refs.items()}
-        return "\n".join([f"locals: {', '.join(sorted(program.locals))}", *sorted(lines)])
+        refs = sorted({f"{program.texts.get(node, '?')} -> {_object_name(obj)}"
+                       for node, obj in program.refs.items()})
+        return "\n".join([f"locals: {', '.join(sorted(program.locals))}", *refs])
     if dataclasses.is_dataclass(program):
         return "\n".join(f"{f.name}: {_brief(getattr(program, f.name))}" for f in dataclasses.fields(program))
     return repr(program)
 
 
 def _object_name(obj: Any) -> str:
-    if isinstance(obj, types.ModuleType):
-        return f"module {obj.__name__}"
     name = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None)
-    module = getattr(obj, "__module__", None) or getattr(type(obj), "__module__", "")
-    return f"{module}.{name}" if name else repr(obj)
+    if isinstance(obj, types.ModuleType) or not name:
+        return f"module {name}" if name else repr(obj)
+    return f"{getattr(obj, '__module__', None) or type(obj).__module__}.{name}"
 
 
 def _brief(value: Any) -> str:
@@ -254,8 +230,7 @@ def _brief(value: Any) -> str:
 
 def _print_code(text: str, color: str) -> None:
     text = text.rstrip("\n") + "\n"
-    wanted = color == "always" or (color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR"))
-    if wanted:
+    if color == "always" or (color == "auto" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")):
         try:
             from pygments import highlight
             from pygments.formatters import TerminalFormatter
@@ -269,27 +244,40 @@ def _print_code(text: str, color: str) -> None:
 
 # ---------------------------------------------------------------- show --output
 
+_HEADER = '''\
+"""{kind} of {name} ({file}:{line}), generated by srcdiff.
+
+Standalone: needs NumPy{needs}, not srcdiff.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np'''
+
 
 def standalone(target: Target, text: str, kind: str) -> str:
     """A module holding the generated function ``text`` and everything it reads.
 
-    srcdiff's runtime helpers are copied in (with the private helpers they call); the
-    user's module-level names become imports, or ``NAME = value`` for literals.
+    srcdiff's runtime helpers are copied in, with the private helpers they call; the
+    user's names become imports, ``NAME = value`` for literals, or a ``# needs:`` import.
     """
-    tree = ast.parse(text)
-    loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    bound = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    bound |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
-    bound |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    nodes = list(ast.walk(ast.parse(text)))
+    loads = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    bound = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound |= {n.arg for n in nodes if isinstance(n, ast.arg)} | {
+        n.name for n in nodes if isinstance(n, ast.FunctionDef)}
     code = target.fn.__code__
     cells = dict(zip(code.co_freevars, target.fn.__closure__ or ()))
     helpers, imports, needs, constants = [], [], [], []
     for name in sorted(loads - bound - {"np", "math"}):
-        if name in TEMPLATE_GLOBALS and getattr(TEMPLATE_GLOBALS[name], "__module__", "") == runtime.__name__:
-            helpers.append(name)
-            continue
         if name in TEMPLATE_GLOBALS:
             value, where = TEMPLATE_GLOBALS[name], "srcdiff"
+            if getattr(value, "__module__", None) == runtime.__name__:
+                helpers.append(name)
+                continue
         elif name in cells:
             value, where = cells[name].cell_contents, f"{code.co_name}'s closure"
         elif name in target.fn.__globals__:
@@ -300,12 +288,10 @@ def standalone(target: Target, text: str, kind: str) -> str:
             continue
         line = _import_line(name, value, target, where)
         (imports if line.startswith("import ") else constants if " = " in line else needs).append(line)
-    header = (f'"""{kind} of {code.co_name} ({os.path.basename(code.co_filename)}:{code.co_firstlineno}), '
-              f"generated by srcdiff.\n\nStandalone: needs NumPy{' and the names below' if needs else ''}, "
-              'not srcdiff.\n"""\n\nfrom __future__ import annotations\n\nimport math\nfrom typing import Any\n\n'
-              "import numpy as np")
-    top = "\n\n".join([header] + ["\n".join(group) for group in (imports, needs, constants) if group])
-    parts = [top, text.rstrip("\n")]
+    header = _HEADER.format(kind=kind, name=code.co_name, file=os.path.basename(code.co_filename),
+                            line=code.co_firstlineno, needs=" and the names below" if needs else "")
+    parts = ["\n\n".join([header] + ["\n".join(group) for group in (imports, needs, constants) if group]),
+             text.rstrip("\n")]
     if helpers:
         parts.append("# srcdiff runtime helpers the code above calls, copied from srcdiff/runtime.py.")
         parts.extend(_runtime_sources(helpers))
@@ -323,9 +309,11 @@ def _import_line(name: str, value: Any, target: Target, where: str) -> str:
         except (ValueError, SyntaxError):  # nan, inf: imported instead
             pass
     home, own = getattr(value, "__module__", None), getattr(value, "__name__", None)
-    if home in (None, "__main__", target.module.__name__) or not own or getattr(value, "__qualname__", own) != own:
-        home, own = target.import_name, name  # defined in (or only reachable through) the target's module
-    return f"# needs: {name} from module {where}\nfrom {home} import {own}{'' if own == name else f' as {name}'}"
+    top_level = own and getattr(value, "__qualname__", own) == own
+    if not top_level or home in (None, "__main__", target.module.__name__):
+        home, own = target.import_name, name  # defined in, or only reachable through, the target's module
+    alias = "" if own == name else f" as {name}"
+    return f"# needs: {name} from module {where}\nfrom {home} import {own}{alias}"
 
 
 def _runtime_sources(names: Sequence[str]) -> list[str]:
@@ -340,12 +328,13 @@ def _runtime_sources(names: Sequence[str]) -> list[str]:
         found[name] = fn
         todo += [n.id for n in ast.walk(ast.parse(inspect.getsource(fn))) if isinstance(n, ast.Name)]
     sources, stand_ins = [], {}
+    relative = re.compile(r"^[ \t]*from \.(\w+) import ([\w, ]+)\n", re.M)
     for fn in sorted(found.values(), key=lambda f: f.__code__.co_firstlineno):
-        source = inspect.getsource(fn).rstrip("\n")
-        for match in re.finditer(r"^[ \t]*from \.(\w+) import ([\w, ]+)$", source, re.M):
-            for imported in (s.strip() for s in match.group(2).split(",")):
-                stand_ins[imported] = getattr(importlib.import_module(f"srcdiff.{match.group(1)}"), imported)
-        sources.append(re.sub(r"^[ \t]*from \.\w+ import [\w, ]+\n", "", source, flags=re.M))
+        source = inspect.getsource(fn)
+        for match in relative.finditer(source):  # e.g. seed's `from .errors import ...`
+            home = importlib.import_module(f"srcdiff.{match.group(1)}")
+            stand_ins.update({n.strip(): getattr(home, n.strip()) for n in match.group(2).split(",")})
+        sources.append(relative.sub("", source).rstrip("\n"))
     for name, obj in sorted(stand_ins.items()):
         base = next(b for b in obj.__mro__ if b.__module__ == "builtins").__name__
         sources.append(
@@ -361,81 +350,43 @@ def _runtime_sources(names: Sequence[str]) -> list[str]:
 
 def _check(args: argparse.Namespace) -> int:
     target = load_target(args.target)
-    namespace = {**vars(target.module), "np": np, "math": math}
-    try:
-        values = eval(args.args, namespace)  # noqa: S307 - evaluating the user's own expression is the point
+    try:  # the user's own expression, in the target's namespace: evaluating it is the point
+        values = eval(args.args, {**vars(target.module), "np": np, "math": math})
     except Exception as exc:
         raise CliError(f"cannot evaluate --args: {type(exc).__name__}: {exc}") from exc
     values = values if isinstance(values, tuple) else (values,)
+    signature = inspect.signature(target.fn)
     try:
-        inspect.signature(target.fn).bind(*values)
+        signature.bind(*values)
     except TypeError as exc:
-        raise CliError(f"--args does not fit {target.fn.__name__}{inspect.signature(target.fn)}: {exc}") from exc
+        raise CliError(f"--args does not fit {target.fn.__name__}{signature}: {exc}") from exc
     wrt = target.first if args.wrt is None else args.wrt
-    entries = list(wrt) if isinstance(wrt, tuple) else [wrt]
-    params = list(inspect.signature(target.fn).parameters)
-    positions = [e if isinstance(e, int) else params.index(e) if e in params else -1 for e in entries]
-    got = _run("srcdiff's gradient", lambda: api.grad(target.fn, wrt=tuple(entries))(*copy.deepcopy(values)))
+    params = list(signature.parameters)
     rows = [("argument", "shape", "max abs error", "max rel error", "result")]
     ok = True
-    for entry, pos, gradient in zip(entries, positions, got):
-        if not 0 <= pos < len(values):
-            raise CliError(f"--wrt {entry!r}: --args gives {len(values)} argument(s), none for it")
-        expected = _run("finite differences", lambda p=pos: numerical_grad(target.fn, values, p, args.eps))
-        abs_err, rel_err, passed = _compare(gradient, expected, args.rtol, args.atol)
-        ok &= passed
-        rows.append((params[pos] if pos < len(params) else str(pos), _shape(values[pos]),
-                     f"{abs_err:.2e}", f"{rel_err:.2e}", "ok" if passed else "FAIL"))
+    for entry in wrt if isinstance(wrt, tuple) else (wrt,):
+        if isinstance(entry, int) and entry >= len(values):
+            raise CliError(f"--wrt {entry}: --args gives {len(values)} argument(s), none for it")
+        try:  # srcdiff's gradient against srcdiff.testing.numerical_grad's, for this argument
+            result = check_grad(target.fn, *values, wrt=entry, rtol=args.rtol, atol=args.atol, eps=args.eps,
+                                raise_on_error=False)
+        except SrcdiffError:
+            raise
+        except Exception as exc:
+            raise CliError(f"checking {entry!r} raised {type(exc).__name__}: {exc}") from exc
+        ok &= result.ok
+        name = params[entry] if isinstance(entry, int) else entry
+        value = values[params.index(name)]
+        shape = str(np.shape(value)) if isinstance(value, np.ndarray) else type(value).__name__
+        rows.append((name, shape, f"{result.worst_abs:.2e}", f"{result.worst_rel:.2e}",
+                     "ok" if result.ok else "FAIL"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.rjust(w) if i in (2, 3) else cell.ljust(w)
                         for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
-    print("gradient matches finite differences" if ok else
-          f"gradient MISMATCH (rtol={args.rtol:g}, atol={args.atol:g})")
+    print("gradient matches finite differences" if ok
+          else f"gradient MISMATCH (rtol={args.rtol:g}, atol={args.atol:g})")
     return 0 if ok else 1
-
-
-def _run(what: str, compute: Callable[[], Any]) -> Any:
-    try:
-        return compute()
-    except SrcdiffError:
-        raise
-    except Exception as exc:
-        raise CliError(f"{what} raised {type(exc).__name__}: {exc}") from exc
-
-
-def _leaves(x: Any, path: str = "") -> dict[str, Any]:
-    if isinstance(x, dict):
-        return {p: v for k in x for p, v in _leaves(x[k], f"{path}[{k!r}]").items()}
-    if isinstance(x, (list, tuple)):
-        return {p: v for i, item in enumerate(x) for p, v in _leaves(item, f"{path}[{i}]").items()}
-    return {path: x}
-
-
-def _compare(got: Any, expected: Any, rtol: float, atol: float) -> tuple[float, float, bool]:
-    """Worst absolute and relative error of ``got`` against ``expected``, and whether all pass."""
-    worst_abs, worst_rel, ok = 0.0, 0.0, True
-    got_leaves = _leaves(got)
-    for path, e in _leaves(expected).items():
-        if e is None:
-            continue
-        e = np.asarray(e, dtype=np.float64)
-        a = got_leaves.get(path)
-        a = np.zeros_like(e) if a is None else np.asarray(a, dtype=np.float64)
-        if a.shape != e.shape:
-            return float("inf"), float("inf"), False
-        err = np.abs(a - e)
-        if err.size:
-            worst_abs = max(worst_abs, float(err.max()))
-            worst_rel = max(worst_rel, float((err / np.maximum(np.abs(e), atol)).max()))
-            ok &= bool(np.all(err <= atol + rtol * np.abs(e)))
-    return worst_abs, worst_rel, ok
-
-
-def _shape(value: Any) -> str:
-    if isinstance(value, (dict, list, tuple)):
-        return f"{type(value).__name__} of {len(_leaves(value))}"
-    return str(np.shape(value)) if isinstance(value, np.ndarray) else "scalar"
 
 
 # ---------------------------------------------------------------- main
@@ -450,11 +401,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"srcdiff {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("target", metavar="TARGET",
-                        help="FILE.py:FUNC, MODULE:FUNC or FILE.py:Class.method")
+    common.add_argument("target", metavar="TARGET", help="FILE.py:FUNC, MODULE:FUNC or FILE.py:Class.method")
     common.add_argument("--wrt", type=parse_wrt, metavar="0,b",
-                        help="parameter positions and/or names, comma-separated (default: the first; "
-                             "for a method, the first after self)")
+                        help="parameter positions and/or names, comma-separated (default: the first "
+                             "parameter; for a method, the first after self)")
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -462,16 +412,17 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--kind", choices=KINDS, default="grad", help="which derivative (default: grad)")
     show.add_argument("--no-optimize", dest="optimize", action="store_false", help="skip the simplify pass")
     show.add_argument("--after", choices=PASSES, metavar="PASS",
-                      help=f"print the program after this pipeline pass: {', '.join(PASSES)}")
+                      help=f"print the program after this pipeline pass instead: {', '.join(PASSES)}")
     show.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                      help="highlight with pygments (default: auto, when writing to a terminal)")
+                      help="highlight with pygments if installed (default: auto, on a terminal)")
     show.add_argument("--output", metavar="FILE", help="write a standalone module that needs only NumPy")
     show.set_defaults(run=_show)
 
     check = commands.add_parser("check", parents=[common],
                                 help="compare the gradient with central finite differences")
     check.add_argument("--args", required=True, metavar="EXPR",
-                       help="a Python expression giving the argument(s), with np and math available")
+                       help="the argument(s) as a Python expression, with np, math and the target's "
+                            "module-level names available, e.g. 'np.random.rand(3), 2.0'")
     check.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance (default: 1e-5)")
     check.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default: 1e-6)")
     check.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default: 1e-6)")

@@ -163,6 +163,9 @@ class Hooks:
     def before_loop(self, loop: Any) -> list:
         return []
 
+    def after_loop(self, loop: Any) -> list:
+        return []
+
     def rewrite_assign(self, stmt: Any) -> list | None:
         return None
 
@@ -256,6 +259,7 @@ def _loop_nodes(loop: ir.Loop, hooks: Hooks) -> list:
             out.append(gast.While(test=gast.Constant(value=True, kind=None), body=pre + [stop] + body,
                                   orelse=[]))
     out += [gast.Assign(targets=[store(x)], value=name(h), type_comment=None) for x, h in loop.exits]
+    out += hooks.after_loop(loop)
     return out
 
 

@@ -23,12 +23,15 @@ containers, ``array`` for everything else.
 
 from __future__ import annotations
 
+import math
 import operator
 import types
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import ir
+import numpy as np
+
+from .. import ir, runtime
 from ..errors import NonDifferentiableError, NoRuleError
 from ..rules import registry
 from .resolve import MISSING
@@ -98,6 +101,11 @@ class Activity:
     active: frozenset
     kinds: dict  # name -> "array" | "float" | "tree"
     classes: dict  # target name -> Classified
+    shapes: dict = field(default_factory=dict)  # name -> shape class: equal classes, equal shapes
+
+    def same_shape(self, a: str, b: str) -> bool:
+        ca, cb = self.shapes.get(a), self.shapes.get(b)
+        return ca is not None and ca == cb
 
 
 def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
@@ -114,7 +122,8 @@ def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
     if isinstance(value, ir.Call) and value.args:
         obj = _callee_object(value)
         first = value.args[0]
-        if (obj is operator.getitem or obj == ir.Method("copy")) and isinstance(first, ir.Var):
+        passes_through = obj is operator.getitem or obj == ir.Method("copy") or obj is runtime.as_sequence
+        if passes_through and isinstance(first, ir.Var):
             if kinds.get(first.id) == "tree":
                 return "tree"
     return "array"
@@ -175,7 +184,80 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict) -> Activity:
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign) and stmt.target in active:
             _check_differentiable(stmt, classes[stmt.target], active)
-    return Activity(frozenset(varied), frozenset(useful), frozenset(active), kinds, classes)
+    shapes = shape_classes(fn, kinds)
+    return Activity(frozenset(varied), frozenset(useful), frozenset(active), kinds, classes, shapes)
+
+
+_ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
+                operator.mod, operator.neg, operator.pos, abs, float}
+SCALAR = 0  # the shape class of Python floats and numeric literals
+
+
+def _elementwise(obj: Any) -> bool:
+    try:
+        if obj in _ELEMENTWISE:
+            return True
+    except TypeError:
+        return False
+    if isinstance(obj, np.ufunc):
+        return obj is not np.matmul and obj.nout == 1
+    return getattr(obj, "__module__", None) == "math" or getattr(obj, "__self__", None) is math
+
+
+def shape_classes(fn: ir.Function, kinds: dict) -> dict:
+    """Which values certainly have the same shape (side table name -> class).
+
+    Elementwise operations keep the shape of their array operands when those share a
+    class (a numeric literal never changes a shape); copies and joins of one class
+    keep it.  Everything else gets a class of its own.  The reverse pass drops
+    ``unbroadcast`` where an argument's class is the result's.
+    """
+    split: set = set()  # loop headers whose class turned out to differ from their init
+    while True:
+        counter = iter(range(1, 1 << 62))
+        classes: dict[str, int] = {}
+
+        def of(atom: Any) -> int | None:
+            if isinstance(atom, ir.Const) and isinstance(atom.value, (int, float)):
+                return SCALAR
+            if isinstance(atom, ir.Var):
+                return classes.get(atom.id)
+            return None
+
+        for p in fn.params:
+            classes[p.name] = SCALAR if kinds.get(p.name) == "float" else next(counter)
+        loops = []
+        for stmt in ir.walk(fn.body):
+            if isinstance(stmt, ir.Assign):
+                value, cls = stmt.value, None
+                if isinstance(value, ir.Var):
+                    cls = of(value)
+                elif isinstance(value, ir.Call) and _elementwise(value.callee) and not value.kwargs:
+                    found = {of(a) for a in value.args if not isinstance(a, ir.Const)}
+                    if not found:
+                        cls = SCALAR
+                    elif len(found) == 1 and None not in found:
+                        cls = found.pop()
+                classes[stmt.target] = next(counter) if cls is None else cls
+            elif isinstance(stmt, ir.If):
+                for phi in stmt.phis:
+                    a, b = (of(src) for src in phi.sources)
+                    classes[phi.target] = a if a is not None and a == b else next(counter)
+            elif isinstance(stmt, ir.Loop):
+                loops.append(stmt)
+                for phi in stmt.phis:
+                    init = of(phi.sources[0])
+                    fresh = phi.target in split or init is None
+                    classes[phi.target] = next(counter) if fresh else init
+                for x, h in stmt.exits:
+                    classes[x] = classes[h]
+                if stmt.target:
+                    classes[stmt.target] = next(counter)
+        wrong = {phi.target for loop in loops for phi in loop.phis
+                 if phi.target not in split and of(phi.sources[1]) != classes[phi.target]}
+        if not wrong:
+            return classes
+        split |= wrong
 
 
 def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None:

@@ -235,77 +235,65 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
     def for_loop(stmt: gast.For) -> list:
         """Every for loop becomes ``for k in range(...)`` reading its items by index."""
         it, target = stmt.iter, stmt.target
+        if _callee(it) is range and isinstance(target, gast.Name):
+            loop = gast.For(target=target, iter=expr(it), body=block(stmt.body), orelse=[],
+                            type_comment=None)
+            return [gast.copy_location(loop, stmt)]
+        k = namer.temp("_k")
         pre: list = []
-        head: list = []  # statements binding the user's target from the index
+        length, head = indexed(it, target, _load(k), pre, stmt)
+        loop = gast.For(target=_store(k), iter=prim(range, [length]), body=head + block(stmt.body),
+                        orelse=[], type_comment=None)
+        return pre + [gast.copy_location(loop, stmt)]
 
-        def seq_of(node: gast.expr) -> gast.expr:
-            name = namer.temp("_seq")
-            pre.extend(assign(_store(name), expr(node), stmt))
+    def _callee(node: gast.expr) -> Any:
+        return refs.get(node.func) if isinstance(node, gast.Call) else None
+
+    def indexed(it: gast.expr, target: gast.expr, k: gast.expr, pre: list, like: gast.AST) -> tuple:
+        """(length, statements binding ``target`` to item ``k``) of iterating ``it``."""
+        callee = _callee(it)
+
+        def temp_of(node: gast.expr, prefix: str = "_seq") -> gast.expr:
+            name = namer.temp(prefix)
+            pre.extend(assign(_store(name), node, like))
             return _load(name)
 
-        def index_var() -> str:
-            if isinstance(target, gast.Name) and is_range:
-                return target.id
-            return namer.temp("_k")
+        def item(seq: gast.expr, index: gast.expr) -> gast.expr:
+            return prim(operator.getitem, [seq, index], like=like)
 
-        callee = refs.get(it.func) if isinstance(it, gast.Call) else None
-        is_range = callee is range
-        if is_range:
-            k = index_var()
-            rng = expr(it)
-            if not isinstance(target, gast.Name):
-                head += assign(target, _load(k), stmt)
-        elif callee is enumerate and len(it.args) == 1 and isinstance(target, gast.Tuple):
-            seq = seq_of(it.args[0])
-            first, item = target.elts
-            k = first.id if isinstance(first, gast.Name) else namer.temp("_k")
+        if callee is enumerate and len(it.args) == 1 and isinstance(target, (gast.Tuple, gast.List)):
+            first, rest = target.elts
             start = next((kw.value for kw in it.keywords if kw.arg == "start"), None)
-            if start is not None:
-                k = namer.temp("_k")
-                head += assign(first, expr(gast.BinOp(left=_load(k), op=gast.Add(), right=start)), stmt)
-            elif not isinstance(first, gast.Name):
-                head += assign(first, _load(k), stmt)
-            head += assign(item, prim(operator.getitem, [seq, _load(k)], like=stmt), stmt)
-            rng = prim(range, [prim(len, [seq])])
-        elif callee is zip and isinstance(target, gast.Tuple) and len(target.elts) == len(it.args):
-            seqs = [seq_of(a) for a in it.args]
-            k = namer.temp("_k")
-            lengths = [prim(len, [s]) for s in seqs]
-            rng = prim(range, [lengths[0] if len(lengths) == 1 else prim(min, lengths)])
-            for t, s in zip(target.elts, seqs):
-                head += assign(t, prim(operator.getitem, [s, _load(k)], like=stmt), stmt)
-        elif callee is reversed and len(it.args) == 1:
-            seq = seq_of(it.args[0])
-            k = namer.temp("_k")
-            rng = prim(range, [prim(operator.sub, [prim(len, [seq]), gast.Constant(value=1, kind=None)]),
-                               gast.Constant(value=-1, kind=None), gast.Constant(value=-1, kind=None)])
-            head += assign(target, prim(operator.getitem, [seq, _load(k)], like=stmt), stmt)
-        elif (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and not it.args
-              and it.func.attr in ("items", "values", "keys") and it.func not in refs):
-            mapping = seq_of(it.func.value)
-            keys = namer.temp("_keys")
-            pre.extend(assign(_store(keys), prim(list, [mapping]), stmt))
-            k = namer.temp("_k")
-            rng = prim(range, [prim(len, [_load(keys)])])
-            key = prim(operator.getitem, [_load(keys), _load(k)], like=stmt)
+            count = k if start is None else expr(gast.BinOp(left=k, op=gast.Add(), right=start))
+            length, head = indexed(it.args[0], rest, k, pre, like)
+            return length, assign(first, count, like) + head
+        if callee is zip and isinstance(target, (gast.Tuple, gast.List)) and len(target.elts) == len(it.args):
+            lengths, head = [], []
+            for arg, t in zip(it.args, target.elts):
+                n, h = indexed(arg, t, k, pre, like)
+                lengths.append(n)
+                head += h
+            return (lengths[0] if len(lengths) == 1 else prim(min, lengths)), head
+        if callee is reversed and len(it.args) == 1:
+            seq = temp_of(prim(runtime.as_sequence, [expr(it.args[0])], like=like))
+            n = temp_of(prim(len, [seq]), "_n")
+            back = prim(operator.sub, [prim(operator.sub, [n, gast.Constant(value=1, kind=None)]), k])
+            return n, assign(target, item(seq, back), like)
+        if (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and not it.args
+                and it.func.attr in ("items", "values", "keys") and it.func not in refs):
+            mapping = temp_of(expr(it.func.value))
+            keys = temp_of(prim(list, [mapping]), "_keys")
+            key = item(keys, k)
             if it.func.attr == "keys":
-                head += assign(target, key, stmt)
-            elif it.func.attr == "values":
-                head += assign(target, prim(operator.getitem, [mapping, key], like=stmt), stmt)
-            else:
-                kname = namer.temp("_key")
-                head += assign(_store(kname), key, stmt)
-                value = prim(operator.getitem, [mapping, _load(kname)], like=stmt)
-                head += assign(target, gast.Tuple(elts=[_load(kname), value], ctx=gast.Load()), stmt)
-        else:
-            seq = namer.temp("_seq")
-            pre.extend(assign(_store(seq), prim(runtime.as_sequence, [expr(it)], like=stmt), stmt))
-            k = namer.temp("_k")
-            rng = prim(range, [prim(len, [_load(seq)])])
-            head += assign(target, prim(operator.getitem, [_load(seq), _load(k)], like=stmt), stmt)
-        loop = gast.For(target=_store(k), iter=rng, body=head + block(stmt.body), orelse=[],
-                        type_comment=None)
-        return pre + [gast.copy_location(loop, stmt)]
+                return prim(len, [keys]), assign(target, key, like)
+            if it.func.attr == "values":
+                return prim(len, [keys]), assign(target, item(mapping, key), like)
+            kname = namer.temp("_key")
+            head = assign(_store(kname), key, like)
+            pair = gast.Tuple(elts=[_load(kname), item(mapping, _load(kname))], ctx=gast.Load())
+            return prim(len, [keys]), head + assign(target, pair, like)
+        seq = temp_of(prim(runtime.as_sequence, [expr(it)], like=like))
+        return prim(len, [seq]), assign(target, item(seq, k), like)
 
     def comprehension(node: gast.expr) -> gast.expr:
         """``[elt for t in it if c]`` -> a loop appending to a fresh list."""
@@ -315,9 +303,15 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
             for n in gast.walk(gen.target):
                 if isinstance(n, gast.Name):
                     renames[n.id] = namer.fresh(n.id)
-        node = copy.deepcopy(node)
+        memo: dict = {}
+        original = node
+        node = copy.deepcopy(node, memo)
+        for n in gast.walk(original):  # the copies name the same globals
+            if n in refs and id(n) in memo:
+                refs[memo[id(n)]] = refs[n]
+                texts[memo[id(n)]] = texts[n]
         for n in gast.walk(node):
-            if isinstance(n, gast.Name) and n.id in renames:
+            if isinstance(n, gast.Name) and n.id in renames and n not in refs:
                 n.id = renames[n.id]
         append = gast.Expr(value=gast.Call(
             func=gast.Attribute(value=_load(result), attr="append", ctx=gast.Load()),

@@ -92,6 +92,7 @@ class _Saved:
     names: list = field(default_factory=list)  # saved once per iteration
     counter: str | None = None
     used: bool = False  # the stack holds anything (iteration or branch records)
+    after: list = field(default_factory=list)  # primal statements after the loop
 
 
 class _Reverse(Hooks):
@@ -214,7 +215,23 @@ class _Reverse(Hooks):
             if not any(v in self.act.active for v in ir.atom_vars(atom)):
                 continue
             expr = fold(registry.instantiate(template, mapping))
+            expr = self._drop_unbroadcast(expr, stmt.target)
             self.contribute(atom, expr, maybe_none=sparse)
+
+    def _drop_unbroadcast(self, expr: gast.expr, target: str) -> gast.expr:
+        """``unbroadcast(e, x)`` is ``e`` where ``x`` has the result's shape."""
+        act = self.act
+
+        class Drop(gast.NodeTransformer):
+            def visit_Call(self, node: gast.Call) -> gast.expr:
+                self.generic_visit(node)
+                if (isinstance(node.func, gast.Name) and node.func.id == "unbroadcast"
+                        and len(node.args) == 2 and isinstance(node.args[1], gast.Name)
+                        and act.same_shape(node.args[1].id, target)):
+                    return node.args[0]
+                return node
+
+        return Drop().visit(expr)
 
     def user_call(self, stmt: ir.Assign, g: gast.expr) -> None:
         """A call to the user's own function: the primal calls its vjp (generated and
@@ -377,7 +394,13 @@ class _Reverse(Hooks):
         saved.names = sorted(needed)
         pre, post = [], []
         for nxt, header in shifts:
-            pre.append(_assign(nxt, name(header)))
+            last = header
+            if not self.destructive:
+                # The pullback restores ``header`` itself, so it cannot also read the
+                # primal's final value under that name: the primal keeps a copy.
+                last = self.namer.fresh(header + "_last")
+                saved.after.append(_assign(last, name(header)))
+            pre.append(_assign(nxt, name(last)))
             post.append(_assign(nxt, name(header)))
         if saved.names:
             saved.used = True
@@ -440,6 +463,10 @@ class _Reverse(Hooks):
         if info is None or not info.counter:
             return []
         return [gast.AugAssign(target=store(info.counter), op=gast.Add(), value=_const(1))]
+
+    def after_loop(self, loop: ir.Loop) -> list:
+        info = self.loops.get(id(loop))
+        return list(info.after) if info is not None else []
 
     def end_of_branch(self, stmt: ir.If, which: int) -> list:
         entry = self.branch_saves.get((id(stmt), which))

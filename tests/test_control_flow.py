@@ -1,0 +1,431 @@
+"""Whole programs with branches, loops, helpers and containers, checked against central
+finite differences (srcdiff.testing.check_grad)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import srcdiff
+from srcdiff.testing import check_grad
+
+RNG = np.random.default_rng(7)
+
+
+def vec(*shape):
+    return RNG.normal(size=shape)
+
+
+# ---- branches -------------------------------------------------------------------------
+
+def huber(x, delta):
+    if abs(x) <= delta:
+        return 0.5 * x * x
+    return delta * (abs(x) - 0.5 * delta)
+
+
+def piecewise(x):
+    if x < -1.0:
+        y = -x
+    elif x < 1.0:
+        y = x * x
+    else:
+        y = 2.0 * x - 1.0
+    return y * math.exp(0.1 * x)
+
+
+def conditional_expression(x, y):
+    z = x * y if np.sum(x) > 0 else x - y
+    w = z if np.max(z) > 10.0 else np.sin(z)
+    return np.sum(w * w)
+
+
+def short_circuit(x, a):
+    y = (a > 0 and x * a) or x
+    z = a < 0 or np.sum(x) * a
+    return y ** 2 + z
+
+
+def branch_only_one_side(x, flag):
+    y = x * 3.0
+    if flag:
+        y = y * x
+    return np.sum(y)
+
+
+@pytest.mark.parametrize("x", [0.3, -0.7, 2.5, -3.0])
+def test_huber_both_branches(x):
+    check_grad(huber, x, 1.0)
+    expected = x if abs(x) <= 1.0 else math.copysign(1.0, x)
+    assert srcdiff.grad(huber)(x, 1.0) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("x", [-2.0, -0.5, 0.5, 3.0])
+def test_elif_chain(x):
+    check_grad(piecewise, x)
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_conditional_expression(sign):
+    check_grad(conditional_expression, sign * np.abs(vec(3)), vec(3), wrt=(0, 1))
+
+
+@pytest.mark.parametrize("a", [2.0, -1.5])
+def test_and_or_short_circuit(a):
+    check_grad(short_circuit, 0.8, a, wrt=(0, 1))
+
+
+@pytest.mark.parametrize("flag", [True, False])
+def test_variable_changed_in_one_branch(flag):
+    check_grad(branch_only_one_side, vec(3), flag)
+
+
+# ---- loops ----------------------------------------------------------------------------
+
+def power_loop(x, n):
+    y = 1.0
+    for _ in range(n):
+        y = y * x
+    return y
+
+
+def range_forms(x):
+    s = 0.0
+    for i in range(2, 9, 3):
+        s = s + x[i] * i
+    for j in range(len(x) - 1, -1, -2):
+        s = s + np.sin(x[j])
+    return s
+
+
+def rnn(h, W, U, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(h @ W + xs[t] @ U)
+    return np.sum(h ** 2)
+
+
+def rows(X, w):
+    total = 0.0
+    for row in X:
+        total = total + np.dot(row, w) ** 2
+    return total
+
+
+def enumerate_zip(xs, ys):
+    acc = 0.0
+    for i, (a, b) in enumerate(zip(xs, ys)):
+        acc = acc + (i + 1) * a * b
+    return acc
+
+
+def list_params(params, x):
+    for W, b in params:
+        x = np.tanh(x @ W + b)
+    return np.sum(x)
+
+
+def dict_loop(params, x):
+    s = 0.0
+    for name in ["a", "b"]:
+        s = s + np.sum(params[name] * x)
+    for key, value in params.items():
+        s = s + np.sum(value ** 2)
+    return s
+
+
+def while_until(x):
+    y = x
+    steps = 0
+    while np.sum(y * y) < 50.0:
+        y = y * 1.5 + 0.1
+        steps += 1
+    return np.sum(y) + steps
+
+
+def nested_loops(A, v):
+    out = 0.0
+    for i in range(A.shape[0]):
+        row = 0.0
+        for j in range(A.shape[1]):
+            row = row + A[i, j] * v[j]
+        out = out + row * row
+    return out
+
+
+def loop_with_branch(x):
+    s = 0.0
+    for i in range(len(x)):
+        if x[i] > 0:
+            t = x[i] ** 2
+            s = s + t
+        else:
+            s = s - np.sin(x[i])
+    return s
+
+
+def break_continue(x):
+    s = 0.0
+    for i in range(len(x)):
+        if x[i] < -1.0:
+            continue
+        s = s + x[i] * s + x[i]
+        if s > 5.0:
+            break
+    return s
+
+
+def early_return_nested(x, limit):
+    total = 0.0
+    for i in range(len(x)):
+        for j in range(3):
+            total = total + x[i] * (j + 1)
+            if total > limit:
+                return total * total
+    return total
+
+
+def ode_euler(y0, k, dt, t_end):
+    y = y0
+    t = 0.0
+    while t < t_end:
+        y = y + dt * (-k * y + np.sin(y))
+        t = t + dt
+    return np.sum(y)
+
+
+def test_power_loop():
+    check_grad(power_loop, 1.3, 5)
+    assert srcdiff.grad(power_loop)(1.3, 5) == pytest.approx(5 * 1.3 ** 4)
+    assert srcdiff.grad(power_loop)(1.3, 0) == 0.0
+
+
+def test_range_with_start_stop_step():
+    check_grad(range_forms, vec(9))
+
+
+def test_rnn_all_arguments():
+    check_grad(rnn, vec(4), vec(4, 4) * 0.4, vec(3, 4), vec(6, 3), wrt=(0, 1, 2, 3))
+
+
+def test_iterating_rows_of_an_array():
+    check_grad(rows, vec(5, 3), vec(3), wrt=(0, 1))
+
+
+def test_enumerate_and_zip():
+    check_grad(enumerate_zip, vec(4), vec(4), wrt=(0, 1))
+
+
+def test_loop_over_list_of_tuples_parameter():
+    params = [(vec(3, 4) * 0.5, vec(4)), (vec(4, 2) * 0.5, vec(2))]
+    check_grad(list_params, params, vec(2, 3), wrt=(0, 1))
+    g = srcdiff.grad(list_params)(params, vec(2, 3))
+    assert isinstance(g, list) and all(isinstance(t, tuple) for t in g)
+
+
+def test_dict_read_in_loops():
+    params = {"a": vec(3), "b": vec(3), "c": vec(2)}
+    check_grad(dict_loop, params, vec(3), wrt=(0, 1))
+
+
+def test_while_with_data_dependent_condition():
+    check_grad(while_until, np.array([0.5, 1.0, -0.2]))
+
+
+def test_nested_loops():
+    check_grad(nested_loops, vec(3, 4), vec(4), wrt=(0, 1))
+
+
+def test_branch_inside_loop():
+    check_grad(loop_with_branch, np.array([0.5, -0.3, 1.2, -2.0, 0.7]))
+
+
+def test_break_and_continue():
+    check_grad(break_continue, np.array([0.5, -2.0, 1.0, 0.8, 1.5, 2.0]))
+    check_grad(break_continue, np.array([0.1, 0.2, -3.0, 0.1]))
+
+
+@pytest.mark.parametrize("limit", [2.0, 100.0])
+def test_early_return_from_nested_loop(limit):
+    check_grad(early_return_nested, np.array([0.3, 0.6, 0.9]), limit)
+
+
+def test_ode_integrated_until_a_time():
+    check_grad(ode_euler, np.array([1.0, 0.5]), 0.7, 0.05, 1.0, wrt=(0, 1))
+
+
+# ---- helpers and recursion ------------------------------------------------------------
+
+def affine(x, W, b):
+    return x @ W + b
+
+
+def layer(x, W, b):
+    return np.tanh(affine(x, W, b))
+
+
+def two_outputs(x):
+    return x * 2.0, np.sum(x)
+
+
+def mlp(params, x):
+    h = layer(x, params["W1"], params["b1"])
+    logits = affine(h, params["W2"], params["b2"])
+    doubled, total = two_outputs(logits)
+    return np.sum(doubled ** 2) + total
+
+
+def poly_rec(x, n):
+    if n == 0:
+        return 1.0
+    return 1.0 + x * poly_rec(x, n - 1)
+
+
+def rec_with_loop(x, depth):
+    if depth == 0:
+        return np.sum(x)
+    acc = x
+    for _ in range(2):
+        acc = np.sin(acc)
+    return rec_with_loop(acc * 1.1, depth - 1)
+
+
+def scale_by(factor):
+    def inner(x):
+        return x * factor
+    return inner
+
+
+SCALE = scale_by(3.0)
+
+
+def uses_closure_helper(x):
+    return np.sum(SCALE(x) ** 2)
+
+
+def test_helpers_of_helpers_and_tuple_results():
+    params = {"W1": vec(3, 4) * 0.5, "b1": vec(4), "W2": vec(4, 2) * 0.5, "b2": vec(2)}
+    check_grad(mlp, params, vec(5, 3), wrt=(0, 1))
+
+
+def test_recursion():
+    check_grad(poly_rec, 0.7, 4)
+    x, n = 0.7, 4
+    assert srcdiff.grad(poly_rec)(x, n) == pytest.approx(sum(k * x ** (k - 1) for k in range(1, n + 1)))
+
+
+def test_recursion_with_a_loop():
+    check_grad(rec_with_loop, vec(3), 3)
+
+
+def test_function_from_a_closure():
+    check_grad(uses_closure_helper, vec(4))
+
+
+def test_helper_derivative_is_cached_once_for_all_callers():
+    from srcdiff import pipeline
+
+    def caller_a(x):
+        return np.sum(affine(x, x, x))
+
+    def caller_b(x):
+        return np.sum(affine(x, x, x) * 2)
+
+    x = vec(3, 3)
+    srcdiff.grad(caller_a)(x)
+    before = pipeline.STATS["transforms"]
+    srcdiff.grad(caller_b)(x)
+    assert pipeline.STATS["transforms"] == before + 1  # caller_b only; affine's vjp is reused
+
+
+# ---- lists, reassignment, builtins ----------------------------------------------------
+
+def build_list(x):
+    out = []
+    for i in range(3):
+        out.append(x * (i + 1))
+    return np.sum(np.stack(out) ** 2)
+
+
+def comprehension(x):
+    squares = [x[i] ** 2 for i in range(len(x)) if i != 1]
+    return sum(squares) + np.sum(np.array([np.sin(v) for v in x]))
+
+
+def builtins_mix(x, xs):
+    best = max(x, 0.5)
+    total = sum([v * v for v in xs])
+    return min(best * total, 100.0) + float(len(xs)) + abs(x - 2.0)
+
+
+def many_reassignments(x):
+    y = x
+    y = y + 1
+    y = y * y
+    y += x
+    y -= 0.5
+    y *= 2.0
+    y /= 3.0
+    y **= 2
+    return np.sum(y)
+
+
+def test_append_then_stack():
+    check_grad(build_list, vec(3))
+
+
+def test_comprehensions():
+    check_grad(comprehension, vec(4))
+
+
+def test_builtins():
+    check_grad(builtins_mix, 1.3, [0.5, -0.2, 1.1], wrt=(0, 1))
+
+
+def test_many_reassignments():
+    check_grad(many_reassignments, vec(3))
+
+
+# ---- what is saved for the adjoint ------------------------------------------------------
+
+def loop_needs_nothing(x, n):
+    for _ in range(n):
+        x = x * 2.0 + 1.0
+    return np.sum(x)
+
+
+def test_loop_whose_adjoint_reads_nothing_saves_nothing():
+    src = srcdiff.source(loop_needs_nothing)
+    assert ".append(" not in src and "_stack" not in src
+    check_grad(loop_needs_nothing, vec(3), 4)
+    assert np.allclose(srcdiff.grad(loop_needs_nothing)(vec(3), 4), 16.0)
+
+
+def rnn_plain(h, W, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(h @ W + xs[t])
+    return np.sum(h)
+
+
+def test_rnn_saves_one_hidden_state_per_step():
+    src = srcdiff.source(rnn_plain, wrt=(1,))
+    appends = [line.strip() for line in src.splitlines() if ".append(" in line]
+    assert len(appends) == 1, src
+    saved = appends[0][appends[0].index("(") + 1:-1]
+    # the hidden state at the start of the step, and the step's input row (a view)
+    assert saved.count(",") <= 1, src
+    check_grad(rnn_plain, vec(3), vec(3, 3) * 0.5, vec(5, 3), wrt=(0, 1, 2))
+
+
+def test_generated_loop_code_is_plain_python():
+    src = srcdiff.source(rnn_plain, wrt=(1,))
+    assert "for t in reversed(" in src
+    assert ".pop()" in src
+
+
+def test_vjp_pullback_can_be_called_twice_after_a_loop():
+    out, pullback = srcdiff.vjp(rnn_plain, wrt=1)(vec(3), vec(3, 3) * 0.5, vec(4, 3))
+    first = pullback(1.0)
+    second = pullback(1.0)
+    np.testing.assert_allclose(first, second)
