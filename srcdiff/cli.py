@@ -160,13 +160,14 @@ def _show(args: argparse.Namespace) -> int:
     options = {"kind": args.kind, "wrt": target.first if args.wrt is None else args.wrt,
                "optimize": args.optimize}
     if args.after is None:
-        text = api.source(target.fn, **options)
         if args.output is None:
-            _print_code(text, args.color)
+            _print_code(api.source(target.fn, **options), args.color)
             return 0
+        module = standalone(target, api.Derivative(target.fn, args.kind, options["wrt"], args.optimize),
+                            args.kind)
         try:
             with open(args.output, "w", encoding="utf-8") as fh:
-                fh.write(standalone(target, text, args.kind))
+                fh.write(module)
         except OSError as exc:
             raise CliError(f"cannot write {args.output}: {exc.strerror}") from exc
         print(f"wrote {args.output}")
@@ -258,48 +259,71 @@ from typing import Any
 import numpy as np'''
 
 
-def standalone(target: Target, text: str, kind: str) -> str:
-    """A module holding the generated function ``text`` and everything it reads.
+def standalone(target: Target, derivative: api.Derivative, kind: str) -> str:
+    """A module holding the generated source of ``derivative`` and everything it reads.
 
-    srcdiff's runtime helpers are copied in, with the private helpers they call; the
-    user's names become imports, ``NAME = value`` for literals, or a ``# needs:`` import.
+    srcdiff's runtime helpers are copied in, with the private helpers they call, and so
+    are the derivatives of the user's functions it calls; the user's names become
+    imports, ``NAME = value`` for literals, or a ``# needs:`` import.
     """
-    nodes = list(ast.walk(ast.parse(text)))
-    loads = {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    bound = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
-    bound |= {n.arg for n in nodes if isinstance(n, ast.arg)} | {
-        n.name for n in nodes if isinstance(n, ast.FunctionDef)}
     code = target.fn.__code__
-    cells = dict(zip(code.co_freevars, target.fn.__closure__ or ()))
-    helpers, imports, needs, constants = [], [], [], []
-    for name in sorted(loads - bound - {"np", "math"}):
-        if name in TEMPLATE_GLOBALS:
-            value, where = TEMPLATE_GLOBALS[name], "srcdiff"
-            if getattr(value, "__module__", None) == runtime.__name__:
-                helpers.append(name)
-                continue
-        elif name in cells:
-            value, where = cells[name].cell_contents, f"{code.co_name}'s closure"
-        elif name in target.fn.__globals__:
-            value, where = target.fn.__globals__[name], target.where
-        else:
-            if not hasattr(builtins, name):
-                needs.append(f"# needs: {name} (not found in module {target.where})")
-            continue
-        line = _import_line(name, value, target, where)
-        (imports if line.startswith("import ") else constants if " = " in line else needs).append(line)
+    pieces, helpers, lines = [derivative.source.rstrip("\n")], set(), set()
+    todo, defined = [(derivative, pieces[0])], set()
+    while todo:
+        current, text = todo.pop(0)
+        closure, globals_ = _namespace(current, target.fn.__globals__ if current is derivative else {})
+        module = globals_.get("__name__", "?")
+        own_module = module == target.module.__name__
+        where, import_name = (target.where, target.import_name) if own_module else (module, module)
+        for name in sorted(_free_names(text) - {"np", "math"}):
+            value = closure.get(name, globals_.get(name, _MISSING))
+            if value is _MISSING:
+                if not hasattr(builtins, name):
+                    lines.add(f"# needs: {name} (not found in module {where})")
+            elif getattr(value, "__module__", None) == runtime.__name__ and callable(value):
+                helpers.add(name)
+            elif isinstance(value, api.Derivative):  # the derivative of a user function it calls
+                if name not in defined:
+                    defined.add(name)
+                    pieces.append(re.sub(r"def \w+\(", f"def {name}(", value.source.rstrip("\n"), count=1))
+                    todo.append((value, pieces[-1]))
+            else:
+                origin = f"{code.co_name}'s closure" if name in closure else where
+                lines.add(_import_line(name, value, module, import_name, origin))
+    imports = sorted(line for line in lines if line.startswith("import "))
+    needs = sorted(line for line in lines if line.startswith("#"))
+    constants = sorted(lines - set(imports) - set(needs))
     header = _HEADER.format(kind=kind, name=code.co_name, file=os.path.basename(code.co_filename),
                             line=code.co_firstlineno, needs=" and the names below" if needs else "")
     parts = ["\n\n".join([header] + ["\n".join(group) for group in (imports, needs, constants) if group]),
-             text.rstrip("\n")]
+             *pieces]
     if helpers:
         parts.append("# srcdiff runtime helpers the code above calls, copied from srcdiff/runtime.py.")
-        parts.extend(_runtime_sources(helpers))
+        parts.extend(_runtime_sources(sorted(helpers)))
     return "\n\n\n".join(parts) + "\n"
 
 
-def _import_line(name: str, value: Any, target: Target, where: str) -> str:
-    """How a standalone module gets ``name``: an import, a literal, or an import it needs."""
+def _namespace(derivative: api.Derivative, fallback_globals: dict) -> tuple[dict, dict]:
+    """The names the compiled derivative reads: its closure (srcdiff's helpers, the user's
+    closure variables, derivatives of called functions) and its globals (the user's module)."""
+    function = getattr(getattr(derivative, "_last", None), "function", None)  # no public accessor yet
+    if function is None:
+        return dict(TEMPLATE_GLOBALS), fallback_globals
+    cells = zip(function.__code__.co_freevars, function.__closure__ or ())
+    return {name: cell.cell_contents for name, cell in cells}, function.__globals__
+
+
+def _free_names(text: str) -> set[str]:
+    nodes = list(ast.walk(ast.parse(text)))
+    bound = {n.id for n in nodes if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    bound |= {n.arg for n in nodes if isinstance(n, ast.arg)} | {
+        n.name for n in nodes if isinstance(n, ast.FunctionDef)}
+    return {n.id for n in nodes if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - bound
+
+
+def _import_line(name: str, value: Any, module: str, import_name: str, where: str) -> str:
+    """How a standalone module gets ``name`` (read from ``module``): an import, a literal, or
+    a ``# needs:`` comment with the import it needs."""
     if isinstance(value, types.ModuleType):
         return f"import {value.__name__}" + ("" if name == value.__name__ else f" as {name}")
     if type(value) in (bool, int, float, complex, str, bytes, type(None)):
@@ -310,8 +334,8 @@ def _import_line(name: str, value: Any, target: Target, where: str) -> str:
             pass
     home, own = getattr(value, "__module__", None), getattr(value, "__name__", None)
     top_level = own and getattr(value, "__qualname__", own) == own
-    if not top_level or home in (None, "__main__", target.module.__name__):
-        home, own = target.import_name, name  # defined in, or only reachable through, the target's module
+    if not top_level or home in (None, "__main__", module):
+        home, own = import_name, name  # defined in, or only reachable through, the module itself
     alias = "" if own == name else f" as {name}"
     return f"# needs: {name} from module {where}\nfrom {home} import {own}{alias}"
 

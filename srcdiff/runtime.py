@@ -47,6 +47,10 @@ __all__ = [
     "list_prefix",
     "as_sequence",
     "zeros_like_value",
+    "setitem",
+    "index_add",
+    "setitem_grad_x",
+    "setitem_grad_value",
     "zeros_like_tree",
 ]
 
@@ -268,6 +272,18 @@ def getitem_grad(g: Any, x: Any, index: Any) -> Any:
     else:
         np.add.at(out, index, g)
     return out
+
+
+def index_add(acc: Any, index: Any, g: Any) -> None:
+    """``acc[index] += g`` in place, summing repeated integer indices (``np.add.at``).
+
+    Generated code calls it to accumulate an indexed read's cotangent into an adjoint
+    array it created itself, instead of adding a fresh array of zeros each time.
+    """
+    if _is_basic_index(index) or getattr(index, "dtype", None) == np.bool_:
+        acc[index] += g
+    else:
+        np.add.at(acc, index, g)
 
 
 def unconcatenate(g: Any, arrays: Any, axis: Any = 0) -> list:
@@ -502,3 +518,40 @@ def zeros_like_value(x: Any) -> Any:
     if isinstance(x, (list, tuple, dict)):
         return tree_fill(None, x)
     return np.zeros_like(x, dtype=np.result_type(x, 1.0))
+
+
+def setitem(x: Any, index: Any, value: Any) -> Any:
+    """``x`` with ``x[index] = value``, as a new array (or container): how generated code
+    spells an assignment into an entry, so every earlier version keeps its value."""
+    out = x.copy()
+    out[index] = value
+    return out
+
+
+def setitem_grad_x(g: Any, index: Any) -> Any:
+    """Cotangent of ``x`` in ``setitem(x, index, value)``: the overwritten entries get none."""
+    if g is None:
+        return None
+    out = g.copy()
+    if isinstance(out, dict):
+        out.pop(index, None)
+    elif isinstance(out, list):
+        if isinstance(index, slice):
+            out[index] = [None] * len(out[index])
+        else:
+            out[index] = None
+    else:
+        out[index] = 0.0
+    return out
+
+
+def setitem_grad_value(g: Any, index: Any, value: Any) -> Any:
+    """Cotangent of ``value`` in ``setitem(x, index, value)``: what reached the entries it
+    was written to (summed back over broadcasting)."""
+    if g is None:
+        return None
+    if isinstance(g, dict):
+        return g.get(index)
+    if isinstance(g, list):
+        return g[index]
+    return unbroadcast(g[index], value)

@@ -122,7 +122,7 @@ def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
     if isinstance(value, ir.Call) and value.args:
         obj = _callee_object(value)
         first = value.args[0]
-        passes_through = obj is operator.getitem or obj == ir.Method("copy") or obj is runtime.as_sequence
+        passes_through = obj in (operator.getitem, runtime.as_sequence, runtime.setitem) or obj == ir.Method("copy")
         if passes_through and isinstance(first, ir.Var):
             if kinds.get(first.id) == "tree":
                 return "tree"

@@ -173,6 +173,13 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
         """Statements binding ``target`` (a name or nested tuple of names) to ``value``."""
         if isinstance(target, gast.Name):
             return [gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), like)]
+        if isinstance(target, gast.Subscript):
+            # x[i] = v  ->  x = setitem(x, i, v): a new version of x, so values the
+            # adjoint reads are never overwritten (copy-on-write)
+            base = target.value
+            index = exprs.visit(target.slice)
+            call = prim(runtime.setitem, [_load_of(base), index, value], like=like)
+            return assign(_store(base.id), call, like)
         elts = target.elts
         out: list[gast.stmt] = []
         if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):

@@ -139,8 +139,10 @@ def _check_target(source: Source, target: gast.expr) -> None:
             _check_target(source, elt)
         return
     if isinstance(target, gast.Subscript):
-        _reject(source, target, "assignment into an array element or slice (x[i] = ...)",
-                "build the result functionally, e.g. with np.where, np.concatenate or np.stack")
+        if isinstance(target.value, gast.Name):
+            return
+        _reject(source, target, "assignment into an entry of an entry (a[i][j] = ...)",
+                "index once: a[i, j] = ... for arrays, or rebuild the inner list")
     if isinstance(target, gast.Attribute):
         _reject(source, target, "assignment to an attribute (obj.attr = ...)",
                 "return the new value instead of storing it on an object")

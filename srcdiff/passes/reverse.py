@@ -46,7 +46,7 @@ from typing import Any
 
 import gast
 
-from .. import ir
+from .. import ir, runtime
 from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_expr
 from ..names import Namer
 from ..rules import registry
@@ -111,6 +111,7 @@ class _Reverse(Hooks):
         self.user_calls: dict[int, tuple] = {}  # id(assign) -> (derivative name, pullback name)
         self.globals: dict[str, Any] = {}  # names the generated code needs besides the helpers
         self.derivative_names: dict = {}
+        self.owned: set[str] = set()  # adjoint arrays this code created and nothing aliases
 
     # ---- adjoint variables -------------------------------------------------------
     def emit(self, stmt: gast.stmt) -> None:
@@ -153,10 +154,28 @@ class _Reverse(Hooks):
             new = self.adjoint_name(var)
             self.names[var] = new
             self.emit(_assign(new, expr))
+            if not tree and _is_call(expr, "getitem_grad", "zeros_like_value"):
+                self.owned.add(var)
+            else:
+                self.owned.discard(var)
             return
-        total = _call("tree_add", name(current), expr) if tree else gast.BinOp(
-            left=name(current), op=gast.Add(), right=expr)
-        self.emit(_assign(current, total))
+        if tree:
+            self.emit(_assign(current, _call("tree_add", name(current), expr)))
+        elif var in self.owned and _is_call(expr, "getitem_grad") and _names(expr.args[1], var):
+            # scatter the entries into the adjoint array in place
+            g, index = expr.args[0], expr.args[2]
+            self.emit(gast.Expr(value=_call("index_add", name(current), index, g)))
+        elif var in self.owned:
+            self.emit(gast.AugAssign(target=store(current), op=gast.Add(), value=expr))
+        else:
+            self.emit(_assign(current, gast.BinOp(left=name(current), op=gast.Add(), right=expr)))
+            self.owned.add(var)
+
+    def zeros(self, var: str) -> gast.stmt:
+        """Start ``var``'s adjoint at zero (an array this code owns)."""
+        self.names[var] = self.adjoint_name(var)
+        self.owned.add(var)
+        return _assign(self.names[var], self.zero(var))
 
     def zero(self, var: str) -> gast.expr:
         return _call("zeros_like_value", name(var))
@@ -207,7 +226,8 @@ class _Reverse(Hooks):
                 mapping[param] = const_expr(atom.value)
             else:
                 mapping[param] = atom_expr(atom)
-        sparse = rule.sparse or (rule.fn is operator.getitem and self._is_tree(value.args[0]))
+        sparse = rule.sparse or (rule.fn in (operator.getitem, runtime.setitem)
+                                 and self._is_tree(value.args[0]))
         for param, template in rule.adjoints.items():
             atom = cls.bound[param]
             if isinstance(atom, registry._DEFAULT):
@@ -286,9 +306,12 @@ class _Reverse(Hooks):
         if not self._active_in(stmt.body + stmt.orelse, stmt.phis):
             return
         before = dict(self.names)
+        owned_before = set(self.owned)
+        owned_after = []
         results = []
         for which, block in enumerate((stmt.body, stmt.orelse)):
             self.names = dict(before)
+            self.owned = set(owned_before)
             self.out, outer = [], self.out
             for phi in stmt.phis:
                 if phi.target in self.names:
@@ -297,6 +320,7 @@ class _Reverse(Hooks):
             self.out = outer
             code = seeds + self.block(block)
             results.append((code, self.names, ir.defined_names(block)))
+            owned_after.append(self.owned)
         local = results[0][2] | results[1][2] | {p.target for p in stmt.phis}
         merged = {k: v for k, v in before.items() if k not in {p.target for p in stmt.phis}}
         for i, (code, names, _) in enumerate(results):
@@ -307,7 +331,9 @@ class _Reverse(Hooks):
                 merged[var] = adj
                 if var not in other:
                     results[1 - i][0].append(_assign(adj, self.zero(var)))
+                    owned_after[1 - i].add(var)
         self.names = merged
+        self.owned = owned_after[0] & owned_after[1]
         branches = [code for code, _, _ in results]
         if self.loop_stack:
             # Values defined in a branch and read by its adjoint are pushed when the
@@ -350,8 +376,7 @@ class _Reverse(Hooks):
         outside |= {n for p in loop.phis for n in ir.atom_vars(p.sources[1])} & self.act.active - region
         for var in sorted(outside):
             if var not in self.names:
-                self.names[var] = self.adjoint_name(var)
-                self.emit(_assign(self.names[var], self.zero(var)))
+                self.emit(self.zeros(var))
 
         carries = {}
         for phi in carried:
@@ -473,6 +498,15 @@ class _Reverse(Hooks):
         if entry is None:
             return []
         return [_push(*entry)]
+
+
+def _is_call(expr: gast.expr, *names: str) -> bool:
+    return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)
+            and expr.func.id in names)
+
+
+def _names(expr: gast.expr, var: str) -> bool:
+    return isinstance(expr, gast.Name) and expr.id == var
 
 
 def _reader(stack: str) -> str:

@@ -1,7 +1,9 @@
 """Lists built inside a differentiated function, and iteration over containers."""
 
 from .. import runtime
-from .registry import Case, register_adjoint as rule
+import numpy as np
+
+from .registry import Case, Fixed, register_adjoint as rule
 
 # items.append(item): the cotangent of the grown list is split into the old list's and
 # the appended item's.
@@ -10,3 +12,10 @@ rule(runtime.list_append, "list_append(items, item)",
      tree_out=True, sparse=True,
      cases=[Case(([(3,), (3,)], (3,))), Case(([()], ()))])
 rule(runtime.as_sequence, "as_sequence(x)", x="g", cases=[Case(((3, 2),))])
+
+# x[index] = value, as a new version of x (copy-on-write): the overwritten entries of the
+# old x get no cotangent; value gets what reached the entries it was written to.
+rule(runtime.setitem, "setitem(x, index, value)",
+     x="setitem_grad_x(g, index)", value="setitem_grad_value(g, index, value)",
+     cases=[Case(((4,), Fixed(1), ())), Case(((3, 4), Fixed((slice(None), 2)), (3,))),
+            Case(((3, 4), Fixed(np.array([0, 2])), (4,))), Case(((5,), Fixed(slice(1, 3)), (2,)))])
