@@ -120,10 +120,19 @@ class Derivative:
     """
 
     def __init__(self, fn: Callable, mode: str, wrt: Any, optimize: bool):
+        self._bound = None
+        if inspect.ismethod(fn) and not isinstance(fn.__self__, type):
+            # a bound method: differentiate its function, with the instance passed first
+            self._bound = fn.__self__
         self._fn = _underlying(fn)
         self._mode = mode
-        self._wrt, self._single = _wrt_spec(self._fn, wrt)
+        self._wrt, self._single = _wrt_spec(fn if self._bound is not None else self._fn, wrt)
+        if self._bound is not None:
+            self._wrt = tuple((None if p is None else p + 1, n) for p, n in self._wrt)
         self._names = tuple(n for _, n in self._wrt)
+        self._positions = tuple(p for p, _ in self._wrt)
+        self._all_positional = all(p is not None for p in self._positions)
+        self._max_position = max((p for p in self._positions if p is not None), default=-1)
         self._optimize = optimize
         self._table: dict = {}
         self._last: Any = None
@@ -139,12 +148,28 @@ class Derivative:
                 setattr(self, attr, getattr(fn, attr))
             except (AttributeError, TypeError):
                 pass
+        try:
+            self.__signature__ = inspect.signature(fn)
+        except (TypeError, ValueError):
+            pass
         self.__name__ = f"{mode}_{getattr(fn, '__name__', 'fn')}"
 
     def __repr__(self) -> str:
         return f"<srcdiff {self._mode} of {getattr(self._fn, '__qualname__', self._fn)} wrt {self._names}>"
 
     def _spec(self, args: tuple, kwargs: dict) -> tuple:
+        if not kwargs and self._all_positional and self._max_position < len(args):
+            kinds = []
+            for i in self._positions:  # the common case, kept short
+                value = args[i]
+                t = type(value)
+                if t is float:
+                    kinds.append("float")
+                elif t is np.ndarray and value.dtype.kind == "f":
+                    kinds.append("array")
+                else:
+                    kinds.append(_kind(value, self._wrt[len(kinds)][1], self._fn))
+            return tuple(kinds)
         kinds = []
         for pos, name in self._wrt:
             if pos is not None and pos < len(args):
@@ -160,26 +185,32 @@ class Derivative:
         return tuple(kinds)
 
     def _generated(self, spec: tuple) -> pipeline.Generated:
+        if not hasattr(self._fn, "__code__"):
+            from .passes.parse import parse
+
+            parse(self._fn)  # raises SourceUnavailableError with a hint
         version = _VERSION[0]
         key = (self._mode, self._names, self._single, spec, self._optimize, version)
         with _LOCK:
             per_fn = _CACHE.setdefault(self._fn, {})
             gen = per_fn.get(key)
-            if gen is None:
+            if gen is None or not gen.current():
                 gen = pipeline.transform(
                     self._fn, mode=self._mode, wrt=self._names,
                     kinds=dict(zip(self._names, spec)), optimize=self._optimize,
                     single=self._single,
                 )
                 per_fn[key] = gen
-        self._table[spec] = (version, gen.function)
+        self._table[spec] = (version, gen.function, gen.current)
         self._last = gen
         return gen
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._bound is not None:
+            args = (self._bound,) + args
         spec = self._spec(args, kwargs)
         entry = self._table.get(spec)
-        if entry is None or entry[0] != _VERSION[0]:
+        if entry is None or entry[0] != _VERSION[0] or not entry[2]():
             function = self._generated(spec).function
         else:
             function = entry[1]
@@ -187,9 +218,12 @@ class Derivative:
 
     @property
     def source(self) -> str:
-        """The generated source (for the argument kinds of the last call; arrays before)."""
+        """The generated source, for the argument kinds of the last call (before any
+        call, for the kinds the function's code suggests: a parameter indexed with a
+        string, or unpacked, is taken for a container; any other for an array)."""
         if self._last is None:
-            self._generated(tuple("array" for _ in self._wrt))
+            guess = pipeline.guess_kinds(self._fn)
+            self._generated(tuple(guess.get(n, "array") for n in self._names))
         return self._last.source
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:

@@ -357,15 +357,20 @@ def _runtime_sources(names: Sequence[str]) -> list[str]:
         source = inspect.getsource(fn)
         for match in relative.finditer(source):  # e.g. seed's `from .errors import ...`
             home = importlib.import_module(f"srcdiff.{match.group(1)}")
-            stand_ins.update({n.strip(): getattr(home, n.strip()) for n in match.group(2).split(",")})
+            stand_ins.update({n.strip(): (home, getattr(home, n.strip())) for n in match.group(2).split(",")})
         sources.append(relative.sub("", source).rstrip("\n"))
-    for name, obj in sorted(stand_ins.items()):
-        base = next(b for b in obj.__mro__ if b.__module__ == "builtins").__name__
-        sources.append(
-            f"class {name}({base}):\n"
-            f'    """Stand-in for srcdiff\'s {name}, so that this module does not need srcdiff."""\n\n'
-            f'    def __init__(self, message, loc=None, hint=""):\n'
-            f'        super().__init__(f"{{message}}\\nhint: {{hint}}" if hint else message)')
+    for name, (home, obj) in sorted(stand_ins.items()):
+        if isinstance(obj, type) and issubclass(obj, BaseException):
+            base = next(b for b in obj.__mro__ if b.__module__ == "builtins").__name__
+            sources.append(
+                f"class {name}({base}):\n"
+                f'    """Stand-in for {home.__name__}.{name}: this module runs without srcdiff."""\n\n'
+                f'    def __init__(self, message, loc=None, hint=""):\n'
+                f'        super().__init__(f"{{message}}\\nhint: {{hint}}" if hint else message)')
+        elif type(obj) in (dict, list, set):
+            sources.append(f"{name} = {type(obj).__name__}()  # an empty stand-in for {home.__name__}.{name}")
+        else:
+            sources.append(f"# needs: {name} from srcdiff\nfrom {home.__name__} import {name}")
     return sources
 
 
@@ -387,7 +392,7 @@ def _check(args: argparse.Namespace) -> int:
     wrt = target.first if args.wrt is None else args.wrt
     params = list(signature.parameters)
     rows = [("argument", "shape", "max abs error", "max rel error", "result")]
-    ok = True
+    failures = []
     for entry in wrt if isinstance(wrt, tuple) else (wrt,):
         if isinstance(entry, int) and entry >= len(values):
             raise CliError(f"--wrt {entry}: --args gives {len(values)} argument(s), none for it")
@@ -398,8 +403,10 @@ def _check(args: argparse.Namespace) -> int:
             raise
         except Exception as exc:
             raise CliError(f"checking {entry!r} raised {type(exc).__name__}: {exc}") from exc
-        ok &= result.ok
         name = params[entry] if isinstance(entry, int) else entry
+        if not result.ok:
+            # check_grad's where can hold NumPy scalars' reprs (np.int64(2)): show plain numbers
+            failures.append(f"{name} at " + re.sub(r"np\.\w+\((-?\d+)\)", r"\1", result.where))
         value = values[params.index(name)]
         shape = str(np.shape(value)) if isinstance(value, np.ndarray) else type(value).__name__
         rows.append((name, shape, f"{result.worst_abs:.2e}", f"{result.worst_rel:.2e}",
@@ -408,9 +415,11 @@ def _check(args: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(cell.rjust(w) if i in (2, 3) else cell.ljust(w)
                         for i, (cell, w) in enumerate(zip(row, widths))).rstrip())
-    print("gradient matches finite differences" if ok
-          else f"gradient MISMATCH (rtol={args.rtol:g}, atol={args.atol:g})")
-    return 0 if ok else 1
+    if failures:
+        print(f"gradient MISMATCH (rtol={args.rtol:g}, atol={args.atol:g}), worst: {'; '.join(failures)}")
+        return 1
+    print("gradient matches finite differences")
+    return 0
 
 
 # ---------------------------------------------------------------- main

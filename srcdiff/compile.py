@@ -23,6 +23,10 @@ __all__ = ["compile_function"]
 
 _FACTORY = "_srcdiff_factory"
 
+# Generated code object -> where the user's function returns, for errors raised from
+# inside the generated code (a non-scalar result for grad).
+RETURN_LOCATIONS: dict = {}
+
 
 def _free_loads(fdef: gast.FunctionDef) -> set[str]:
     loads = set()

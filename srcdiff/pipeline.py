@@ -33,7 +33,10 @@ from .names import Namer
 from .passes import activity, anf, desugar, fence, jumps, parse, resolve, reverse, simplify, ssa
 from .rules import registry
 
-__all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS"]
+__all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
+
+# The names HOOKS["after"] is called with, in order.
+PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "activity", "reverse", "simplify", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
 STATS = {"transforms": 0}
@@ -57,6 +60,42 @@ class Generated:
     source: str
     mode: str
     wrt: tuple
+    current: Callable[[], bool] = lambda: True  # false once what it was built from changed
+
+
+def _guard(fn: Callable, source: parse.Source, res: resolve.Resolution) -> Callable[[], bool]:
+    """A check that the function's code and every callable it calls by name are still
+    what the derivative was built from (a redefined helper, a rebound closure variable
+    or global, a new function body must not be served a stale derivative)."""
+    code = fn.__code__
+    checks: list = []
+    seen: set = set()
+    for node, value in res.refs.items():
+        if isinstance(value, ir.Prim) or not callable(value) and not isinstance(value, types.ModuleType):
+            continue
+        root = res.texts.get(node, "").split(".")[0]
+        if not root or root in seen:
+            continue
+        seen.add(root)
+        if root in source.cells:
+            cell = source.cells[root]
+            try:
+                checks.append((cell, None, cell.cell_contents))
+            except ValueError:
+                continue
+        elif root in source.globals:
+            checks.append((source.globals, root, source.globals[root]))
+
+    def current() -> bool:
+        if fn.__code__ is not code:
+            return False
+        for where, key, value in checks:
+            now = where.cell_contents if key is None else where.get(key)
+            if now is not value:
+                return False
+        return True
+
+    return current
 
 
 def _front(fn: Callable) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
@@ -91,6 +130,29 @@ def returns_tuple(fn: Callable) -> bool:
                 isinstance(n, gast.Return) and isinstance(n.value, (gast.Tuple, gast.List))
                 for n in gast.walk(node))
     return _RETURNS_TUPLE[code]
+
+
+def guess_kinds(fn: Callable) -> dict:
+    """Parameter kinds as the code suggests them, for showing source before a call:
+    ``tree`` for a parameter read with a string key, unpacked, or iterated in pairs."""
+    node = parse.parse(fn).node
+    kinds: dict = {}
+    for n in gast.walk(node):
+        target = None
+        if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name):
+            if isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str):
+                target = n.value.id
+        elif isinstance(n, gast.Attribute) and n.attr in ("items", "values", "keys"):
+            if isinstance(n.value, gast.Name):
+                target = n.value.id
+        elif isinstance(n, gast.Assign) and isinstance(n.targets[0], gast.Tuple):
+            if isinstance(n.value, gast.Name):
+                target = n.value.id
+        elif isinstance(n, gast.For) and isinstance(n.target, gast.Tuple) and isinstance(n.iter, gast.Name):
+            target = n.iter.id
+        if target is not None:
+            kinds[target] = "tree"
+    return kinds
 
 
 def lower_to_ir(fn: Callable) -> ir.Function:
@@ -175,6 +237,7 @@ def transform(
     tree = _after("reverse", reverse.differentiate(program, act, wrt, mode, namer, single, extra))
     if optimize:
         tree = _after("simplify", simplify.simplify(tree, _purity(source)))
+    tree = simplify.separate_results(tree, mode)
     code = source.fn.__code__
     label = label_for(mode, program.name, source.filename, code.co_firstlineno)
     function, text = compile_function(
@@ -187,7 +250,10 @@ def transform(
         label=label,
     )
     _after("emit", text)
-    return Generated(function, text, mode, wrt)
+    from .compile import RETURN_LOCATIONS
+
+    RETURN_LOCATIONS[function.__code__] = program.body[-1].loc
+    return Generated(function, text, mode, wrt, _guard(source.fn, source, res))
 
 
 def function_loc(fn: Callable) -> Loc | None:

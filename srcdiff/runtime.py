@@ -49,6 +49,7 @@ __all__ = [
     "zeros_like_value",
     "setitem",
     "index_add",
+    "distinct",
     "setitem_grad_x",
     "setitem_grad_value",
     "zeros_like_tree",
@@ -63,18 +64,22 @@ def unbroadcast(g: Any, x: Any) -> Any:
     >>> unbroadcast(np.ones((2, 3)), np.ones((2, 1))).tolist()
     [[3.0], [3.0]]
     """
-    shape = np.shape(x)
-    gshape = np.shape(g)
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        shape = np.shape(x)  # Python scalars, lists
+    gshape = getattr(g, "shape", ())
     if gshape == shape:
         return g
     extra = len(gshape) - len(shape)
     if extra > 0:
-        g = np.sum(g, axis=tuple(range(extra)))
+        g = g.sum(axis=0) if extra == 1 else g.sum(axis=tuple(range(extra)))
         gshape = gshape[extra:]
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and i < len(gshape) and gshape[i] != 1)
-    if axes:
-        g = np.sum(g, axis=axes, keepdims=True)
-    if np.shape(g) != shape:
+    if len(gshape) == len(shape):
+        axes = tuple(i for i, n in enumerate(shape) if n == 1 and gshape[i] != 1)
+        if axes:
+            g = g.sum(axis=axes, keepdims=True)
+            gshape = g.shape
+    if gshape != shape:
         g = np.broadcast_to(g, shape)
     return g
 
@@ -86,12 +91,18 @@ def seed(out: Any, where: str) -> Any:
     size = getattr(out, "size", None)
     if size == 1:
         return np.ones_like(out)
+    import sys
+
+    from .compile import RETURN_LOCATIONS
     from .errors import NonScalarOutputError
 
     shape = getattr(out, "shape", None)
     what = f"an array of shape {shape}" if shape is not None else f"a {type(out).__name__}"
+    loc = RETURN_LOCATIONS.get(sys._getframe(1).f_code)
     raise NonScalarOutputError(
-        f"grad needs a scalar result, but the function returned {what} ({where})",
+        f"grad needs a scalar result, but the function returned {what}"
+        + ("" if loc else f" ({where})"),
+        loc,
         hint="reduce it to a scalar (e.g. np.sum), or use srcdiff.vjp for a "
         "vector-Jacobian product",
     )
@@ -118,18 +129,27 @@ def sum_grad(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     The result is a fresh writable array (not a broadcast view), so it can be handed
     to the user or updated in place.
     """
+    if axis is None and not keepdims:
+        return np.full_like(a, g, dtype=float) if _int_like(a) else np.full_like(a, g)
     out = np.empty_like(a, dtype=np.result_type(a, g, 1.0))
     out[...] = _expand(g, np.ndim(a), axis, keepdims)
     return out
 
 
+def _int_like(a: Any) -> bool:
+    dtype = getattr(a, "dtype", None)
+    return dtype is None or dtype.kind not in "fc"
+
+
 def mean_grad(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Cotangent of ``np.mean``: the sum's, divided by the number of averaged entries."""
     shape = np.shape(a)
+    if axis is None and not keepdims:
+        return sum_grad(g / np.size(a), a)
     count = 1
     for ax in _axes(axis, len(shape)):
         count *= shape[ax]
-    return sum_grad(g, a, axis, keepdims) / count
+    return sum_grad(g / count, a, axis, keepdims)
 
 
 def minmax_grad(g: Any, a: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -189,11 +209,19 @@ def _swap(x: Any) -> Any:
 
 def matmul_grad_a(g: Any, a: Any, b: Any) -> Any:
     """Cotangent of ``a`` in ``a @ b``, for every combination of 1-D, 2-D and batched."""
-    a_nd, b_nd = np.ndim(a), np.ndim(b)
-    if a_nd == 2 and b_nd == 2:
-        return g @ b.T
+    a_nd, b_nd = a.ndim, b.ndim
+    if b_nd == 2:
+        if a_nd == 2:
+            return g @ b.T
+        if a_nd == 1:
+            return b @ g
+    elif b_nd == 1:
+        if a_nd == 1:
+            return g * b
+        if a_nd == 2:
+            return np.multiply.outer(g, b)
     if b_nd == 1:
-        ga = np.multiply.outer(g, b) if a_nd > 1 else g * b
+        ga = np.multiply.outer(g, b)
     elif a_nd == 1:
         ga = (np.expand_dims(g, -2) @ _swap(b))[..., 0, :]
     else:
@@ -203,13 +231,19 @@ def matmul_grad_a(g: Any, a: Any, b: Any) -> Any:
 
 def matmul_grad_b(g: Any, a: Any, b: Any) -> Any:
     """Cotangent of ``b`` in ``a @ b``, for every combination of 1-D, 2-D and batched."""
-    a_nd, b_nd = np.ndim(a), np.ndim(b)
-    if a_nd == 2 and b_nd == 2:
-        return a.T @ g
+    a_nd, b_nd = a.ndim, b.ndim
+    if a_nd == 2:
+        if b_nd == 2:
+            return a.T @ g
+        if b_nd == 1:
+            return g @ a
+    elif a_nd == 1:
+        if b_nd == 2:
+            return np.multiply.outer(a, g)
+        if b_nd == 1:
+            return g * a
     if a_nd == 1:
-        gb = np.multiply.outer(a, g) if b_nd > 1 else g * a
-        if b_nd > 1:
-            gb = np.moveaxis(gb, 0, -2)
+        gb = np.moveaxis(np.multiply.outer(a, g), 0, -2)
     elif b_nd == 1:
         gb = (_swap(a) @ np.expand_dims(g, -1))[..., 0]
     else:
@@ -378,12 +412,12 @@ def tree_fill(g: Any, like: Any) -> Any:
         g = g if g is not None else [None] * len(like)
         filled = [tree_fill(x, v) for x, v in zip(g, like)]
         return tuple(filled) if isinstance(like, tuple) else filled
+    if isinstance(like, (bool, np.bool_, int, np.integer)) or not _is_float_like(like):
+        return None  # no gradient at a non-float leaf
     if g is not None:
         if isinstance(g, (list, tuple)) and not isinstance(like, (list, tuple)):
             return np.stack(g)
         return g
-    if isinstance(like, (bool, np.bool_, int, np.integer)) or not _is_float_like(like):
-        return None
     if isinstance(like, (float, np.floating)):
         return 0.0
     return np.zeros_like(like)
@@ -555,3 +589,23 @@ def setitem_grad_value(g: Any, index: Any, value: Any) -> Any:
     if isinstance(g, list):
         return g[index]
     return unbroadcast(g[index], value)
+
+
+def _same_memory(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    base_a, base_b = getattr(a, "base", None), getattr(b, "base", None)
+    return (base_a is not None and (base_a is b or base_a is base_b)) or base_b is a
+
+
+def distinct(results: tuple, *others: Any) -> tuple:
+    """``results`` with any entry that is (a view of) an earlier entry, or of one of
+    ``others`` (the caller's cotangent), replaced by a copy: gradients handed to the
+    user never share memory with each other or with the caller's arrays."""
+    out = list(results)
+    for i, r in enumerate(out):
+        if not hasattr(r, "copy") or isinstance(r, (list, dict, tuple)):
+            continue
+        if any(_same_memory(r, prev) for prev in out[:i]) or any(_same_memory(r, o) for o in others):
+            out[i] = r.copy()
+    return tuple(out)

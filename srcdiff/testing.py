@@ -133,6 +133,7 @@ def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, rtol: float = 1
             if bad.any():
                 worst.ok = False
                 idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+                idx = tuple(int(i) for i in idx)
                 worst.where = f"argument {pos}{path} entry {idx}"
                 if raise_on_error:
                     raise AssertionError(

@@ -91,7 +91,9 @@ def is_user_function(obj: Any) -> bool:
 
     if isinstance(obj, Derivative):
         return False
-    return isinstance(obj, types.FunctionType) and not obj.__module__.startswith("srcdiff.")
+    if not isinstance(obj, types.FunctionType) or (obj.__module__ or "").startswith("srcdiff."):
+        return False
+    return True
 
 
 @dataclass(frozen=True, eq=False)
@@ -265,6 +267,25 @@ def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None
     from ..rules.registry import printable_name
 
     which = [n for n in cls.flows if n in active]
+    if cls.kind == "user":
+        from ..errors import SourceUnavailableError
+        from .parse import parse
+
+        callee = stmt.value.fn.value
+        try:
+            parse(callee)
+        except SourceUnavailableError as exc:
+            name = getattr(callee, "__qualname__", "the function")
+            params = _parameters(callee)
+            raise NoRuleError(
+                f"cannot differentiate the call to {name}: its source is not available "
+                f"({exc.message})",
+                stmt.loc,
+                hint=f'define it in a file, or register a rule: srcdiff.register_adjoint({name}, '
+                f'"{getattr(callee, "__name__", "f")}({", ".join(params)})", '
+                f'{params[0]}="<cotangent of {params[0]} in terms of g, out and the arguments>")',
+            ) from exc
+        return
     if cls.kind == "raw":
         import ast
 
@@ -297,7 +318,7 @@ def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None
                 f"no derivative rule for the method {text}() on a differentiated value",
                 stmt.loc,
                 hint=f'register one: srcdiff.register_adjoint(srcdiff.Method("{obj.name}"), '
-                f'"{obj.name}(self, ...)", self="<adjoint of self in terms of g>")',
+                f'"{obj.name}(self)", self="<cotangent of self in terms of g, out and self>")',
             )
         if isinstance(obj, ir.Attr):
             raise NoRuleError(
@@ -306,13 +327,27 @@ def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None
                 hint="read array data with indexing or NumPy functions",
             )
         name = printable_name(obj)
+        params = _parameters(obj)
+        call = f"{getattr(obj, '__name__', 'f')}({', '.join(params)})"
+        templates = ", ".join(f'{p}="<cotangent of {p} in terms of g, out, {", ".join(params)}>"'
+                              for p in params[:2])
         raise NoRuleError(
             f"no derivative rule for {name}, called on a differentiated value",
             stmt.loc,
-            hint=f'register one: srcdiff.register_adjoint({name}, "{getattr(obj, "__name__", "f")}'
-            f'(x)", x="<cotangent of x, in terms of g, x and out>"), or mark it with '
-            f"srcdiff.nondifferentiable({name}) if its result carries no gradient",
+            hint=f'register one: srcdiff.register_adjoint({name}, "{call}", {templates}), '
+            f"or mark it with srcdiff.nondifferentiable({name}) if its result carries no gradient",
         )
+
+
+def _parameters(obj: Any) -> list[str]:
+    import inspect
+
+    try:
+        params = [p.name for p in inspect.signature(obj).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    return params or ["x"]
 
 
 def _sig(rule: Any) -> str:

@@ -115,6 +115,9 @@ def _check_expressions(source: Source, stmt: gast.AST) -> None:
         if type(node) in _REJECTED_EXPRESSIONS:
             _reject(source, node, *_REJECTED_EXPRESSIONS[type(node)])
         if isinstance(node, gast.Call):
+            if isinstance(node.func, gast.Name) and node.func.id in ("eval", "exec", "compile"):
+                _reject(source, node, f"{node.func.id}() (code built at run time)",
+                        "write the code in the function itself")
             for arg in node.args:
                 if isinstance(arg, gast.Starred):
                     _reject(source, arg, "*-unpacking in a call",

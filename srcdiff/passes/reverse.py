@@ -50,7 +50,7 @@ from .. import ir, runtime
 from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_expr
 from ..names import Namer
 from ..rules import registry
-from .activity import Activity
+from .activity import SCALAR, Activity
 from .simplify import fold
 
 __all__ = ["differentiate", "MODES"]
@@ -178,6 +178,8 @@ class _Reverse(Hooks):
         return _assign(self.names[var], self.zero(var))
 
     def zero(self, var: str) -> gast.expr:
+        if self.act.shapes.get(var) == SCALAR and self.act.kinds.get(var) != "tree":
+            return _const(0.0)
         return _call("zeros_like_value", name(var))
 
     # ---- statements --------------------------------------------------------------
@@ -584,6 +586,8 @@ def _final_gradient(param: str, act: Activity, rev: _Reverse) -> gast.expr:
     if current is not None:
         if kind == "tree":
             return _call("tree_fill", name(current), name(param))
+        if kind == "float":
+            return _call("float", name(current))  # a float for a float, not a 0-d array
         return name(current)
     if kind == "float":
         return _const(0.0)

@@ -23,7 +23,7 @@ from typing import Any
 
 import gast
 
-__all__ = ["fold", "propagate_copies", "eliminate_dead_code", "simplify"]
+__all__ = ["fold", "propagate_copies", "eliminate_dead_code", "simplify", "separate_results"]
 
 _ARITH = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
           gast.Div: operator.truediv, gast.Pow: operator.pow}
@@ -186,7 +186,7 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
             if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
                     and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Name)):
                 a, b = stmt.targets[0].id, stmt.value.id
-                if counts.get(a) == 1 and counts.get(b, 0) <= 1 and a != b and b not in renames:
+                if counts.get(a) == 1 and counts.get(b, 0) <= 1 and a != b:
                     if _loads(body[i + 1:]).get(a, 0) == total.get(a, 0):
                         renames[a] = b
     if not renames:
@@ -268,3 +268,74 @@ def simplify(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> ga
     fdef = propagate_copies(fdef)
     fdef = eliminate_dead_code(fdef, is_pure)
     return fdef
+
+
+def separate_results(fdef: gast.FunctionDef, mode: str) -> gast.FunctionDef:
+    """Gradients handed to the user are distinct arrays: a name returned twice, or the
+    caller's own cotangent returned as a gradient, is copied, so updating one gradient
+    in place cannot change another (or the caller's array)."""
+    if mode == "vjp":
+        pullback = next(s for s in fdef.body if isinstance(s, gast.FunctionDef))
+        ret, params = pullback.body[-1], {a.id for a in pullback.args.args}
+        results = ret.value
+    else:
+        ret, params = fdef.body[-1], set()
+        results = ret.value.elts[1] if mode == "value_and_grad" else ret.value
+    items = results.elts if isinstance(results, gast.Tuple) else [results]
+    fresh = _fresh_names(fdef)
+    unknown = [i for i in items if not (isinstance(i, gast.Name) and i.id in fresh)]
+    if len(unknown) > 1 or params and unknown:
+        # NumPy may hand back the same array for two gradients (unbroadcast of one
+        # cotangent); check at run time, where it is cheap, and copy the later one.
+        call = gast.Call(func=gast.Name(id="distinct", ctx=gast.Load(), annotation=None,
+                                        type_comment=None),
+                         args=[gast.Tuple(elts=list(items), ctx=gast.Load())]
+                         + [gast.Name(id=p, ctx=gast.Load(), annotation=None, type_comment=None)
+                            for p in sorted(params)], keywords=[])
+        if isinstance(results, gast.Tuple):
+            new: gast.expr = call
+        else:
+            new = gast.Subscript(value=call, slice=gast.Constant(value=0, kind=None), ctx=gast.Load())
+        if mode == "value_and_grad":
+            ret.value.elts[1] = new
+        else:
+            ret.value = new
+        return fdef
+    seen: set = set()
+    for i, item in enumerate(items):
+        if isinstance(item, gast.Name):
+            if item.id in seen or item.id in params:
+                items[i] = gast.Call(func=gast.Attribute(value=gast.Name(
+                    id="np", ctx=gast.Load(), annotation=None, type_comment=None),
+                    attr="copy", ctx=gast.Load()), args=[item], keywords=[])
+            seen.add(item.id)
+    if not isinstance(results, gast.Tuple) and items[0] is not results:
+        if mode == "vjp":
+            ret.value = items[0]
+        elif mode == "value_and_grad":
+            ret.value.elts[1] = items[0]
+        else:
+            ret.value = items[0]
+    return fdef
+
+
+# Helpers that always return a new array (never their argument or a view of it).
+_FRESH_CALLS = {"matmul_grad_a", "matmul_grad_b", "dot_grad_a", "dot_grad_b", "getitem_grad",
+                "zeros_like_value", "sum_grad", "mean_grad", "prod_grad", "var_grad", "cumsum_grad",
+                "norm_grad", "minmax_grad", "clip_grad", "take_grad", "sort_grad", "diag_grad"}
+
+
+def _fresh_names(fdef: gast.FunctionDef) -> set:
+    """Names every assignment of which makes a new array (arithmetic or a fresh helper)."""
+    verdict: dict[str, bool] = {}
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+            value = node.value
+            ok = isinstance(value, (gast.BinOp, gast.UnaryOp)) or (
+                isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
+                and value.func.id in _FRESH_CALLS)
+            name = node.targets[0].id
+            verdict[name] = verdict.get(name, True) and ok
+        elif isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            verdict.setdefault(node.target.id, True)
+    return {n for n, ok in verdict.items() if ok}

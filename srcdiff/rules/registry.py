@@ -150,11 +150,40 @@ def version() -> int:
     return _version[0]
 
 
+_RULE_HINT = (
+    'a rule reads: register_adjoint(fn, "name(x, y=default)", x="<expression of x, y, g and out>"), '
+    "one template per differentiable parameter, using only the parameter names, g (the "
+    "cotangent of the result), out (the result), np, math and srcdiff.runtime's helpers"
+)
+
+
+def _caller_loc() -> Any:
+    """Where the user's code called into the registry (the first frame outside srcdiff)."""
+    import linecache
+    import os
+    import sys
+
+    from ..errors import Loc
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).rstrip("\n")
+    return Loc(frame.f_code.co_filename, frame.f_lineno, len(line) - len(line.lstrip()), line)
+
+
+def _rule_error(message: str, hint: str = _RULE_HINT) -> RuleDefinitionError:
+    return RuleDefinitionError(message, _caller_loc(), hint)
+
+
 def _key(fn: Any) -> Any:
     try:
         hash(fn)
     except TypeError as exc:  # pragma: no cover - numpy callables are hashable
-        raise RuleDefinitionError(f"cannot register a rule for unhashable {fn!r}") from exc
+        raise _rule_error(f"cannot register a rule for unhashable {fn!r}") from exc
     return fn
 
 
@@ -165,9 +194,9 @@ def printable_name(fn: Any) -> str:
     if isinstance(fn, Method):
         return f".{fn.name}()"
     name = getattr(fn, "__name__", None) or repr(fn)
-    if getattr(np, name, None) is fn:
+    if np.__dict__.get(name) is fn:  # (getattr would warn for removed aliases like np.str)
         return f"np.{name}"
-    if getattr(np.linalg, name, None) is fn:
+    if np.linalg.__dict__.get(name) is fn:
         return f"np.linalg.{name}"
     if getattr(math, name, None) is fn:
         return f"math.{name}"
@@ -185,21 +214,21 @@ def _parse_signature(signature: str) -> tuple[str, tuple, dict]:
     try:
         node = gast.parse(signature.strip()).body[0].value
     except (SyntaxError, IndexError, AttributeError) as exc:
-        raise RuleDefinitionError(f"rule signature {signature!r} is not a call like 'sin(x)'") from exc
+        raise _rule_error(f"rule signature {signature!r} is not a call like 'sin(x)'") from exc
     if not isinstance(node, gast.Call):
-        raise RuleDefinitionError(f"rule signature {signature!r} is not a call like 'sin(x)'")
+        raise _rule_error(f"rule signature {signature!r} is not a call like 'sin(x)'")
     params: list[str] = []
     defaults: dict = {}
     for arg in node.args:
         if not isinstance(arg, gast.Name):
-            raise RuleDefinitionError(f"rule signature {signature!r}: parameters must be plain names")
+            raise _rule_error(f"rule signature {signature!r}: parameters must be plain names")
         params.append(arg.id)
     for kw in node.keywords:
         text = _unparse(kw.value)
         try:
             defaults[kw.arg] = eval(text, {"np": np, "math": math})  # literal defaults only
         except Exception as exc:
-            raise RuleDefinitionError(
+            raise _rule_error(
                 f"rule signature {signature!r}: default of {kw.arg} must be a literal"
             ) from exc
         params.append(kw.arg)
@@ -217,9 +246,9 @@ def parse_template(text: str, allowed: Iterable[str], where: str) -> gast.expr:
     try:
         module = gast.parse(text.strip())
     except SyntaxError as exc:
-        raise RuleDefinitionError(f"{where}: template {text!r} does not parse: {exc.msg}") from exc
+        raise _rule_error(f"{where}: template {text!r} does not parse: {exc.msg}") from exc
     if len(module.body) != 1 or not isinstance(module.body[0], gast.Expr):
-        raise RuleDefinitionError(f"{where}: template {text!r} must be a single expression")
+        raise _rule_error(f"{where}: template {text!r} must be a single expression")
     expr = module.body[0].value
     allowed = set(allowed) | set(TEMPLATE_GLOBALS) | set(dir(builtins))
     bound = {
@@ -230,7 +259,7 @@ def parse_template(text: str, allowed: Iterable[str], where: str) -> gast.expr:
     for n in gast.walk(expr):
         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
             if n.id not in allowed and n.id not in bound:
-                raise RuleDefinitionError(
+                raise _rule_error(
                     f"{where}: template {text!r} reads unknown name {n.id!r}",
                     hint="templates may use the parameter names, g, out, np, math "
                     "and the helpers in srcdiff.runtime",
@@ -270,7 +299,7 @@ def register_adjoint(
     parsed = {}
     for param, text in adjoints.items():
         if param not in params:
-            raise RuleDefinitionError(f"{where}: {param!r} is not a parameter of {signature!r}")
+            raise _rule_error(f"{where}: {param!r} is not a parameter of {signature!r}")
         parsed[param] = parse_template(text, set(params) | {"g", "out"}, where)
     if isinstance(domain, Domain) or domain is None:
         domain = {p: domain or REAL for p in params}
@@ -283,7 +312,7 @@ def register_adjoint(
         elif len(required) == 2:
             cases = BINARY_CASES
         else:
-            raise RuleDefinitionError(f"{where}: give test cases for a primitive of this arity")
+            raise _rule_error(f"{where}: give test cases for a primitive of this arity")
     rule = Rule(
         fn=fn,
         name=printable_name(fn),

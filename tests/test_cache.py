@@ -1,0 +1,299 @@
+"""The derivative cache: a derivative is transformed once and reused, and never reused
+when something it was built from has changed.
+
+``srcdiff.pipeline.STATS["transforms"]`` counts transformations.  Functions are defined
+fresh in each test, so no other test can have cached them already.
+"""
+
+from __future__ import annotations
+
+import linecache
+
+import numpy as np
+import pytest
+
+import srcdiff
+from srcdiff import pipeline
+from srcdiff.rules import registry
+from srcdiff.testing import numerical_grad
+
+from .conftest import make_function
+
+
+@pytest.fixture
+def clean_registry():
+    """Undo every rule registration a test makes."""
+    rules = dict(registry._RULES)
+    nondiff = set(registry._NONDIFF)
+    yield
+    registry._RULES.clear()
+    registry._RULES.update(rules)
+    registry._NONDIFF.clear()
+    registry._NONDIFF.update(nondiff)
+    registry._version[0] += 1
+
+
+def transforms() -> int:
+    return pipeline.STATS["transforms"]
+
+
+def fresh():
+    def f(x, y):
+        return np.sum(np.sin(x) * y)
+
+    return f
+
+
+def test_same_derivative_transforms_once():
+    f = fresh()
+    x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0])
+    start = transforms()
+    d = srcdiff.grad(f)
+    g1 = d(x, y)
+    assert transforms() == start + 1
+    g2 = d(x, y)
+    assert transforms() == start + 1
+    np.testing.assert_allclose(g1, np.cos(x) * y)
+    np.testing.assert_allclose(g2, np.cos(x) * y)
+
+
+def test_two_separate_grad_calls_share_the_transformation():
+    f = fresh()
+    x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0])
+    start = transforms()
+    srcdiff.grad(f)(x, y)
+    assert transforms() == start + 1
+    g = srcdiff.grad(f)(x, y)
+    srcdiff.grad(f, wrt=0)(x, y)
+    srcdiff.grad(f, wrt="x")(x, y)  # the same parameter, named
+    assert transforms() == start + 1
+    np.testing.assert_allclose(g, np.cos(x) * y)
+
+
+def test_new_argument_values_of_the_same_kind_reuse_the_derivative():
+    f = fresh()
+    d = srcdiff.grad(f)
+    start = transforms()
+    for n in (2, 3, 5):
+        x, y = np.linspace(0, 1, n), np.ones(n)
+        np.testing.assert_allclose(d(x, y), np.cos(x))
+    assert transforms() == start + 1
+
+
+def test_source_and_call_share_the_transformation():
+    f = fresh()
+    start = transforms()
+    text = srcdiff.source(f)
+    srcdiff.grad(f)(np.ones(2), np.ones(2))
+    assert "def " in text
+    assert transforms() == start + 1
+
+
+def test_different_wrt_transforms_separately():
+    f = fresh()
+    x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0])
+    start = transforms()
+    gx = srcdiff.grad(f, wrt=0)(x, y)
+    gy = srcdiff.grad(f, wrt=1)(x, y)
+    gxy = srcdiff.grad(f, wrt=(0, 1))(x, y)
+    assert transforms() == start + 3
+    np.testing.assert_allclose(gx, np.cos(x) * y)
+    np.testing.assert_allclose(gy, np.sin(x))
+    np.testing.assert_allclose(gxy[0], np.cos(x) * y)
+    np.testing.assert_allclose(gxy[1], np.sin(x))
+    srcdiff.grad(f, wrt=(0, 1))(x, y)
+    srcdiff.grad(f, wrt=1)(x, y)
+    assert transforms() == start + 3
+
+
+def test_different_modes_transform_separately():
+    f = fresh()
+    x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0])
+    start = transforms()
+    srcdiff.grad(f)(x, y)
+    value, g = srcdiff.value_and_grad(f)(x, y)
+    out, pullback = srcdiff.vjp(f)(x, y)
+    assert transforms() == start + 3
+    assert value == f(x, y)
+    np.testing.assert_allclose(g, np.cos(x) * y)
+    np.testing.assert_allclose(pullback(2.0), 2.0 * np.cos(x) * y)
+
+
+def test_float_and_array_arguments_transform_separately():
+    f = make_function(
+        "def f(p):\n"
+        "    return np.sum(p * p)\n"
+    )
+    d = srcdiff.grad(f)
+    start = transforms()
+    g_float = d(3.0)
+    g_array = d(np.array([1.0, 2.0]))
+    assert transforms() == start + 2
+    assert isinstance(g_float, float)
+    np.testing.assert_allclose(g_float, 6.0)
+    np.testing.assert_allclose(g_array, [2.0, 4.0])
+    # Back to a float: the float derivative is still cached.
+    np.testing.assert_allclose(d(-1.0), -2.0)
+    np.testing.assert_allclose(d(np.array([3.0])), [6.0])
+    assert transforms() == start + 2
+
+
+def test_array_tuple_and_dict_arguments_transform_separately():
+    f = make_function(
+        "def f(p):\n"
+        "    return p[0] * p[1] * 2.0\n"
+    )
+    d = srcdiff.grad(f)
+    start = transforms()
+    g_array = d(np.array([2.0, 3.0]))
+    g_dict = d({0: 2.0, 1: 3.0, 2: 7.0})
+    assert transforms() == start + 2
+    g_tuple = d((2.0, 3.0))  # a container too: it may share the dict's derivative
+    count = transforms()
+    np.testing.assert_allclose(g_array, [6.0, 4.0])
+    assert type(g_tuple) is tuple
+    np.testing.assert_allclose(g_tuple, (6.0, 4.0))
+    assert g_dict == pytest.approx({0: 6.0, 1: 4.0, 2: 0.0})
+    d(np.array([1.0, 1.0]))
+    d((1.0, 5.0))
+    d({0: 1.0, 1: 5.0})
+    assert transforms() == count
+
+
+def test_registering_a_rule_invalidates_cached_derivatives(clean_registry):
+    f = fresh()
+    x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0])
+    d = srcdiff.grad(f)
+    d(x, y)
+    start = transforms()
+    d(x, y)
+    assert transforms() == start
+
+    def unrelated(v):
+        return v
+
+    srcdiff.register_adjoint(unrelated, "unrelated(v)", v="g")
+    np.testing.assert_allclose(d(x, y), np.cos(x) * y)
+    assert transforms() == start + 1
+    srcdiff.grad(f)(x, y)
+    assert transforms() == start + 1
+
+
+def _sourceless(src: str, name: str):
+    ns: dict = {"np": np, "__name__": "cache_test_module"}
+    exec(compile(src, f"<sourceless {name}>", "exec"), ns)
+    return ns[name]
+
+
+def test_re_registered_rule_is_used_by_a_cached_derivative(clean_registry):
+    """A rule registered after a derivative was cached changes the next call's gradient."""
+    cube = _sourceless("def cube(v):\n    return v * v * v\n", "cube")
+    srcdiff.register_adjoint(cube, "cube(v)", v="g * 2.0 * v")  # deliberately wrong
+
+    def f(x):
+        return np.sum(cube(x))
+
+    x = np.array([0.5, 2.0])
+    d = srcdiff.grad(f)
+    np.testing.assert_allclose(d(x), 2.0 * x)  # what the wrong rule says
+    start = transforms()
+    srcdiff.register_adjoint(cube, "cube(v)", v="g * 3.0 * v * v")  # the right one
+    got = d(x)
+    assert transforms() == start + 1
+    np.testing.assert_allclose(got, 3.0 * x ** 2)
+    np.testing.assert_allclose(got, numerical_grad(f, (x,), 0), rtol=1e-6)
+
+
+def test_nondifferentiable_declared_after_caching(clean_registry):
+    stop = _sourceless("def stop(v):\n    return v * 1.0\n", "stop")
+    srcdiff.register_adjoint(stop, "stop(v)", v="g")
+
+    def f(x):
+        return np.sum(x * stop(x))
+
+    x = np.array([1.0, -3.0])
+    d = srcdiff.grad(f)
+    np.testing.assert_allclose(d(x), 2.0 * x)
+    srcdiff.nondifferentiable(stop)
+    np.testing.assert_allclose(d(x), x)
+
+
+def _define(filename: str, src: str, name: str):
+    """Define ``src`` as if it were the new contents of ``filename`` (a re-run notebook
+    cell, an edited and reloaded module)."""
+    linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
+    ns: dict = {"np": np}
+    exec(compile(src, filename, "exec"), ns)
+    return ns[name]
+
+
+def test_redefined_function_gets_a_new_derivative():
+    filename = "<srcdiff-cache-redefine>"
+    f1 = _define(filename, "def f(x):\n    return np.sum(x ** 2)\n", "f")
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(srcdiff.grad(f1)(x), 2 * x)
+    start = transforms()
+    f2 = _define(filename, "def f(x):\n    return np.sum(np.sin(x))\n", "f")
+    np.testing.assert_allclose(srcdiff.grad(f2)(x), np.cos(x))
+    assert transforms() == start + 1
+    # The old definition keeps its own derivative.
+    np.testing.assert_allclose(srcdiff.grad(f1)(x), 2 * x)
+
+
+def test_redefined_function_through_make_function():
+    f1 = make_function("def f(x):\n    return x * x * x\n")
+    f2 = make_function("def f(x):\n    return 5.0 * x\n")
+    np.testing.assert_allclose(srcdiff.grad(f1)(2.0), 12.0)
+    np.testing.assert_allclose(srcdiff.grad(f2)(2.0), 5.0)
+
+
+def test_function_with_replaced_code_gets_a_new_derivative():
+    filename = "<srcdiff-cache-new-code>"
+    f = _define(filename, "def f(x):\n    return x * x\n", "f")
+    d = srcdiff.grad(f)
+    np.testing.assert_allclose(d(3.0), 6.0)
+    g = _define(filename, "def f(x):\n    return 4.0 * x\n", "f")
+    f.__code__ = g.__code__
+    assert f(3.0) == 12.0
+    np.testing.assert_allclose(srcdiff.grad(f)(3.0), 4.0)
+    np.testing.assert_allclose(d(3.0), 4.0)
+
+
+def square_global(v):
+    return v * v
+
+
+def cube_global(v):
+    return v * v * v
+
+
+HELPER = square_global
+
+
+def uses_global_helper(x):
+    return HELPER(x) * 2.0
+
+
+def test_rebound_global_callee_gets_a_new_derivative():
+    global HELPER
+    d = srcdiff.grad(uses_global_helper)
+    np.testing.assert_allclose(d(3.0), 2 * 2 * 3.0)
+    HELPER = cube_global
+    try:
+        want = 2 * 3 * 3.0 ** 2
+        np.testing.assert_allclose(srcdiff.grad(uses_global_helper)(3.0), want)
+        np.testing.assert_allclose(d(3.0), want)
+    finally:
+        HELPER = square_global
+
+
+def test_cache_is_per_function_not_per_name():
+    def make(scale):
+        def f(x):
+            return scale * x * x
+
+        return f
+
+    f2, f3 = make(2.0), make(3.0)
+    np.testing.assert_allclose(srcdiff.grad(f2)(1.0), 4.0)
+    np.testing.assert_allclose(srcdiff.grad(f3)(1.0), 6.0)
