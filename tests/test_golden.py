@@ -55,6 +55,18 @@ def indexed(x, w):
     return rows.sum(axis=0).dot(w) + x[1, 0] ** 2
 
 
+def rnn(h, W, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(h @ W + xs[t])
+    return np.sum(h)
+
+
+def huber(x, delta):
+    if abs(x) <= delta:
+        return 0.5 * x * x
+    return delta * (abs(x) - 0.5 * delta)
+
+
 RNG = np.random.default_rng(11)
 CASES = {
     "poly": (poly, (0, 1), (0.5, -2.0)),
@@ -64,6 +76,11 @@ CASES = {
     "softmax_cross_entropy": (softmax_cross_entropy, 0,
                               (RNG.normal(size=(4, 3)), np.eye(3)[[0, 2, 1, 2]])),
     "indexed": (indexed, (0, 1), (RNG.normal(size=(3, 4)), RNG.normal(size=3))),
+    # A loop: the primal appends what each step's adjoint reads to a list, the adjoint
+    # pops it while running the steps backwards.
+    "rnn": (rnn, (0, 1), (RNG.normal(size=3), RNG.normal(size=(3, 3)) * 0.5, RNG.normal(size=(4, 3)))),
+    # A branch: the adjoint takes the branch the primal took.
+    "huber": (huber, 0, (0.4, 1.0)),
 }
 
 
