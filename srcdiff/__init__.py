@@ -6,7 +6,7 @@ generated code is readable (``.source``) and cached.
 """
 
 from . import rules as _rules  # noqa: F401  (registers the built-in rules)
-from .api import Derivative, grad, source, value_and_grad, vjp
+from .api import Derivative, derivative, grad, hessian, hvp, jacobian, jvp, source, value_and_grad, vjp
 from .errors import (
     ArgumentError,
     NonDifferentiableError,
@@ -18,7 +18,7 @@ from .errors import (
     UnsupportedSyntaxError,
 )
 from .ir import Method
-from .rules.registry import nondifferentiable, register_adjoint
+from .rules.registry import define_tangents, nondifferentiable, register_adjoint
 
 __version__ = "0.1.0"
 
@@ -26,8 +26,14 @@ __all__ = [
     "grad",
     "value_and_grad",
     "vjp",
+    "jvp",
+    "derivative",
+    "jacobian",
+    "hessian",
+    "hvp",
     "source",
     "register_adjoint",
+    "define_tangents",
     "nondifferentiable",
     "Method",
     "Derivative",

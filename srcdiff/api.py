@@ -21,7 +21,8 @@ from . import pipeline
 from .errors import ArgumentError
 from .rules import registry
 
-__all__ = ["grad", "value_and_grad", "vjp", "source", "Derivative"]
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "derivative", "jacobian", "hessian", "hvp",
+           "source", "Derivative"]
 
 _CACHE: weakref.WeakKeyDictionary[Callable, dict] = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
@@ -157,7 +158,8 @@ class Derivative:
     def __repr__(self) -> str:
         return f"<srcdiff {self._mode} of {getattr(self._fn, '__qualname__', self._fn)} wrt {self._names}>"
 
-    def _spec(self, args: tuple, kwargs: dict) -> tuple:
+    def _spec(self, args: tuple, kwargs: dict | None = None) -> tuple:
+        kwargs = kwargs or {}
         if not kwargs and self._all_positional and self._max_position < len(args):
             kinds = []
             for i in self._positions:  # the common case, kept short
@@ -184,36 +186,72 @@ class Derivative:
             kinds.append(_kind(value, name, self._fn))
         return tuple(kinds)
 
-    def _generated(self, spec: tuple) -> pipeline.Generated:
-        if not hasattr(self._fn, "__code__"):
+    def _target(self, args: tuple | None, kwargs: dict | None) -> Callable:
+        """The Python function to transform: the user's, or, when differentiating a
+        derivative, the code srcdiff generated for it (without updates in place)."""
+        if not isinstance(self._fn, Derivative):
+            return self._fn
+        inner = self._fn
+        if args is None:
+            spec = tuple(pipeline.guess_kinds(inner._fn).get(n, "array") for n in inner._names)
+        else:
+            spec = inner._spec(*inner._split(args, kwargs))
+        return inner._generated(spec, functional=True).function
+
+    def _generated(self, spec: tuple, args: tuple | None = None, kwargs: dict | None = None,
+                   functional: bool = False) -> pipeline.Generated:
+        target = self._target(args, kwargs)
+        if not hasattr(target, "__code__"):
             from .passes.parse import parse
 
-            parse(self._fn)  # raises SourceUnavailableError with a hint
+            parse(target)  # raises SourceUnavailableError with a hint
         version = _VERSION[0]
-        key = (self._mode, self._names, self._single, spec, self._optimize, version)
+        key = (self._mode, self._names, self._single, spec, self._optimize, version, functional)
         with _LOCK:
-            per_fn = _CACHE.setdefault(self._fn, {})
+            per_fn = _CACHE.setdefault(target, {})
             gen = per_fn.get(key)
             if gen is None or not gen.current():
                 gen = pipeline.transform(
-                    self._fn, mode=self._mode, wrt=self._names,
+                    target, mode=self._mode, wrt=self._names,
                     kinds=dict(zip(self._names, spec)), optimize=self._optimize,
-                    single=self._single,
+                    single=self._single, functional=functional,
                 )
                 per_fn[key] = gen
-        self._table[spec] = (version, gen.function, gen.current)
+        if not functional and not isinstance(self._fn, Derivative):
+            self._table[spec] = (version, gen.function, gen.current)
         self._last = gen
         return gen
+
+    def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        """The function's own arguments (for jvp, without the trailing tangents)."""
+        if self._mode == "jvp":
+            return args[: len(args) - len(self._wrt)], kwargs
+        return args, kwargs
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._bound is not None:
             args = (self._bound,) + args
+        tangents: tuple = ()
+        if self._mode == "jvp":
+            if len(args) < len(self._wrt):
+                raise ArgumentError(
+                    f"jvp of {getattr(self._fn, '__name__', 'fn')} takes the function's arguments "
+                    f"followed by {len(self._wrt)} tangent(s), one per wrt entry {self._names}",
+                    pipeline.function_loc(self._fn), hint="append one tangent per wrt entry")
+            split = len(args) - len(self._wrt)
+            args, tangents = args[:split], args[split:]
         spec = self._spec(args, kwargs)
         entry = self._table.get(spec)
         if entry is None or entry[0] != _VERSION[0] or not entry[2]():
-            function = self._generated(spec).function
+            gen = self._generated(spec, args, kwargs)
+            function = gen.function
         else:
             function = entry[1]
+        if tangents:
+            kwargs = dict(kwargs)
+            kwargs.update(zip(function.__code__.co_varnames[
+                function.__code__.co_argcount: function.__code__.co_argcount
+                + function.__code__.co_kwonlyargcount][-len(tangents):], tangents))
         return function(*args, **kwargs)
 
     @property
@@ -222,7 +260,10 @@ class Derivative:
         call, for the kinds the function's code suggests: a parameter indexed with a
         string, or unpacked, is taken for a container; any other for an array)."""
         if self._last is None:
-            guess = pipeline.guess_kinds(self._fn)
+            base = self._fn
+            while isinstance(base, Derivative):
+                base = base._fn
+            guess = pipeline.guess_kinds(base)
             self._generated(tuple(guess.get(n, "array") for n in self._names))
         return self._last.source
 
@@ -272,6 +313,17 @@ def value_and_grad(fn: Callable | None = None, *, wrt: Any = 0, optimize: bool =
     return _transformation("value_and_grad")(fn, wrt=wrt, optimize=optimize)
 
 
+def jvp(fn: Callable, *, wrt: Any = 0, optimize: bool = True) -> Derivative:
+    """Jacobian-vector products (forward mode): ``jvp(fn)(*args, *tangents)`` returns
+    ``(out, out_tangent)``, with one tangent per ``wrt`` entry, shaped like its argument.
+
+    >>> import numpy as np, srcdiff
+    >>> srcdiff.jvp(lambda x: np.sin(x) * 2)(np.zeros(2), np.array([1.0, 3.0]))
+    (array([0., 0.]), array([2., 6.]))
+    """
+    return Derivative(fn, "jvp", wrt, optimize)
+
+
 def vjp(fn: Callable, *, wrt: Any = 0, optimize: bool = True) -> Derivative:
     """Vector-Jacobian products: ``vjp(fn)(*args)`` returns ``(out, pullback)``.
 
@@ -286,11 +338,141 @@ def vjp(fn: Callable, *, wrt: Any = 0, optimize: bool = True) -> Derivative:
     return Derivative(fn, "vjp", wrt, optimize)
 
 
+def derivative(fn: Callable, *, wrt: Any = 0) -> Callable:
+    """``d out / d args[wrt]`` for a float argument, in forward mode.
+
+    >>> import math, srcdiff
+    >>> srcdiff.derivative(lambda x: x ** 3)(2.0)
+    12.0
+    """
+    forward = jvp(fn, wrt=wrt)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return forward(*args, *([1.0] * len(forward._wrt)), **kwargs)[1]
+
+    return _Wrapper(call, forward, "derivative")
+
+
+class _Wrapper:
+    """A transformation built from generated derivatives (derivative, jacobian, hessian)."""
+
+    def __init__(self, call: Callable, base: Derivative, kind: str):
+        self._call = call
+        self._base = base
+        self.__name__ = f"{kind}_{getattr(base._fn, '__name__', 'fn')}"
+        self.__doc__ = f"The {kind} of {getattr(base._fn, '__qualname__', 'a function')}, by srcdiff."
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(*args, **kwargs)
+
+    @property
+    def source(self) -> str:
+        """The generated source this transformation runs."""
+        return self._base.source
+
+
+def _basis(x: Any):
+    """Each unit perturbation of ``x`` (a float or an array), in C order."""
+    if np.ndim(x) == 0 and not isinstance(x, np.ndarray):
+        yield 1.0
+        return
+    for i in range(np.size(x)):
+        e = np.zeros(np.shape(x))
+        e.flat[i] = 1.0
+        yield e
+
+
+def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
+    """The Jacobian ``d out / d args[wrt]``, of shape ``out.shape + arg.shape``.
+
+    ``mode="forward"`` builds it a column at a time with jvp, ``"reverse"`` a row at a
+    time with vjp; ``"auto"`` takes forward when the argument has fewer entries than
+    the result.  A tuple ``wrt`` gives a tuple of Jacobians.
+
+    >>> import numpy as np, srcdiff
+    >>> srcdiff.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
+    if mode not in ("auto", "forward", "reverse"):
+        raise ArgumentError(f"unknown jacobian mode {mode!r}", hint="use 'auto', 'forward' or 'reverse'")
+    forward = jvp(fn, wrt=wrt)
+    backward = vjp(fn, wrt=wrt)
+    single = not isinstance(wrt, (tuple, list))
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        targets = [args[p] if p is not None and p < len(args) else kwargs[n] for p, n in forward._wrt]
+        out = fn(*args, **kwargs)
+        out_shape = np.shape(out)
+        use_forward = mode == "forward" or (
+            mode == "auto" and sum(np.size(t) for t in targets) <= np.size(out))
+        results = []
+        if use_forward:
+            for k, target in enumerate(targets):
+                columns = []
+                for e in _basis(target):
+                    tangents = [e if j == k else _zero(t) for j, t in enumerate(targets)]
+                    columns.append(np.asarray(forward(*args, *tangents, **kwargs)[1], dtype=float))
+                stacked = np.stack(columns, axis=-1) if columns else np.zeros(out_shape + (0,))
+                results.append(np.reshape(stacked, out_shape + np.shape(target)))
+        else:
+            _, pullback = backward(*args, **kwargs)
+            rows: list = [[] for _ in targets]
+            for e in _basis(out):
+                grads = pullback(e)
+                grads = (grads,) if single else grads
+                for k, g in enumerate(grads):
+                    rows[k].append(np.asarray(g, dtype=float))
+            results = [np.reshape(np.stack(r), out_shape + np.shape(t)) for r, t in zip(rows, targets)]
+        return results[0] if single else tuple(results)
+
+    return _Wrapper(call, forward, "jacobian")
+
+
+def _zero(x: Any) -> Any:
+    return 0.0 if np.ndim(x) == 0 and not isinstance(x, np.ndarray) else np.zeros(np.shape(x))
+
+
+def hessian(fn: Callable, *, wrt: Any = 0) -> Callable:
+    """The Hessian of a scalar function, shape ``arg.shape + arg.shape``: forward mode
+    over the reverse-mode gradient (a jvp of the generated gradient per column).
+
+    >>> import numpy as np, srcdiff
+    >>> srcdiff.hessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    return _Wrapper(jacobian(grad(fn, wrt=wrt), wrt=wrt, mode="forward"), jvp(grad(fn, wrt=wrt), wrt=wrt),
+                    "hessian")
+
+
+def hvp(fn: Callable, *, wrt: Any = 0) -> Callable:
+    """Hessian-vector products without forming the Hessian: ``hvp(fn)(*args, v)`` is the
+    jvp of the generated gradient in the direction ``v``.
+
+    >>> import numpy as np, srcdiff
+    >>> srcdiff.hvp(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]), np.array([1.0, 1.0]))
+    array([ 6., 12.])
+    """
+    forward = jvp(grad(fn, wrt=wrt), wrt=wrt)
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return forward(*args, **kwargs)[1]
+
+    return _Wrapper(call, forward, "hvp")
+
+
+_KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hessian", "hvp")
+
+
 def source(fn: Callable, *, kind: str = "grad", wrt: Any = 0, optimize: bool = True) -> str:
     """The generated Python source of a derivative of ``fn``.
 
-    ``kind`` is ``"grad"``, ``"value_and_grad"`` or ``"vjp"``.
+    ``kind`` is ``"grad"``, ``"value_and_grad"``, ``"vjp"``, ``"jvp"``, or ``"hessian"``
+    / ``"hvp"`` (the forward-mode code run over the generated gradient).
     """
-    if kind not in ("grad", "value_and_grad", "vjp"):
-        raise ArgumentError(f"unknown kind {kind!r}", hint="use 'grad', 'value_and_grad' or 'vjp'")
+    if kind not in _KINDS:
+        raise ArgumentError(f"unknown kind {kind!r}", hint=f"use one of {', '.join(_KINDS)}")
+    if kind in ("hessian", "hvp"):
+        return Derivative(grad(fn, wrt=wrt, optimize=optimize), "jvp", wrt, optimize).source
     return Derivative(fn, kind, wrt, optimize).source

@@ -142,16 +142,27 @@ def value_expr(value: Any) -> gast.expr:
 
 
 def phi_assign(targets: list, sources: list) -> list:
-    """Assign each source to its target as if at once (a loop may swap two values)."""
-    pairs = [(t, s) for t, s in zip(targets, sources) if not (isinstance(s, ir.Var) and s.id == t)]
+    """Assign each source (an atom, or an expression) to its target as if at once (a
+    loop may swap two values)."""
+    def expr(s: Any) -> gast.expr:
+        return s if isinstance(s, gast.AST) else atom_expr(s)
+
+    def reads_of(s: Any) -> set:
+        if isinstance(s, gast.AST):
+            return {n.id for n in gast.walk(s) if isinstance(n, gast.Name)}
+        return set(ir.atom_vars(s))
+
+    pairs = [(t, s) for t, s in zip(targets, sources)
+             if not (isinstance(s, ir.Var) and s.id == t)
+             and not (isinstance(s, gast.Name) and s.id == t)]
     if not pairs:
         return []
-    reads = {n for _, s in pairs for n in ir.atom_vars(s)}
+    reads = {n for _, s in pairs for n in reads_of(s)}
     if len(pairs) > 1 and reads & {t for t, _ in pairs}:
         lhs = gast.Tuple(elts=[store(t) for t, _ in pairs], ctx=gast.Store())
-        rhs = gast.Tuple(elts=[atom_expr(s) for _, s in pairs], ctx=gast.Load())
+        rhs = gast.Tuple(elts=[expr(s) for _, s in pairs], ctx=gast.Load())
         return [gast.Assign(targets=[lhs], value=rhs, type_comment=None)]
-    return [gast.Assign(targets=[store(t)], value=atom_expr(s), type_comment=None) for t, s in pairs]
+    return [gast.Assign(targets=[store(t)], value=expr(s), type_comment=None) for t, s in pairs]
 
 
 class Hooks:
@@ -168,6 +179,14 @@ class Hooks:
 
     def rewrite_assign(self, stmt: Any) -> list | None:
         return None
+
+    def phis(self, stmt: Any, which: int) -> list:
+        """(target, source) pairs to assign at a join: which = 0/1 for the branches of
+        an If, 0 (before) / 1 (end of an iteration) for a loop."""
+        return [(p.target, p.sources[which]) for p in stmt.phis]
+
+    def exits(self, loop: Any) -> list:
+        return list(loop.exits)
 
     def end_of_iteration(self, loop: Any) -> list:
         return []
@@ -223,7 +242,8 @@ def stmt_nodes(stmt: Any, hooks: Hooks | None = None) -> list:
         branches = []
         for which, block in enumerate((stmt.body, stmt.orelse)):
             nodes = block_nodes(block, hooks)
-            nodes += phi_assign([p.target for p in stmt.phis], [p.sources[which] for p in stmt.phis])
+            pairs = hooks.phis(stmt, which)
+            nodes += phi_assign([t for t, _ in pairs], [s for _, s in pairs])
             nodes += hooks.end_of_branch(stmt, which)
             branches.append(nodes)
         return [gast.If(test=atom_expr(stmt.test), body=branches[0] or [gast.Pass()],
@@ -234,12 +254,12 @@ def stmt_nodes(stmt: Any, hooks: Hooks | None = None) -> list:
 
 
 def _loop_nodes(loop: ir.Loop, hooks: Hooks) -> list:
-    headers = [p.target for p in loop.phis]
-    out = phi_assign(headers, [p.sources[0] for p in loop.phis])
+    before, after = hooks.phis(loop, 0), hooks.phis(loop, 1)
+    out = phi_assign([t for t, _ in before], [s for _, s in before])
     out += hooks.before_loop(loop)
     body = block_nodes(loop.body, hooks)
     body += hooks.end_of_iteration(loop)
-    body += phi_assign(headers, [p.sources[1] for p in loop.phis])
+    body += phi_assign([t for t, _ in after], [s for _, s in after])
     body += hooks.after_phis(loop)
     if loop.breaks:
         test = atom_expr(loop.breaks[0]) if len(loop.breaks) == 1 else gast.BoolOp(
@@ -258,7 +278,7 @@ def _loop_nodes(loop: ir.Loop, hooks: Hooks) -> list:
             pre = block_nodes(loop.test_body, hooks)
             out.append(gast.While(test=gast.Constant(value=True, kind=None), body=pre + [stop] + body,
                                   orelse=[]))
-    out += [gast.Assign(targets=[store(x)], value=name(h), type_comment=None) for x, h in loop.exits]
+    out += [gast.Assign(targets=[store(x)], value=name(h), type_comment=None) for x, h in hooks.exits(loop)]
     out += hooks.after_loop(loop)
     return out
 

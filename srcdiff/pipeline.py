@@ -9,6 +9,7 @@
     ssa        ir -> ir                     every name assigned once
     activity   ir -> Activity               which values need derivatives (side tables)
     reverse    ir + Activity -> gast        primal sweep, then adjoint sweep from the rules
+    forward    ir + Activity -> gast        tangents computed alongside the values (jvp)
     simplify   gast -> gast                 copy propagation, dead code
     emit       gast -> str                  ast.unparse
     compile    str -> function              compile(), linecache, closure cells
@@ -30,13 +31,14 @@ from . import ir, rules
 from .compile import compile_function, label_for
 from .errors import Loc, UnsupportedSyntaxError
 from .names import Namer
-from .passes import activity, anf, desugar, fence, jumps, parse, resolve, reverse, simplify, ssa
+from .passes import activity, anf, desugar, fence, forward, jumps, parse, resolve, reverse, simplify, ssa
 from .rules import registry
 
 __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
 
 # The names HOOKS["after"] is called with, in order.
-PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "activity", "reverse", "simplify", "emit")
+PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "activity", "reverse", "forward",
+          "simplify", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
 STATS = {"transforms": 0}
@@ -227,17 +229,23 @@ def _purity(source: parse.Source) -> Callable[[gast.expr], bool]:
 
 
 def transform(
-    fn: Callable, *, mode: str, wrt: tuple, kinds: dict, optimize: bool = True, single: bool = True
+    fn: Callable, *, mode: str, wrt: tuple, kinds: dict, optimize: bool = True, single: bool = True,
+    functional: bool = False,
 ) -> Generated:
     """Run the whole pipeline: the derivative of ``fn`` in ``mode`` w.r.t. parameters ``wrt``."""
     STATS["transforms"] += 1
     source, program, namer, res = _front(fn)
     act = _after("activity", activity.analyze(program, wrt, kinds))
     extra: dict = {}
-    tree = _after("reverse", reverse.differentiate(program, act, wrt, mode, namer, single, extra))
+    if mode == "jvp":
+        tree = _after("forward", forward.differentiate(program, act, wrt, namer, extra))
+    else:
+        tree = _after("reverse", reverse.differentiate(program, act, wrt, mode, namer, single, extra,
+                                                       functional=functional))
     if optimize:
         tree = _after("simplify", simplify.simplify(tree, _purity(source)))
-    tree = simplify.separate_results(tree, mode)
+    if mode != "jvp":
+        tree = simplify.separate_results(tree, mode)
     code = source.fn.__code__
     label = label_for(mode, program.name, source.filename, code.co_firstlineno)
     function, text = compile_function(

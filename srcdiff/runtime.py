@@ -50,6 +50,7 @@ __all__ = [
     "setitem",
     "index_add",
     "distinct",
+    "sort_tangent",
     "setitem_grad_x",
     "setitem_grad_value",
     "zeros_like_tree",
@@ -609,3 +610,10 @@ def distinct(results: tuple, *others: Any) -> tuple:
         if any(_same_memory(r, prev) for prev in out[:i]) or any(_same_memory(r, o) for o in others):
             out[i] = r.copy()
     return tuple(out)
+
+
+def sort_tangent(t: Any, a: Any, axis: Any = -1) -> Any:
+    """Tangent of ``np.sort(a, axis)``: the tangent entries in the sorted order."""
+    if axis is None:
+        return np.ravel(t)[np.argsort(a, axis=None)]
+    return np.take_along_axis(t, np.argsort(a, axis=axis), axis=axis)

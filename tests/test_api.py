@@ -152,9 +152,6 @@ def test_derivative_keeps_the_name_and_repr():
     assert "poly" in repr(d)
 
 
-@pytest.mark.xfail(reason="grad(grad(f)) raises ArgumentError 'wrt=0 but grad_f has 0 positional "
-                   "parameter(s)': a Derivative is not itself differentiable (DESIGN: 'grad(grad(f)) "
-                   "works')", strict=True)
 def test_grad_of_grad():
     def f(x):
         return x ** 3

@@ -98,7 +98,7 @@ class _Saved:
 class _Reverse(Hooks):
     """Builds the adjoint of one function; also the hooks that add saves to its primal."""
 
-    def __init__(self, act: Activity, namer: Namer, destructive: bool):
+    def __init__(self, act: Activity, namer: Namer, destructive: bool, functional: bool = False):
         self.act = act
         self.namer = namer
         self.destructive = destructive  # pop saved values (grad) or read them (vjp)
@@ -112,6 +112,7 @@ class _Reverse(Hooks):
         self.globals: dict[str, Any] = {}  # names the generated code needs besides the helpers
         self.derivative_names: dict = {}
         self.owned: set[str] = set()  # adjoint arrays this code created and nothing aliases
+        self.functional = functional  # no updates in place (the code will be differentiated)
 
     # ---- adjoint variables -------------------------------------------------------
     def emit(self, stmt: gast.stmt) -> None:
@@ -161,6 +162,8 @@ class _Reverse(Hooks):
             return
         if tree:
             self.emit(_assign(current, _call("tree_add", name(current), expr)))
+        elif self.functional:
+            self.emit(_assign(current, gast.BinOp(left=name(current), op=gast.Add(), right=expr)))
         elif var in self.owned and _is_call(expr, "getitem_grad") and _names(expr.args[1], var):
             # scatter the entries into the adjoint array in place
             g, index = expr.args[0], expr.args[2]
@@ -525,11 +528,11 @@ def _push(stack: str, names: list) -> gast.stmt:
 
 def differentiate(
     fn: ir.Function, act: Activity, wrt: tuple, mode: str, namer: Namer, single: bool = True,
-    globals_out: dict | None = None,
+    globals_out: dict | None = None, functional: bool = False,
 ) -> gast.FunctionDef:
     """Build the derivative function of ``fn`` with respect to the parameters ``wrt``."""
     ret = fn.body[-1]
-    rev = _Reverse(act, namer, destructive=mode != "vjp")
+    rev = _Reverse(act, namer, destructive=mode != "vjp" and not functional, functional=functional)
     out_atom = ret.value
     out_expr = atom_expr(out_atom)
     extra_primal = []

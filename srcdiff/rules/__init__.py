@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (imported for their registrations)
     containers,
     elementwise,
+    generated,
     indexing,
     linalg,
     nondiff,
@@ -10,6 +11,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     reductions,
     scalar,
     shape,
+    tangents,  # after the modules whose rules it completes
 )
 from .registry import (
     Case,

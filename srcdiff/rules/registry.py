@@ -31,6 +31,7 @@ __all__ = [
     "Case",
     "Rule",
     "register_adjoint",
+    "define_tangents",
     "nondifferentiable",
     "lookup",
     "is_nondifferentiable",
@@ -113,6 +114,10 @@ class Rule:
     doc: str = ""
     tree_out: bool = False  # the result is a container (its cotangent may be sparse)
     sparse: bool = False  # templates may give None (a zero) for an entry
+    tangents: dict = field(default_factory=dict)  # param -> template over params, out, t
+    tangent: Any = None  # or one template for the whole result tangent, over d<param>
+    tangent_sources: dict = field(default_factory=dict)
+    reverse: bool = True  # False: a forward-mode-only rule (no adjoints at all)
 
     def bind(self, args: tuple, kwargs: tuple) -> dict | None:
         """Map call atoms onto parameter names, defaults filled in; None if they don't fit."""
@@ -277,6 +282,9 @@ def register_adjoint(
     doc: str = "",
     tree_out: bool = False,
     sparse: bool = False,
+    tangents: dict | None = None,
+    tangent: str | None = None,
+    reverse: bool = True,
     **adjoints: str,
 ) -> Rule:
     """Register the reverse-mode rule of ``fn``.
@@ -301,6 +309,20 @@ def register_adjoint(
         if param not in params:
             raise _rule_error(f"{where}: {param!r} is not a parameter of {signature!r}")
         parsed[param] = parse_template(text, set(params) | {"g", "out"}, where)
+    tangents = dict(tangents or {})
+    parsed_tangents = {}
+    for param, text in tangents.items():
+        if param not in params:
+            raise _rule_error(f"{where}: tangent for {param!r}, which is not a parameter of {signature!r}")
+        parsed_tangents[param] = parse_template(text, set(params) | {"t", "out"}, where)
+    joint = None
+    if tangent is not None:
+        joint = parse_template(tangent, set(params) | {"out"} | {"d" + p for p in params}, where)
+    elif _is_elementwise(fn):
+        for param, template in parsed.items():
+            if param not in parsed_tangents:
+                parsed_tangents[param] = _tangent_of_elementwise(template)
+                tangents[param] = _unparse(parsed_tangents[param])
     if isinstance(domain, Domain) or domain is None:
         domain = {p: domain or REAL for p in params}
     else:
@@ -326,11 +348,82 @@ def register_adjoint(
         doc=doc,
         tree_out=tree_out,
         sparse=sparse,
+        tangents=parsed_tangents,
+        tangent=joint,
+        tangent_sources={**{p: t.strip() for p, t in tangents.items()},
+                         **({"*": tangent.strip()} if tangent else {})},
+        reverse=reverse,
     )
     _RULES[_key(fn)] = rule
     _NONDIFF.discard(fn)
     _version[0] += 1
     return rule
+
+
+def define_tangents(fn: Any, tangent: str | None = None, **tangents: str) -> Rule:
+    """Give the registered rule of ``fn`` its forward-mode (tangent) templates.
+
+    Either one template per parameter, over the parameter names, ``out`` and ``t``
+    (that parameter's tangent), whose sum is the result's tangent; or ``tangent``, one
+    template for the result's tangent over the parameter names, ``out`` and ``d<param>``
+    (each parameter's tangent, zeros where it has none).
+    """
+    rule = _RULES.get(fn)
+    where = f"tangent rule for {printable_name(fn)}"
+    if rule is None:
+        raise _rule_error(f"{where}: {printable_name(fn)} has no registered rule")
+    for param, text in tangents.items():
+        if param not in rule.params:
+            raise _rule_error(f"{where}: {param!r} is not a parameter of {rule.name}")
+        rule.tangents[param] = parse_template(text, set(rule.params) | {"t", "out"}, where)
+        rule.tangent_sources[param] = text.strip()
+    if tangent is not None:
+        rule.tangent = parse_template(tangent, set(rule.params) | {"out"} | {"d" + p for p in rule.params},
+                                      where)
+        rule.tangent_sources["*"] = tangent.strip()
+    _version[0] += 1
+    return rule
+
+
+_ELEMENTWISE_EXTRA: set = set()
+
+
+def _is_elementwise(fn: Any) -> bool:
+    """Whether each entry of ``fn``'s result depends only on the same entry of each
+    argument (after broadcasting): then its Jacobian is diagonal, and its tangent rule
+    is its adjoint rule with the tangent in place of the cotangent, without unbroadcast."""
+    import operator
+
+    from ..ir import Method
+
+    if isinstance(fn, np.ufunc):
+        return fn.nout == 1 and fn is not np.matmul
+    if fn in (operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
+              operator.mod, operator.neg, operator.pos, abs, float, pow, max, min, np.where,
+              np.clip, np.real, np.float64) or fn == Method("astype"):
+        return True
+    if fn in _ELEMENTWISE_EXTRA:
+        return True
+    return getattr(fn, "__module__", None) == "math" or getattr(fn, "__self__", None) is math
+
+
+def _tangent_of_elementwise(template: gast.expr) -> gast.expr:
+    """The adjoint template with ``t`` for ``g`` and every ``unbroadcast(e, x)`` as ``e``."""
+    expr = copy.deepcopy(template)
+
+    class Swap(gast.NodeTransformer):
+        def visit_Name(self, node: gast.Name) -> gast.expr:
+            if isinstance(node.ctx, gast.Load) and node.id == "g":
+                return gast.Name(id="t", ctx=gast.Load(), annotation=None, type_comment=None)
+            return node
+
+        def visit_Call(self, node: gast.Call) -> gast.expr:
+            self.generic_visit(node)
+            if isinstance(node.func, gast.Name) and node.func.id == "unbroadcast":
+                return node.args[0]
+            return node
+
+    return Swap().visit(expr)
 
 
 def nondifferentiable(*fns: Any) -> None:
