@@ -6,7 +6,8 @@
     resolve    Source -> Resolution         bind global/closure references to their objects
     desugar    gast -> gast                 operators, methods, subscripts, unpacking -> calls
     anf        gast -> ir.Function          one operation per statement
-    ssa        ir -> ir                     every name assigned once
+    ssa        ir -> ir                     every name assigned once; joins become phis
+    cse        ir -> ir                     a repeated pure call reuses the first result
     activity   ir -> Activity               which values need derivatives (side tables)
     reverse    ir + Activity -> gast        primal sweep, then adjoint sweep from the rules
     forward    ir + Activity -> gast        tangents computed alongside the values (jvp)
@@ -31,13 +32,15 @@ from . import ir, rules
 from .compile import compile_function, label_for
 from .errors import Loc, UnsupportedSyntaxError
 from .names import Namer
-from .passes import activity, anf, desugar, fence, forward, jumps, parse, resolve, reverse, simplify, ssa
+from .passes import (
+    activity, anf, cse, desugar, fence, forward, jumps, parse, resolve, reverse, simplify, ssa,
+)
 from .rules import registry
 
 __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
 
 # The names HOOKS["after"] is called with, in order.
-PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "activity", "reverse", "forward",
+PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "cse", "activity", "reverse", "forward",
           "simplify", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
@@ -112,6 +115,7 @@ def _front(fn: Callable) -> tuple[parse.Source, ir.Function, Namer, resolve.Reso
     _after("desugar", tree)
     program = _after("anf", anf.lower(source, tree, res, namer))
     program = _after("ssa", ssa.rename(program, namer))
+    program = _after("cse", cse.eliminate(program))
     _check_reserved(source, res)
     return source, program, namer, res
 
