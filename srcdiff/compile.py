@@ -19,7 +19,7 @@ import gast
 
 from .emit import name, store, to_source
 
-__all__ = ["compile_function"]
+__all__ = ["compile_function", "build_function"]
 
 _FACTORY = "_srcdiff_factory"
 
@@ -51,8 +51,9 @@ def compile_function(
     defaults: tuple | None,
     kwdefaults: dict | None,
     label: str,
-) -> tuple[types.FunctionType, str]:
-    """Compile ``fdef``; return the function and its source (without the factory)."""
+) -> tuple[types.FunctionType, str, types.CodeType, str]:
+    """Compile ``fdef``; return the function, its source (without the factory), and the
+    compiled module and its text (what the disk cache keeps)."""
     free = _free_loads(fdef)
     closure_names = sorted(n for n in free if n in helpers or n in cells)
     args = gast.arguments(
@@ -72,12 +73,22 @@ def compile_function(
     fdef.args = inner_args
     shown = to_source(gast.Module(body=[fdef], type_ignores=[]))
     filename = f"<srcdiff {label}>"
-    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     code = compile(text, filename, "exec")
+    fn = build_function(code, text, fdef.name, helpers=helpers, cells=cells, globals_=globals_,
+                        defaults=defaults, kwdefaults=kwdefaults)
+    return fn, shown, code, text
+
+
+def build_function(code: types.CodeType, text: str, name_: str, *, helpers: dict, cells: dict,
+                   globals_: dict, defaults: tuple | None, kwdefaults: dict | None) -> types.FunctionType:
+    """The derivative function from the compiled module ``code`` (fresh or from the disk
+    cache), with its source registered in linecache."""
+    filename = code.co_filename
+    linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
     factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
     inner = next(
         c for c in factory_code.co_consts
-        if isinstance(c, types.CodeType) and c.co_name == fdef.name
+        if isinstance(c, types.CodeType) and c.co_name == name_
     )
     closure = []
     for var in inner.co_freevars:
@@ -85,10 +96,10 @@ def compile_function(
             closure.append(cells[var])
         else:
             closure.append(types.CellType(helpers[var]))
-    fn = types.FunctionType(inner, globals_, fdef.name, defaults, tuple(closure) or None)
+    fn = types.FunctionType(inner, globals_, name_, defaults, tuple(closure) or None)
     if kwdefaults:
         fn.__kwdefaults__ = dict(kwdefaults)
-    return fn, shown
+    return fn
 
 
 def _without_defaults(args: gast.arguments) -> gast.arguments:

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 import types
 from collections.abc import Callable
@@ -28,12 +29,23 @@ from typing import Any
 import gast
 import numpy as np
 
-from . import ir, rules
-from .compile import compile_function, label_for
+from . import cache, ir, rules
+from .compile import RETURN_LOCATIONS, build_function, compile_function, label_for
 from .errors import Loc, UnsupportedSyntaxError
 from .names import Namer
 from .passes import (
-    activity, anf, cse, desugar, fence, forward, jumps, parse, resolve, reverse, simplify, ssa,
+    activity,
+    anf,
+    cse,
+    desugar,
+    fence,
+    forward,
+    jumps,
+    parse,
+    resolve,
+    reverse,
+    simplify,
+    ssa,
 )
 from .rules import registry
 
@@ -44,7 +56,7 @@ PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "cse", "activity
           "simplify", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
-STATS = {"transforms": 0}
+STATS = {"transforms": 0, "disk_hits": 0}
 
 # Debug hook: called as HOOKS["after"](pass_name, program) after each pass, if set.
 HOOKS: dict[str, Callable | None] = {"after": None}
@@ -68,34 +80,54 @@ class Generated:
     current: Callable[[], bool] = lambda: True  # false once what it was built from changed
 
 
-def _guard(fn: Callable, source: parse.Source, res: resolve.Resolution) -> Callable[[], bool]:
-    """A check that the function's code and every callable it calls by name are still
-    what the derivative was built from (a redefined helper, a rebound closure variable
-    or global, a new function body must not be served a stale derivative)."""
-    code = fn.__code__
-    checks: list = []
-    seen: set = set()
+def _roots(res: resolve.Resolution) -> list[str]:
+    """The global or closure names through which the function reaches what it calls."""
+    roots: list[str] = []
     for node, value in res.refs.items():
         if isinstance(value, ir.Prim) or not callable(value) and not isinstance(value, types.ModuleType):
             continue
         root = res.texts.get(node, "").split(".")[0]
-        if not root or root in seen:
-            continue
-        seen.add(root)
-        if root in source.cells:
-            cell = source.cells[root]
-            try:
-                checks.append((cell, None, cell.cell_contents))
-            except ValueError:
-                continue
-        elif root in source.globals:
-            checks.append((source.globals, root, source.globals[root]))
+        if root and root not in roots:
+            roots.append(root)
+    return roots
+
+
+def _lookup_root(fn: Callable, root: str) -> tuple:
+    """(where, key, current object) of a root name: a closure cell or the globals."""
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    if root in cells:
+        try:
+            return cells[root], None, cells[root].cell_contents
+        except ValueError:
+            return cells[root], None, resolve.MISSING
+    return fn.__globals__, root, fn.__globals__.get(root, resolve.MISSING)
+
+
+def _describe(obj: Any) -> str:
+    """What an object is, in words that survive a new process (for the disk cache)."""
+    if isinstance(obj, types.ModuleType):
+        return f"module {obj.__name__}"
+    return f"{type(obj).__name__} {getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def _guard(fn: Callable, roots: list[str]) -> Callable[[], bool]:
+    """A check that the function's code and every callable it calls by name are still
+    what the derivative was built from (a redefined helper, a rebound closure variable
+    or global, a new function body must not be served a stale derivative)."""
+    code = fn.__code__
+    checks = [_lookup_root(fn, root) for root in roots]
 
     def current() -> bool:
         if fn.__code__ is not code:
             return False
         for where, key, value in checks:
-            now = where.cell_contents if key is None else where.get(key)
+            if key is None:
+                try:
+                    now = where.cell_contents
+                except ValueError:
+                    return False
+            else:
+                now = where.get(key, resolve.MISSING)
             if now is not value:
                 return False
         return True
@@ -236,7 +268,13 @@ def transform(
     fn: Callable, *, mode: str, wrt: tuple, kinds: dict, optimize: bool = True, single: bool = True,
     functional: bool = False,
 ) -> Generated:
-    """Run the whole pipeline: the derivative of ``fn`` in ``mode`` w.r.t. parameters ``wrt``."""
+    """Run the whole pipeline: the derivative of ``fn`` in ``mode`` w.r.t. parameters ``wrt``
+    (or load it from the disk cache)."""
+    digest = _disk_key(fn, mode, wrt, kinds, optimize, single, functional)
+    if digest is not None:
+        cached = _from_disk(fn, digest, mode, wrt)
+        if cached is not None:
+            return cached
     STATS["transforms"] += 1
     source, program, namer, res = _front(fn)
     act = _after("activity", activity.analyze(program, wrt, kinds))
@@ -246,13 +284,14 @@ def transform(
     else:
         tree = _after("reverse", reverse.differentiate(program, act, wrt, mode, namer, single, extra,
                                                        functional=functional))
+    recipes = extra.pop("__recipes__", {})
     if optimize:
         tree = _after("simplify", simplify.simplify(tree, _purity(source)))
     if mode != "jvp":
         tree = simplify.separate_results(tree, mode)
     code = source.fn.__code__
     label = label_for(mode, program.name, source.filename, code.co_firstlineno)
-    function, text = compile_function(
+    function, shown, module_code, text = compile_function(
         tree,
         helpers={**registry.TEMPLATE_GLOBALS, **extra},
         cells=source.cells,
@@ -261,11 +300,67 @@ def transform(
         kwdefaults=getattr(source.fn, "__kwdefaults__", None),
         label=label,
     )
-    _after("emit", text)
-    from .compile import RETURN_LOCATIONS
+    _after("emit", shown)
+    roots = _roots(res)
+    ret_loc = program.body[-1].loc
+    RETURN_LOCATIONS[function.__code__] = ret_loc
+    if digest is not None:
+        cache.store(digest, {
+            "code": module_code, "text": text, "shown": shown, "name": function.__name__,
+            "recipes": recipes, "ret_loc": ret_loc,
+            "roots": [(r, _describe(_lookup_root(source.fn, r)[2])) for r in roots],
+        })
+    return Generated(function, shown, mode, wrt, _guard(source.fn, roots))
 
-    RETURN_LOCATIONS[function.__code__] = program.body[-1].loc
-    return Generated(function, text, mode, wrt, _guard(source.fn, source, res))
+
+def _disk_key(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, single: bool,
+              functional: bool) -> str | None:
+    if not cache.enabled():
+        return None
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    try:
+        lines, first = inspect.getsourcelines(fn)
+    except (OSError, TypeError):
+        return None
+    return cache.key("".join(lines), code.co_filename, first, code.co_qualname, mode, wrt,
+                     sorted(kinds.items()), optimize, single, functional)
+
+
+def _from_disk(fn: Callable, digest: str, mode: str, wrt: tuple) -> Generated | None:
+    entry = cache.load(digest)
+    if entry is None:
+        return None
+    roots = [root for root, _ in entry["roots"]]
+    for root, description in entry["roots"]:
+        if _describe(_lookup_root(fn, root)[2]) != description:
+            return None  # it calls something else now: transform again
+    extra = {}
+    for alias, (kind, text, callee_wrt) in entry["recipes"].items():
+        callee = _resolve_text(fn, text)
+        if callee is resolve.MISSING:
+            return None
+        from . import api
+
+        extra[alias] = (api.vjp if kind == "vjp" else api.jvp)(callee, wrt=callee_wrt)
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    function = build_function(
+        entry["code"], entry["text"], entry["name"], helpers={**registry.TEMPLATE_GLOBALS, **extra},
+        cells=cells, globals_=fn.__globals__, defaults=fn.__defaults__, kwdefaults=fn.__kwdefaults__)
+    RETURN_LOCATIONS[function.__code__] = entry["ret_loc"]
+    STATS["disk_hits"] += 1
+    return Generated(function, entry["shown"], mode, wrt, _guard(fn, roots))
+
+
+def _resolve_text(fn: Callable, text: str) -> Any:
+    root, *rest = text.split(".")
+    value = _lookup_root(fn, root)[2]
+    if value is resolve.MISSING:
+        value = getattr(builtins, root, resolve.MISSING)
+    for part in rest:
+        value = getattr(value, part, resolve.MISSING)
+    return value
 
 
 def function_loc(fn: Callable) -> Loc | None:

@@ -29,3 +29,17 @@ def make_function(src: str, namespace: dict | None = None, name: str | None = No
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_disk_cache():
+    """Tests count transformations; the on-disk cache (tested on its own) stays off."""
+    import os
+
+    old = os.environ.get("SRCDIFF_DISABLE_CACHE")
+    os.environ["SRCDIFF_DISABLE_CACHE"] = "1"
+    yield
+    if old is None:
+        os.environ.pop("SRCDIFF_DISABLE_CACHE", None)
+    else:
+        os.environ["SRCDIFF_DISABLE_CACHE"] = old

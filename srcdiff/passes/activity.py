@@ -124,7 +124,8 @@ def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
     if isinstance(value, ir.Call) and value.args:
         obj = _callee_object(value)
         first = value.args[0]
-        passes_through = obj in (operator.getitem, runtime.as_sequence, runtime.setitem) or obj == ir.Method("copy")
+        passes_through = (obj in (operator.getitem, runtime.as_sequence, runtime.setitem)
+                          or obj == ir.Method("copy"))
         if passes_through and isinstance(first, ir.Var):
             if kinds.get(first.id) == "tree":
                 return "tree"
@@ -219,7 +220,7 @@ def shape_classes(fn: ir.Function, kinds: dict) -> dict:
         counter = iter(range(1, 1 << 62))
         classes: dict[str, int] = {}
 
-        def of(atom: Any) -> int | None:
+        def of(atom: Any, classes: dict = classes) -> int | None:
             if isinstance(atom, ir.Const) and isinstance(atom.value, (int, float)):
                 return SCALAR
             if isinstance(atom, ir.Var):

@@ -26,9 +26,8 @@ def f(x, W):
 
 from __future__ import annotations
 
-from typing import Any
-
 import operator
+from typing import Any
 
 import gast
 

@@ -54,6 +54,7 @@ class _Forward(Hooks):
         self.dots: dict[str, str] = {}
         self.globals: dict[str, Any] = {}
         self.derivative_names: dict = {}
+        self.recipes: dict[str, tuple] = {}
 
     def has_tangent(self, var: str) -> bool:
         return var in self.act.active
@@ -114,8 +115,9 @@ class _Forward(Hooks):
                   and p in rule.adjoints and any(self.has_tangent(v) for v in ir.atom_vars(a))]
         if rule.tangent is not None:
             for param, atom in cls.bound.items():
-                mapping["d" + param] = (gast.Constant(value=0.0, kind=None)
-                                        if isinstance(atom, registry._DEFAULT) else self.tangent_or_zero(atom))
+                default = isinstance(atom, registry._DEFAULT)
+                zero = gast.Constant(value=0.0, kind=None)
+                mapping["d" + param] = zero if default else self.tangent_or_zero(atom)
             return fold(registry.instantiate(rule.tangent, mapping))
         terms = []
         for param in active:
@@ -127,7 +129,8 @@ class _Forward(Hooks):
                     hint=f"give it one: srcdiff.define_tangents({rule.name}, {param}=\"<tangent of "
                     f"the result in terms of t (the tangent of {param}), out and the arguments>\")",
                 )
-            terms.append(fold(registry.instantiate(template, {**mapping, "t": self.tangent(cls.bound[param])})))
+            term = registry.instantiate(template, {**mapping, "t": self.tangent(cls.bound[param])})
+            terms.append(fold(term))
         total = terms[0]
         for term in terms[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=term)
@@ -153,6 +156,7 @@ class _Forward(Hooks):
             alias = self.namer.fresh("jvp_" + getattr(callee, "__name__", "fn"))
             self.derivative_names[key] = alias
             self.globals[alias] = jvp(callee, wrt=tuple(wrt))
+            self.recipes[alias] = ("jvp", stmt.value.fn.text, tuple(wrt))
         expr = value_expr(call)
         expr.func = name(alias)
         expr.args = list(expr.args) + tangents
@@ -187,9 +191,11 @@ def differentiate(fn: ir.Function, act: Activity, wrt: tuple, namer: Namer,
     body.append(gast.Return(value=gast.Tuple(elts=[out, out_dot], ctx=gast.Load())))
     args = copy.deepcopy(fn.args_node)
     for p in wrt:
-        args.kwonlyargs.append(gast.Name(id=fwd.dots[p], ctx=gast.Param(), annotation=None, type_comment=None))
+        dot = gast.Name(id=fwd.dots[p], ctx=gast.Param(), annotation=None, type_comment=None)
+        args.kwonlyargs.append(dot)
         args.kw_defaults.append(None)
     if globals_out is not None:
         globals_out.update(fwd.globals)
+        globals_out.setdefault("__recipes__", {}).update(fwd.recipes)
     return gast.FunctionDef(name=f"jvp_{fn.name}", args=args, body=body, decorator_list=[],
                             returns=None, type_comment=None, type_params=[])

@@ -111,6 +111,7 @@ class _Reverse(Hooks):
         self.user_calls: dict[int, tuple] = {}  # id(assign) -> (derivative name, pullback name)
         self.globals: dict[str, Any] = {}  # names the generated code needs besides the helpers
         self.derivative_names: dict = {}
+        self.recipes: dict[str, tuple] = {}  # alias -> how to make its derivative again
         self.owned: set[str] = set()  # adjoint arrays this code created and nothing aliases
         self.functional = functional  # no updates in place (the code will be differentiated)
 
@@ -279,6 +280,7 @@ class _Reverse(Hooks):
             alias = self.namer.fresh("vjp_" + getattr(callee, "__name__", "fn"))
             self.derivative_names[key] = alias
             self.globals[alias] = vjp(callee, wrt=tuple(wrt))
+            self.recipes[alias] = ("vjp", stmt.value.fn.text, tuple(wrt))
         pullback = self.namer.temp("_pullback")
         self.user_calls[id(stmt)] = (alias, pullback)
         if self.act.kinds.get(stmt.target) == "tree":
@@ -328,7 +330,7 @@ class _Reverse(Hooks):
             owned_after.append(self.owned)
         local = results[0][2] | results[1][2] | {p.target for p in stmt.phis}
         merged = {k: v for k, v in before.items() if k not in {p.target for p in stmt.phis}}
-        for i, (code, names, _) in enumerate(results):
+        for i, (_, names, _) in enumerate(results):
             other = results[1 - i][1]
             for var, adj in names.items():
                 if var in local or var in before:
@@ -557,6 +559,7 @@ def differentiate(
     primal = block_nodes(fn.body[:-1], rev) + extra_primal
     if globals_out is not None:
         globals_out.update(rev.globals)
+        globals_out.setdefault("__recipes__", {}).update(rev.recipes)
 
     grads = [_final_gradient(p, act, rev) for p in wrt]
     result: gast.expr = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())

@@ -86,7 +86,8 @@ class _Folder(gast.NodeTransformer):
         if isinstance(node.op, gast.Not) and _is_const(node.operand):
             return gast.Constant(value=not node.operand.value, kind=None)
         inner = node.operand
-        if isinstance(node.op, gast.USub) and isinstance(inner, gast.UnaryOp) and isinstance(inner.op, gast.USub):
+        if (isinstance(node.op, gast.USub) and isinstance(inner, gast.UnaryOp)
+                and isinstance(inner.op, gast.USub)):
             return node.operand.operand
         return node
 
@@ -329,7 +330,8 @@ def _fresh_names(fdef: gast.FunctionDef) -> set:
     """Names every assignment of which makes a new array (arithmetic or a fresh helper)."""
     verdict: dict[str, bool] = {}
     for node in gast.walk(fdef):
-        if isinstance(node, gast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], gast.Name):
+        if (isinstance(node, gast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], gast.Name)):
             value = node.value
             ok = isinstance(value, (gast.BinOp, gast.UnaryOp)) or (
                 isinstance(value, gast.Call) and isinstance(value.func, gast.Name)

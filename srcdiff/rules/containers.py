@@ -1,9 +1,10 @@
 """Lists built inside a differentiated function, and iteration over containers."""
 
-from .. import runtime
 import numpy as np
 
-from .registry import Case, Fixed, register_adjoint as rule
+from .. import runtime
+from .registry import Case, Fixed
+from .registry import register_adjoint as rule
 
 # items.append(item): the cotangent of the grown list is split into the old list's and
 # the appended item's.

@@ -36,7 +36,8 @@ for _fn in (np.max, np.min, np.amax, np.amin):
 tangent(np.var, a=_THROUGH_ADJOINT.format("var_grad(np.ones_like(out), a, axis, ddof, keepdims)"))
 tangent(np.std, a=_THROUGH_ADJOINT.format("var_grad(0.5 / out, a, axis, ddof, keepdims)"))
 tangent(np.cumsum, a="np.cumsum(t, axis=axis)")
-tangent(np.linalg.norm, x=_THROUGH_ADJOINT.format("norm_grad(np.ones_like(out), x, out, ord, axis, keepdims)"))
+tangent(np.linalg.norm,
+        x=_THROUGH_ADJOINT.format("norm_grad(np.ones_like(out), x, out, ord, axis, keepdims)"))
 
 # shapes: the same function moves the tangent as it moves the values
 _RESHAPE = "np.reshape(t, np.shape(out))"

@@ -9,7 +9,7 @@ def grad_huber(x, delta):
         _retval0_1 = _t2 * x
         _retval0_3 = _retval0_1
     else:
-        _t3 = abs(x)
+        _t3 = _t0
         _t4 = 0.5 * delta
         _t5 = _t3 - _t4
         _retval0_2 = delta * _t5
@@ -20,9 +20,13 @@ def grad_huber(x, delta):
         d_t2 = d_retval0_3 * x
         dx = d_retval0_3 * _t2
         dx = dx + d_t2 * 0.5
+        d_t0 = zeros_like_value(_t0)
     else:
         # Grad of: return delta * (abs(x) - 0.5 * delta)
         d_t5 = unbroadcast(d_retval0_3 * delta, _t5)
         d_t3 = unbroadcast(d_t5, _t3)
-        dx = d_t3 * np.sign(x)
+        d_t0 = d_t3
+        dx = zeros_like_value(x)
+    # Grad of: if abs(x) <= delta:
+    dx += d_t0 * np.sign(x)
     return dx

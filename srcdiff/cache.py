@@ -1,0 +1,127 @@
+"""The on-disk cache of generated derivatives.
+
+In memory, derivatives are cached per function object (see :mod:`srcdiff.api`).  On
+disk, the compiled code of each derivative is kept under a key hashing everything it
+depends on: srcdiff's version, the Python version, the rules (their templates), the
+function's source and file, what is asked for (mode, wrt, argument kinds, options), and
+the names of the functions it calls.  A new process then skips the transformation.
+
+``SRCDIFF_CACHE_DIR`` sets the folder (default: ``$XDG_CACHE_HOME/srcdiff`` or
+``~/.cache/srcdiff``); ``SRCDIFF_DISABLE_CACHE=1`` turns the disk cache off.  Entries
+are written atomically (a temporary file renamed into place); an unreadable entry is
+ignored, regenerated, and reported once with a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import pickle
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cache_dir", "enabled", "key", "load", "store", "info", "clear"]
+
+_FORMAT = 1
+_warned = [False]
+
+
+def enabled() -> bool:
+    return os.environ.get("SRCDIFF_DISABLE_CACHE", "") in ("", "0")
+
+
+def cache_dir() -> Path:
+    explicit = os.environ.get("SRCDIFF_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "srcdiff"
+
+
+def rules_fingerprint() -> str:
+    """A hash of every rule's name, signature and templates (rules registered by the
+    user included), so a changed rule changes every key."""
+    from .rules import registry
+
+    h = hashlib.sha256()
+    for rule in registry.rules():
+        h.update(repr((rule.name, rule.params, sorted(rule.sources.items()),
+                       sorted(rule.tangent_sources.items()))).encode())
+    for name in sorted(registry.printable_name(fn) for fn in registry.nondifferentiable_functions()):
+        h.update(name.encode())
+    return h.hexdigest()
+
+
+def key(*parts: Any) -> str:
+    from . import __version__
+
+    h = hashlib.sha256()
+    h.update(repr((_FORMAT, __version__, sys.version, rules_fingerprint())).encode())
+    for part in parts:
+        h.update(repr(part).encode())
+    return h.hexdigest()
+
+
+def load(digest: str) -> dict | None:
+    """The entry stored under ``digest``, or None (missing, disabled, or unreadable)."""
+    if not enabled():
+        return None
+    path = cache_dir() / digest[:2] / f"{digest}.srcdiff"
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        entry = pickle.loads(data)
+        entry["code"] = marshal.loads(entry["code"])
+        return entry
+    except Exception:  # a truncated or corrupt file: regenerate it
+        if not _warned[0]:
+            _warned[0] = True
+            warnings.warn(f"srcdiff: ignoring an unreadable cache entry {path}; it will be regenerated",
+                          RuntimeWarning, stacklevel=2)
+        try:
+            path.unlink()
+        except OSError:
+            pass
+        return None
+
+
+def store(digest: str, entry: dict) -> None:
+    """Write ``entry`` under ``digest`` atomically; failures to write are ignored."""
+    if not enabled():
+        return
+    folder = cache_dir() / digest[:2]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        data = pickle.dumps({**entry, "code": marshal.dumps(entry["code"])})
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, folder / f"{digest}.srcdiff")
+    except (OSError, pickle.PicklingError, ValueError, TypeError):
+        pass
+
+
+def info() -> dict:
+    """Where the cache is, how many entries it holds and their total size in bytes."""
+    root = cache_dir()
+    files = list(root.glob("*/*.srcdiff")) if root.exists() else []
+    return {"path": str(root), "entries": len(files), "bytes": sum(f.stat().st_size for f in files),
+            "enabled": enabled()}
+
+
+def clear() -> int:
+    """Remove every entry; returns how many were removed."""
+    count = 0
+    for f in cache_dir().glob("*/*.srcdiff"):
+        try:
+            f.unlink()
+            count += 1
+        except OSError:
+            pass
+    return count
