@@ -40,7 +40,7 @@ from .testing import check_grad
 __all__ = ["main", "build_parser", "load_target", "parse_wrt", "Target"]
 
 # The kinds ``show --kind`` offers, each one api.source accepts: a new kind is one more entry.
-KINDS = ("grad", "value_and_grad", "vjp")
+KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hessian", "hvp")
 PASSES = tuple(getattr(pipeline, "PASSES", (
     "parse", "resolve", "desugar", "anf", "ssa", "activity", "reverse", "simplify", "emit")))
 
@@ -460,7 +460,28 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance (default: 1e-6)")
     check.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default: 1e-6)")
     check.set_defaults(run=_check)
+
+    cache_cmd = commands.add_parser("cache", help="the on-disk cache of generated derivatives")
+    cache_cmd.add_argument("action", choices=("info", "clear"), help="info: where, how many, how large; "
+                           "clear: remove every entry")
+    cache_cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    cache_cmd.set_defaults(run=_cache)
     return parser
+
+
+def _cache(args: argparse.Namespace) -> int:
+    """``srcdiff cache info|clear``."""
+    from . import cache
+
+    if args.action == "clear":
+        print(f"removed {cache.clear()} entries from {cache.cache_dir()}")
+        return 0
+    info = cache.info()
+    state = "" if info["enabled"] else " (disabled by SRCDIFF_DISABLE_CACHE)"
+    print(f"path:    {info['path']}{state}")
+    print(f"entries: {info['entries']}")
+    print(f"size:    {info['bytes'] / 1024:.1f} KiB")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -130,7 +130,7 @@ def dict_loop(params, x):
     s = 0.0
     for name in ["a", "b"]:
         s = s + np.sum(params[name] * x)
-    for key, value in params.items():
+    for _key, value in params.items():
         s = s + np.sum(value ** 2)
     return s
 
