@@ -297,3 +297,89 @@ def test_cache_is_per_function_not_per_name():
     f2, f3 = make(2.0), make(3.0)
     np.testing.assert_allclose(srcdiff.grad(f2)(1.0), 4.0)
     np.testing.assert_allclose(srcdiff.grad(f3)(1.0), 6.0)
+
+
+# -- the on-disk cache -------------------------------------------------------------------
+
+_DISK_SCRIPT = """
+import sys
+import numpy as np
+import srcdiff
+from srcdiff import pipeline
+
+sys.path.insert(0, {folder!r})
+import diskmod
+
+g = srcdiff.grad(diskmod.f, wrt=(0, 1))(np.array([0.5, 1.0]), np.array([2.0, -1.0]))
+print(pipeline.STATS["transforms"], pipeline.STATS["disk_hits"], *np.round(np.concatenate(g), 10))
+"""
+
+
+def _run_disk(tmp_path, env_extra):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "SRCDIFF_DISABLE_CACHE"}
+    env.update(SRCDIFF_CACHE_DIR=str(tmp_path / "cache"), **env_extra)
+    script = _DISK_SCRIPT.format(folder=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.split(), out.stderr
+
+
+def _write_module(tmp_path, body):
+    (tmp_path / "diskmod.py").write_text(
+        "import numpy as np\n\n\ndef helper(x):\n    return np.sin(x)\n\n\n"
+        f"def f(x, y):\n{body}\n")
+
+
+def test_a_new_process_loads_the_derivative_from_disk(tmp_path):
+    _write_module(tmp_path, "    for _ in range(2):\n        x = x * y\n    return np.sum(helper(x))")
+    first, _ = _run_disk(tmp_path, {})
+    second, _ = _run_disk(tmp_path, {})
+    assert first[:2] == ["2", "0"]  # f and helper transformed
+    assert second[:2] == ["0", "2"]  # both loaded from disk
+    assert first[2:] == second[2:]
+    x, y = np.array([0.5, 1.0]), np.array([2.0, -1.0])
+    expected_x = np.cos(x * y * y) * y * y
+    np.testing.assert_allclose([float(v) for v in second[2:4]], expected_x, rtol=1e-9)
+
+
+def test_a_changed_function_is_transformed_again(tmp_path):
+    _write_module(tmp_path, "    return np.sum(x * y)")
+    _run_disk(tmp_path, {})
+    _write_module(tmp_path, "    return np.sum(x * y * y)")
+    out, _ = _run_disk(tmp_path, {})
+    assert out[:2] == ["1", "0"]
+    np.testing.assert_allclose([float(v) for v in out[2:4]], [4.0, 1.0])
+
+
+def test_disabled_disk_cache_writes_nothing(tmp_path):
+    _write_module(tmp_path, "    return np.sum(x * y)")
+    _run_disk(tmp_path, {"SRCDIFF_DISABLE_CACHE": "1"})
+    assert not (tmp_path / "cache").exists() or not list((tmp_path / "cache").rglob("*.srcdiff"))
+
+
+def test_a_corrupt_entry_is_regenerated_with_one_warning(tmp_path):
+    _write_module(tmp_path, "    return np.sum(x * y)")
+    _run_disk(tmp_path, {})
+    entries = list((tmp_path / "cache").rglob("*.srcdiff"))
+    assert entries
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:10])  # truncated
+    out, err = _run_disk(tmp_path, {})
+    assert out[:2] == ["1", "0"] and "unreadable cache entry" in err
+    out, err = _run_disk(tmp_path, {})
+    assert out[:2] == ["0", "1"] and "unreadable" not in err
+
+
+def test_cache_info_and_clear(tmp_path, monkeypatch):
+    from srcdiff import cache
+
+    monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path / "c"))
+    monkeypatch.delenv("SRCDIFF_DISABLE_CACHE", raising=False)
+    cache.store("ab" + "0" * 62, {"code": compile("x = 1", "<t>", "exec")})
+    info = cache.info()
+    assert info["entries"] == 1 and info["bytes"] > 0 and info["path"] == str(tmp_path / "c")
+    assert cache.clear() == 1 and cache.info()["entries"] == 0
