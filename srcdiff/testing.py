@@ -96,50 +96,89 @@ class GradCheck:
         return self.ok
 
 
-def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, rtol: float = 1e-5,
-               atol: float = 1e-6, eps: float = 1e-6, raise_on_error: bool = True) -> GradCheck:
-    """Compare ``srcdiff.grad(fn, wrt=wrt)`` with central finite differences at ``args``.
+def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, modes: tuple = ("reverse",),
+               order: int = 1, rtol: float = 1e-5, atol: float = 1e-6, eps: float = 1e-6,
+               raise_on_error: bool = True) -> GradCheck:
+    """Compare srcdiff's derivatives of ``fn`` at ``args`` with central finite differences.
 
+    ``modes``: ``"reverse"`` checks ``srcdiff.grad`` entry by entry; ``"forward"`` checks
+    ``srcdiff.jvp`` along a random direction per argument.  ``order=2`` also checks
+    second derivatives: ``srcdiff.hvp`` against finite differences of the gradient.
     Raises AssertionError naming the argument and entry that is off (unless
     ``raise_on_error=False``); returns a :class:`GradCheck` with the worst errors.
 
     >>> import numpy as np
-    >>> check_grad(lambda x: np.sum(np.sin(x) * x), np.linspace(0.1, 1.0, 4)).ok
+    >>> check_grad(lambda x: np.sum(np.sin(x) * x), np.linspace(0.1, 1.0, 4),
+    ...            modes=("forward", "reverse"), order=2).ok
     True
     """
-    from .api import grad
+    from .api import grad, hvp, jvp
 
     positions = _positions(fn, wrt)
-    got = grad(fn, wrt=tuple(positions))(*copy.deepcopy(args))
     worst = GradCheck(True, 0.0, 0.0, "")
-    for pos, g in zip(positions, got):
-        expected = numerical_grad(fn, args, pos, eps)
-        for (path, e), (_, a) in zip(_leaves(expected), _leaves(g)):
+
+    def compare(got: Any, expected: Any, what: str) -> None:
+        for (path, e), (_, a) in zip(_leaves(expected), _leaves(got)):
             if e is None:
                 continue
             a_arr = np.asarray(a, dtype=np.float64)
             e_arr = np.asarray(e, dtype=np.float64)
             if a_arr.shape != e_arr.shape:
-                raise AssertionError(
-                    f"gradient of argument {pos}{path} has shape {a_arr.shape}, expected {e_arr.shape}")
+                raise AssertionError(f"{what}{path} has shape {a_arr.shape}, expected {e_arr.shape}")
             err = np.abs(a_arr - e_arr)
             rel = err / np.maximum(np.abs(e_arr), 1e-12)
             bad = err > atol + rtol * np.abs(e_arr)
             if err.size and err.max() >= worst.worst_abs:
                 worst.worst_abs = float(err.max())
-                worst.where = f"argument {pos}{path}"
+                worst.where = f"{what}{path}"
             if rel.size:
                 worst.worst_rel = max(worst.worst_rel, float(np.where(err > atol, rel, 0).max()))
             if bad.any():
                 worst.ok = False
                 idx = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
                 idx = tuple(int(i) for i in idx)
-                worst.where = f"argument {pos}{path} entry {idx}"
+                worst.where = f"{what}{path} entry {idx}"
                 if raise_on_error:
                     raise AssertionError(
-                        f"gradient mismatch at {worst.where}: srcdiff {a_arr[idx]!r}, finite "
+                        f"mismatch in {worst.where}: srcdiff {a_arr[idx]!r}, finite "
                         f"differences {e_arr[idx]!r} (max abs error {err.max():.3g})")
+
+    if "reverse" in modes:
+        got = grad(fn, wrt=tuple(positions))(*copy.deepcopy(args))
+        for pos, g in zip(positions, got):
+            compare(g, numerical_grad(fn, args, pos, eps), f"gradient of argument {pos}")
+    rng = np.random.default_rng(0)
+    if "forward" in modes:
+        for pos in positions:
+            v = _direction(args[pos], rng)
+            _, tangent = jvp(fn, wrt=pos)(*copy.deepcopy(args), v)
+            plus = args[:pos] + (_step(args[pos], v, eps),) + args[pos + 1:]
+            minus = args[:pos] + (_step(args[pos], v, -eps),) + args[pos + 1:]
+            expected = (np.asarray(fn(*plus), dtype=float) - np.asarray(fn(*minus), dtype=float)) / (2 * eps)
+            compare(tangent, expected, f"jvp along a random direction of argument {pos}")
+    if order >= 2:
+        for pos in positions:
+            v = _direction(args[pos], rng)
+            got = hvp(fn, wrt=pos)(*copy.deepcopy(args), v)
+            g = grad(fn, wrt=pos)
+            plus = args[:pos] + (_step(args[pos], v, 1e-4),) + args[pos + 1:]
+            minus = args[:pos] + (_step(args[pos], v, -1e-4),) + args[pos + 1:]
+            expected = (np.asarray(g(*plus), dtype=float) - np.asarray(g(*minus), dtype=float)) / 2e-4
+            old = (rtol, atol)
+            rtol, atol = max(rtol, 1e-4), max(atol, 1e-5)  # differences of a gradient: looser
+            compare(got, expected, f"Hessian-vector product of argument {pos}")
+            rtol, atol = old
     return worst
+
+
+def _direction(x: Any, rng: np.random.Generator) -> Any:
+    if isinstance(x, np.ndarray):
+        return rng.normal(size=x.shape)
+    return float(rng.normal())
+
+
+def _step(x: Any, v: Any, eps: float) -> Any:
+    return x + eps * v
 
 
 def _positions(fn: Callable, wrt: Any) -> list[int]:
