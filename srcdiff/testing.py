@@ -146,7 +146,7 @@ def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, modes: tuple = 
     if "reverse" in modes:
         got = grad(fn, wrt=tuple(positions))(*copy.deepcopy(args))
         for pos, g in zip(positions, got):
-            compare(g, numerical_grad(fn, args, pos, eps), f"gradient of argument {pos}")
+            compare(g, numerical_grad(fn, args, pos, eps), f"argument {pos}")
     rng = np.random.default_rng(0)
     if "forward" in modes:
         for pos in positions:

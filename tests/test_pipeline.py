@@ -47,9 +47,8 @@ def test_generated_source_is_the_same_in_every_process(tmp_path):
                     h = h * params["a"]
             return np.sum(h ** 2)
     """))
-    script = ("import sys; sys.path.insert(0, %r); import srcdiff, detmod; "
-              "print(srcdiff.source(detmod.model, wrt=(0, 1)) + srcdiff.source(detmod.model, kind='jvp'))"
-              % str(tmp_path))
+    script = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import srcdiff, detmod; "
+              "print(srcdiff.source(detmod.model, wrt=(0, 1)) + srcdiff.source(detmod.model, kind='jvp'))")
     outputs = set()
     for seed in ("0", "1", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=seed, SRCDIFF_DISABLE_CACHE="1")

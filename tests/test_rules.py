@@ -10,6 +10,8 @@ it is registered.
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import zlib
 
 import numpy as np
@@ -36,6 +38,10 @@ def build_case(rule, case, seed: int):
     namespace: dict = {}
     if "." not in rule.name and not isinstance(rule.fn, Method):
         namespace[rule.name] = rule.fn  # a helper of srcdiff's own, e.g. list_append
+    elif not isinstance(rule.fn, Method):  # reached through its module: import the root
+        root = rule.name.split(".")[0]  # (np, math and operator come from make_function)
+        if importlib.util.find_spec(root) is not None:
+            namespace[root] = importlib.import_module(root)
     values: list = []
     params: list[str] = []
     checked: list[int] = []
@@ -65,6 +71,29 @@ def build_case(rule, case, seed: int):
     return src, namespace, values, checked
 
 
+def _random_like(rng, out):
+    """A random cotangent with ``out``'s structure (a list or tuple for a list or tuple)."""
+    if isinstance(out, (list, tuple)):
+        items = [_random_like(rng, item) for item in out]
+        return items if isinstance(out, list) else tuple(items)
+    u = rng.normal(size=np.shape(out))
+    return float(u) if np.ndim(out) == 0 else u
+
+
+def _cotangents(rng, out, tree_out: bool) -> list:
+    """Pairs (cotangent to pull back, the same with zeros for None): one random
+    cotangent, and for a rule declaring a container result (``tree_out``) also each
+    variant with one entry None, a zero cotangent such rules must accept."""
+    u = _random_like(rng, out)
+    pairs = [(u, u)]
+    if tree_out:
+        for k in range(len(out)):
+            sparse, dense = list(u), list(u)
+            sparse[k], dense[k] = None, np.zeros_like(u[k])
+            pairs.append((type(u)(sparse), type(u)(dense)))
+    return pairs
+
+
 @pytest.mark.parametrize("item", _ALL, ids=[_id(x) for x in _ALL])
 def test_rule_matches_finite_differences(item):
     rule, index, case = item
@@ -74,17 +103,21 @@ def test_rule_matches_finite_differences(item):
     f = make_function(src, namespace)
     out, pullback = srcdiff.vjp(f, wrt=tuple(checked))(*values)
     expected_out = f(*values)
-    np.testing.assert_allclose(out, expected_out, rtol=1e-12, atol=1e-12)
+    if isinstance(expected_out, (list, tuple)):
+        assert len(out) == len(expected_out)
+        for got, want in zip(out, expected_out):
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    else:
+        np.testing.assert_allclose(out, expected_out, rtol=1e-12, atol=1e-12)
     rng = np.random.default_rng(seed + 1)
-    u = rng.normal(size=np.shape(out))
-    u = float(u) if np.ndim(out) == 0 else u
-    grads = pullback(u)
-    for pos, got in zip(checked, grads):
-        want = numerical_grad(f, tuple(values), pos, cotangent=u)
-        assert np.shape(got) == np.shape(values[pos]), (
-            f"{rule.name}: gradient of argument {pos} has shape {np.shape(got)}, "
-            f"argument has {np.shape(values[pos])}\n{src}")
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=src)
+    for u, dense in _cotangents(rng, out, rule.tree_out):
+        grads = pullback(u)
+        for pos, got in zip(checked, grads):
+            want = numerical_grad(f, tuple(values), pos, cotangent=dense)
+            assert np.shape(got) == np.shape(values[pos]), (
+                f"{rule.name}: gradient of argument {pos} has shape {np.shape(got)}, "
+                f"argument has {np.shape(values[pos])}\n{src}")
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=src)
 
 
 def test_every_adjoint_template_is_exercised():

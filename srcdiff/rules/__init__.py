@@ -11,6 +11,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     reductions,
     scalar,
     shape,
+    special,
     tangents,  # after the modules whose rules it completes
 )
 from .registry import (

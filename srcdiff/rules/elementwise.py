@@ -5,6 +5,15 @@ import numpy as np
 from .registry import ABOVE_ONE, NONZERO, POSITIVE, UNIT, Case, Domain, Fixed
 from .registry import register_adjoint as rule
 
+
+class _Increasing(Domain):
+    """Strictly increasing samples along the last axis: ``low`` plus cumulative steps
+    uniform in [0.3, 1] (the interpolation points of np.interp)."""
+
+    def sample(self, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        return self.low + np.cumsum(rng.uniform(0.3, 1.0, size=shape), axis=-1)
+
+
 # Unary: the cotangent times the scalar derivative, evaluated element-wise.
 rule(np.negative, "negative(x)", x="-g")
 rule(np.positive, "positive(x)", x="g")
@@ -126,3 +135,21 @@ rule(
     cases=[Case(((3, 4), (), ())), Case(((2, 3), (3,), ()))],
     domain={"a": Domain(-2.0, 2.0), "a_min": Domain(-1.0, -0.1), "a_max": Domain(0.1, 1.0)},
 )
+
+# Polynomials and interpolation: element-wise in x.
+rule(np.polyval, "polyval(p, x)",
+     p="polyval_grad_p(g, p, x)", x="g * np.polyval(np.polyder(p), x)",
+     cases=[Case(((3,), ())), Case(((4,), (5,))), Case(((1,), (2, 3))), Case(((3,), (2, 3)))])
+# Some x fall left and right of the points xp, where the result is constant.
+rule(np.interp, "interp(x, xp, fp, left=None, right=None, period=None)",
+     x="interp_grad(g, x, xp, fp, left, right, period, 'x')",
+     xp="interp_grad(g, x, xp, fp, left, right, period, 'xp')",
+     fp="interp_grad(g, x, xp, fp, left, right, period, 'fp')",
+     left="interp_grad(g, x, xp, fp, left, right, period, 'left')",
+     right="interp_grad(g, x, xp, fp, left, right, period, 'right')",
+     period="interp_grad(g, x, xp, fp, left, right, period, 'period')",
+     domain={"x": Domain(-0.5, 4.0), "xp": _Increasing(0.0, 0.0), "period": Domain(2.5, 3.5)},
+     cases=[Case(((8,), (5,), (5,))), Case(((8,), (5,), (5,)), {"left": (), "right": ()}),
+            Case(((), (4,), (4,))), Case(((2, 3), Fixed(np.array([0.0, 1.0, 2.5, 3.0])), (4,))),
+            Case(((8,), (5,), (5,)), {"period": Fixed(3.0)}),
+            Case(((8,), (5,), (5,)), {"period": ()})])

@@ -2,8 +2,20 @@
 
 import numpy as np
 
-from .registry import Case, Domain
+from .registry import Case, Domain, Fixed
 from .registry import register_adjoint as rule
+
+
+class _SymmetricPositiveDefinite(Domain):
+    """``R R^T + n I`` for ``R`` uniform in [low, high] (a stack of them for a stacked
+    shape): well-conditioned positive-definite matrices, as cholesky needs."""
+
+    def sample(self, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        r = rng.uniform(self.low, self.high, size=shape)
+        return r @ np.swapaxes(r, -1, -2) + shape[-1] * np.eye(shape[-1])
+
+
+_SPD = _SymmetricPositiveDefinite(-1.0, 1.0)
 
 _PRODUCT_CASES = [
     Case(((2, 3), (3, 4))),
@@ -29,5 +41,76 @@ rule(np.linalg.inv, "inv(a)",
 # d det(A) = det(A) tr(inv(A) dA)
 rule(np.linalg.det, "det(a)", a="det_grad(g, a, out)",
      cases=[Case(((3, 3),)), Case(((2, 2, 2),))])
-rule(np.linalg.solve, "solve(a, b)", a="solve_grad_a(g, a, out)", b="solve_grad_b(g, a)",
+rule(np.linalg.solve, "solve(a, b)", a="solve_grad_a(g, a, out)", b="solve_grad_b(g, a, b)",
      cases=[Case(((3, 3), (3,))), Case(((3, 3), (3, 2)))])
+
+# np.einsum(subscripts, *operands), for one to three operands: each operand's cotangent
+# is another einsum, of g with the other operands.  In the interleaved form
+# np.einsum(x, [0, 1], y, [1, 2]) the operands bind to subscripts and b.
+rule(np.einsum, "einsum(subscripts, a, b=None, c=None)",
+     subscripts="einsum_grad(g, subscripts, (a, b, c), 0)",
+     a="einsum_grad(g, subscripts, (a, b, c), 0)",
+     b="einsum_grad(g, subscripts, (a, b, c), 1)",
+     c="einsum_grad(g, subscripts, (a, b, c), 2)",
+     cases=[Case((Fixed("ij,jk->ik"), (2, 3), (3, 4))),
+            Case((Fixed("ij,jk"), (2, 3), (3, 4))),
+            Case((Fixed("i,i"), (3,), (3,))),
+            Case((Fixed("i,j->ij"), (2,), (3,))),
+            Case((Fixed(",i->i"), (), (3,))),
+            Case((Fixed("ij->"), (2, 3))),
+            Case((Fixed("ij->j"), (2, 3))),
+            Case((Fixed("ba"), (2, 3))),
+            Case((Fixed("ii->i"), (3, 3))),
+            Case((Fixed("ii"), (3, 3))),
+            Case((Fixed("iij,jk->ik"), (2, 2, 3), (3, 2))),
+            Case((Fixed("...ij,...jk->...ik"), (2, 2, 3), (2, 3, 2))),
+            Case((Fixed("...i,...i->..."), (2, 3), (3,))),
+            Case((Fixed("...i,...i"), (2, 1, 3), (4, 3))),
+            Case((Fixed("ij,jk,kl->il"), (2, 3), (3, 2), (2, 4))),
+            Case((Fixed("i,ij,j"), (2,), (2, 3), (3,))),
+            Case(((2, 3), Fixed([0, 1]), (3, 4), Fixed([1, 2]))),
+            Case(((2, 3), Fixed([1, 0]), Fixed([0]))),
+            Case(((2, 3, 3), Fixed([Ellipsis, 1, 1]), Fixed([Ellipsis, 1])))])
+rule(np.tensordot, "tensordot(a, b, axes=2)",
+     a="tensordot_grad_a(g, a, b, axes)", b="tensordot_grad_b(g, a, b, axes)",
+     cases=[Case(((2, 3, 4), (3, 4, 2))),
+            Case(((2, 3), (3, 4), Fixed(1))),
+            Case(((2, 3), (4,), Fixed(0))),
+            Case(((2, 3, 4), (4, 2, 3), Fixed(([1, 2], [2, 0])))),
+            Case(((3, 4), (4, 3), Fixed(([0, 1], [1, 0])))),
+            Case(((2, 3), (3, 2)), {"axes": Fixed((1, 0))}),
+            Case(((2, 3, 4), (4, 3)), {"axes": Fixed(([-1], [0]))})])
+# vdot flattens both arguments (and conjugates the first: real arguments here).
+rule(np.vdot, "vdot(a, b)",
+     a="np.reshape(g * b, np.shape(a))", b="np.reshape(g * a, np.shape(b))",
+     cases=[Case(((3,), (3,))), Case(((2, 3), (3, 2)))])
+rule(np.kron, "kron(a, b)", a="kron_grad_a(g, a, b)", b="kron_grad_b(g, a, b)",
+     cases=[Case(((2,), (3,))), Case(((2, 3), (2, 2))), Case(((3,), (2, 2))),
+            Case(((2, 2), (3,))), Case(((), (3,)))])
+# b x a = -(a x b), so b's cotangent is a's with the arguments swapped, negated.
+rule(np.cross, "cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None)",
+     a="cross_grad(g, a, b, axisa, axisb, axisc, axis)",
+     b="-cross_grad(g, b, a, axisb, axisa, axisc, axis)",
+     cases=[Case(((3,), (3,))), Case(((2, 3), (3,))), Case(((4, 3), (4, 3))),
+            Case(((3, 2), (3, 2)), {"axis": Fixed(0)}),
+            Case(((3, 2), (2, 3)), {"axisa": Fixed(0), "axisc": Fixed(0)})])
+rule(np.linalg.slogdet, "slogdet(a)", a="slogdet_grad(g, a)", tree_out=True,
+     cases=[Case(((3, 3),)), Case(((2, 3, 3),))])
+rule(np.linalg.cholesky, "cholesky(a, upper=False)", a="cholesky_grad(g, out, upper)",
+     domain=_SPD,
+     cases=[Case(((3, 3),)), Case(((2, 3, 3),)), Case(((3, 3),), {"upper": Fixed(True)})])
+# Random (non-symmetric) inputs: eigh reads one triangle, so finite differences of the
+# other are zero, as the rule's cotangent is.
+rule(np.linalg.eigh, "eigh(a, UPLO='L')", a="eigh_grad(g, out, UPLO)", tree_out=True,
+     cases=[Case(((3, 3),)), Case(((2, 3, 3),)), Case(((3, 3), Fixed("U")))])
+rule(np.linalg.pinv, "pinv(a, rcond=None, hermitian=False, rtol=None)",
+     a="pinv_grad(g, a, out, hermitian)",
+     cases=[Case(((3, 3),)), Case(((4, 2),)), Case(((2, 4),)), Case(((2, 3, 2),)),
+            Case(((3, 3),), {"hermitian": Fixed(True)})])
+rule(np.convolve, "convolve(a, v, mode='full')",
+     a="convolve_grad(g, a, v, mode)", v="convolve_grad(g, v, a, mode)",
+     cases=[Case(((5,), (3,))), Case(((2,), (6,))),
+            Case(((5,), (3,), Fixed("same"))), Case(((3,), (5,), Fixed("same"))),
+            Case(((6,), (4,), Fixed("same"))), Case(((5,), (2,), Fixed("same"))),
+            Case(((6,), (4,), Fixed("valid"))), Case(((4,), (4,), Fixed("valid"))),
+            Case(((2,), (5,), Fixed("valid")))])

@@ -1,9 +1,29 @@
 """Reductions: the cotangent of a reduced result is spread back over the input."""
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from .registry import Case, Fixed
+from .registry import POSITIVE, REAL, Case, Domain, Fixed
 from .registry import register_adjoint as rule
+
+
+@dataclass(frozen=True)
+class _Sprinkled(Domain):
+    """Samples of ``REAL`` with a quarter of the entries (at least one) set to ``value``:
+    zeros for the exact-at-zero rules, NaNs for the NaN-ignoring ones."""
+
+    value: float = 0.0
+
+    def sample(self, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        x = REAL.sample(rng, shape)
+        flat = np.reshape(x, -1)
+        flat[rng.choice(flat.size, size=max(1, flat.size // 4), replace=False)] = self.value
+        return x
+
+
+_WITH_ZEROS = _Sprinkled(REAL.low, REAL.high, value=0.0)
+_WITH_NANS = _Sprinkled(REAL.low, REAL.high, value=np.nan)
 
 _REDUCE_CASES = [
     Case(((3,),)),
@@ -44,3 +64,46 @@ rule(np.linalg.norm, "norm(x, ord=None, axis=None, keepdims=False)",
      ])
 rule(np.trace, "trace(a)", a="g * np.eye(*np.shape(a))",
      cases=[Case(((3, 3),)), Case(((2, 3),))])
+# Exact where entries are zero (no division by them), so the cases sample some zeros.
+rule(np.cumprod, "cumprod(a, axis=None, dtype=None)", a="cumprod_grad(g, a, out, axis)",
+     domain=_WITH_ZEROS,
+     cases=[Case(((4,),)), Case(((8,),)), Case(((2, 3),)), Case(((2, 3),), {"axis": Fixed(1)}),
+            Case(((3, 4),), {"axis": Fixed(0)})])
+rule(np.diff, "diff(a, n=1, axis=-1, prepend=None, append=None)",
+     a="diff_grad(g, a, n, axis, prepend, append, 'a')",
+     prepend="diff_grad(g, a, n, axis, prepend, append, 'prepend')",
+     append="diff_grad(g, a, n, axis, prepend, append, 'append')",
+     cases=[Case(((5,),)), Case(((5,), Fixed(2))), Case(((3, 4),), {"axis": Fixed(0)}),
+            Case(((3, 4), Fixed(3), Fixed(1))), Case(((4,),), {"prepend": (), "append": (2,)}),
+            Case(((3, 4),), {"axis": Fixed(0), "prepend": (1, 4)}),
+            Case(((4,), Fixed(2)), {"prepend": ()})])
+for _name in ("trapezoid", "trapz"):  # NumPy 2 renamed trapz, then removed it
+    if hasattr(np, _name):
+        rule(getattr(np, _name), f"{_name}(y, x=None, dx=1.0, axis=-1)",
+             y="trapezoid_grad(g, y, x, dx, axis, 'y')",
+             x="trapezoid_grad(g, y, x, dx, axis, 'x')",
+             dx="trapezoid_grad(g, y, x, dx, axis, 'dx')",
+             cases=[Case(((5,),)), Case(((5,), (5,))), Case(((2, 5),), {"dx": ()}),
+                    Case(((2, 5), (5,))), Case(((3, 4), (3, 4)), {"axis": Fixed(0)}),
+                    Case(((4, 3),), {"axis": Fixed(0), "dx": ()})])
+rule(np.average, "average(a, axis=None, weights=None, returned=False, keepdims=False)",
+     a="average_grad(g, a, out, axis, weights, returned, keepdims, 'a')",
+     weights="average_grad(g, a, out, axis, weights, returned, keepdims, 'weights')",
+     domain={"weights": POSITIVE},
+     cases=[Case(((2, 3),)), Case(((2, 3), Fixed(1))), Case(((2, 3),), {"weights": (2, 3)}),
+            Case(((2, 3), Fixed(1), (3,))),
+            Case(((2, 3, 2),), {"axis": Fixed(0), "weights": (2,), "keepdims": Fixed(True)}),
+            Case(((2, 3, 4),), {"axis": Fixed((2, 0)), "weights": (4, 2)})])
+# NaN entries are left out of the result, so they get a zero cotangent.
+rule(np.nansum, "nansum(a, axis=None, dtype=None, _out=None, keepdims=False)",
+     a="np.where(np.isnan(a), 0.0, sum_grad(g, a, axis, keepdims))",
+     domain=_WITH_NANS, cases=_REDUCE_CASES)
+rule(np.nanmean, "nanmean(a, axis=None, dtype=None, _out=None, keepdims=False)",
+     a="nanmean_grad(g, a, axis, keepdims)", domain=_WITH_NANS,
+     cases=_REDUCE_CASES[:3] + [Case(((2, 3, 4),), {"axis": Fixed(-1), "keepdims": Fixed(True)}),
+                                Case(((2, 3, 2),), {"axis": Fixed((0, 2))})])
+rule(np.median, "median(a, axis=None, _out=None, overwrite_input=False, keepdims=False)",
+     a="median_grad(g, a, axis, overwrite_input, keepdims)",
+     cases=[Case(((5,),)), Case(((4,),)), Case(((3, 4),), {"axis": Fixed(0)}),
+            Case(((3, 4),), {"axis": Fixed(1), "keepdims": Fixed(True)}),
+            Case(((2, 3, 4),), {"axis": Fixed((0, 2))})])

@@ -40,6 +40,24 @@ rule(np.diag, "diag(v, k=0)", v="diag_grad(g, v, k)",
 rule(np.sort, "sort(a, axis=-1)", a="sort_grad(g, a, axis)",
      cases=[Case(((5,),)), Case(((3, 4),), {"axis": Fixed(0)})])
 
+rule(np.diagonal, "diagonal(a, offset=0, axis1=0, axis2=1)",
+     a="diagonal_grad(g, a, offset, axis1, axis2)",
+     cases=[Case(((3, 3),)), Case(((3, 4), Fixed(1))), Case(((4, 3), Fixed(-1))),
+            Case(((2, 3, 4),), {"axis1": Fixed(1), "axis2": Fixed(2)}),
+            Case(((3, 2, 3), Fixed(0), Fixed(2), Fixed(0)))])
+rule(np.tile, "tile(A, reps)", A="tile_grad(g, A, reps)",
+     cases=[Case(((3,), Fixed(2))), Case(((2, 3), Fixed((2, 1)))), Case(((3,), Fixed((2, 2)))),
+            Case(((2, 1, 3), Fixed((2, 1, 2)))), Case(((), Fixed(3)))])
+rule(np.repeat, "repeat(a, repeats, axis=None)", a="repeat_grad(g, a, repeats, axis)",
+     cases=[Case(((3,), Fixed(2))), Case(((2, 3), Fixed(2))), Case(((2, 3), Fixed(2), Fixed(1))),
+            Case(((3,), Fixed([2, 0, 3]))), Case(((2, 3), Fixed(np.array([1, 0, 3])), Fixed(1))),
+            Case(((2, 3), Fixed(np.array([2])), Fixed(0)))])
+rule(np.pad, "pad(array, pad_width, mode='constant', constant_values=0)",
+     array="pad_grad(g, array, pad_width, mode)",
+     constant_values="pad_grad_value(g, array, pad_width, mode, constant_values)",
+     cases=[Case(((3,), Fixed(2))), Case(((2, 3), Fixed(((1, 0), (2, 1))))),
+            Case(((2, 3), Fixed((1, 2)))), Case(((2, 3), Fixed(1)), {"constant_values": ()})])
+
 # Joining: the sequence argument's cotangent is a list, one entry per joined array.
 rule(np.concatenate, "concatenate(arrays, axis=0)", arrays="unconcatenate(g, arrays, axis)",
      seq=("arrays",),
@@ -65,3 +83,19 @@ rule(Method("astype"), "astype(self, dtype)",
      self="g if np.issubdtype(dtype, np.inexact) else np.zeros_like(self)",
      cases=[Case(((3,), Fixed(np.float64)))])
 rule(Method("item"), "item(self)", self="np.full_like(self, g)", cases=[Case(((1,),))])
+
+# Splitting: the result is a list; its cotangent holds None for pieces that got none.
+rule(np.split, "split(ary, indices_or_sections, axis=0)",
+     ary="unsplit(g, ary, indices_or_sections, axis)", tree_out=True,
+     cases=[Case(((6,), Fixed(3))), Case(((2, 6), Fixed([1, 4]), Fixed(1))), Case(((4, 3), Fixed(2)))])
+rule(np.array_split, "array_split(ary, indices_or_sections, axis=0)",
+     ary="unsplit(g, ary, indices_or_sections, axis)", tree_out=True,
+     cases=[Case(((7,), Fixed(3))), Case(((3, 5), Fixed(2), Fixed(1))), Case(((5,), Fixed([2, 3])))])
+# np.meshgrid(*xi) for one to three inputs (a result tuple, one grid per input).
+rule(np.meshgrid, "meshgrid(x, y=None, z=None, copy=True, sparse=False, indexing='xy')",
+     x="meshgrid_grad(g, (x, y, z), 0, copy, indexing)",
+     y="meshgrid_grad(g, (x, y, z), 1, copy, indexing)",
+     z="meshgrid_grad(g, (x, y, z), 2, copy, indexing)", tree_out=True,
+     cases=[Case(((3,), (4,))), Case(((3,), (4,)), {"indexing": Fixed("ij")}),
+            Case(((2,), (3,), (4,))), Case(((2,), (3,), (4,)), {"indexing": Fixed("ij")}),
+            Case(((3,), (2,)), {"sparse": Fixed(True)}), Case(((2, 2), ())), Case(((3,),))])

@@ -1,0 +1,33 @@
+"""scipy.special functions, registered only when SciPy is installed (it is optional)."""
+
+from .registry import POSITIVE, Case, Domain, Fixed
+from .registry import register_adjoint as rule
+
+try:
+    from scipy import special
+except ImportError:  # without SciPy there is nothing to register
+    special = None
+
+_SOFTMAX_CASES = [Case(((4,),)), Case(((2, 3),)), Case(((2, 3),), {"axis": Fixed(1)}),
+                  Case(((2, 3), Fixed(0)))]
+
+if special is not None:
+    # expit' = expit (1 - expit), from the result: no second exponential to overflow.
+    rule(special.expit, "expit(x)", x="g * out * (1 - out)")
+    rule(special.logit, "logit(x)", x="g / (x * (1 - x))", domain=Domain(0.05, 0.95))
+    rule(special.erf, "erf(x)", x="g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)")
+    rule(special.erfc, "erfc(x)", x="-g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)")
+    rule(special.gammaln, "gammaln(x)", x="gammaln_grad(g, x)", domain=POSITIVE)
+    rule(special.digamma, "digamma(x)", x="digamma_grad(g, x)", domain=POSITIVE)
+    rule(special.logsumexp, "logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False)",
+         a="logsumexp_grad(g, a, axis, b, keepdims, return_sign, 'a')",
+         b="logsumexp_grad(g, a, axis, b, keepdims, return_sign, 'b')",
+         domain={"b": POSITIVE},
+         cases=[Case(((4,),)), Case(((2, 3),), {"axis": Fixed(1)}),
+                Case(((2, 3),), {"axis": Fixed(0), "keepdims": Fixed(True)}),
+                Case(((2, 3),), {"b": (2, 3)}), Case(((2, 3), Fixed(1), (3,)))])
+    # softmax' = diag(s) - s s^T; log_softmax' = I - 1 s^T, with s = exp(log_softmax).
+    rule(special.softmax, "softmax(x, axis=None)",
+         x="out * (g - np.sum(g * out, axis=axis, keepdims=True))", cases=_SOFTMAX_CASES)
+    rule(special.log_softmax, "log_softmax(x, axis=None)",
+         x="g - np.exp(out) * np.sum(g, axis=axis, keepdims=True)", cases=_SOFTMAX_CASES)

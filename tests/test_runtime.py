@@ -1,0 +1,1510 @@
+"""The helpers generated code calls (srcdiff/runtime.py), one by one.
+
+An adjoint helper is checked by the identity that defines a vector-Jacobian product:
+for its primal operation P at x, a random cotangent u and a random tangent v,
+
+    <u, J v> == <helper(u, ...), v>
+
+where J v is P applied to v for a linear P (exact), or a central difference of P
+along v otherwise.  Edge cases the identity cannot reach (ties, zeros, containers,
+errors) have their own tests with expected values worked out by hand or by brute
+force.  ``test_every_helper_is_tested`` keeps this file in step with
+``runtime.__all__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+import srcdiff
+from srcdiff import runtime
+
+TESTED: dict[str, list[str]] = {}
+
+
+def covers(*helpers: str) -> Callable:
+    """Record that the decorated test exercises ``helpers``."""
+
+    def mark(test: Callable) -> Callable:
+        for helper in helpers:
+            TESTED.setdefault(helper, []).append(test.__name__)
+        return test
+
+    return mark
+
+
+# ------------------------------------------------------------------ utilities
+
+
+def _rand(shape: tuple, rng: np.random.Generator) -> Any:
+    """Normal entries; shape () gives a Python float."""
+    value = rng.normal(size=shape)
+    return float(value) if shape == () else value
+
+
+def _randn_like(x: Any, rng: np.random.Generator) -> Any:
+    if isinstance(x, dict):
+        return {k: _randn_like(v, rng) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        items = [_randn_like(v, rng) for v in x]
+        return items if isinstance(x, list) else tuple(items)
+    return _rand(np.shape(x), rng)
+
+
+def _combine(x: Any, v: Any, t: float) -> Any:
+    """x + t v, leaf by leaf."""
+    if isinstance(x, dict):
+        return {k: _combine(x[k], v[k], t) for k in x}
+    if isinstance(x, (list, tuple)):
+        items = [_combine(a, b, t) for a, b in zip(x, v)]
+        return items if isinstance(x, list) else tuple(items)
+    return x + t * v
+
+
+def _scale(x: Any, t: float) -> Any:
+    if isinstance(x, (list, tuple)):
+        items = [_scale(v, t) for v in x]
+        return items if isinstance(x, list) else tuple(items)
+    return np.multiply(x, t)
+
+
+def _vdot(a: Any, b: Any) -> float:
+    """<a, b> over floats, arrays and containers; None is a zero cotangent."""
+    if a is None or b is None:
+        return 0.0
+    if isinstance(a, dict):
+        return sum(_vdot(v, b[k]) for k, v in a.items())
+    if isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"cotangent has {len(a)} entries, the value {len(b)}"
+        return sum(_vdot(x, y) for x, y in zip(a, b))
+    assert np.shape(a) == np.shape(b), f"shapes differ: {np.shape(a)} vs {np.shape(b)}"
+    return float(np.sum(np.multiply(a, b)))
+
+
+def _assert_like(ct: Any, x: Any) -> None:
+    """A cotangent has its value's structure and shapes (None standing for zero)."""
+    if ct is None:
+        return
+    if isinstance(x, dict):
+        assert isinstance(ct, dict) and set(ct) <= set(x), f"{ct!r} vs {x!r}"
+        for k in ct:
+            _assert_like(ct[k], x[k])
+    elif isinstance(x, (list, tuple)):
+        assert isinstance(ct, (list, tuple)) and len(ct) == len(x), f"{ct!r} vs {x!r}"
+        for c, v in zip(ct, x):
+            _assert_like(c, v)
+    else:
+        assert np.shape(ct) == np.shape(x), f"cotangent shape {np.shape(ct)}, value shape {np.shape(x)}"
+
+
+def assert_vjp(primal: Callable, x: Any, adjoint: Callable, seed: int = 0, *, linear: bool = False,
+               eps: float = 1e-6, trials: int = 3) -> None:
+    """<u, J v> == <adjoint(u), v> for random u and v (J the Jacobian of ``primal`` at x)."""
+    rng = np.random.default_rng(seed)
+    out = primal(x)
+    for _ in range(trials):
+        u = _randn_like(out, rng)
+        v = _randn_like(x, rng)
+        if linear:
+            jv = primal(v)
+        else:
+            up, down = primal(_combine(x, v, eps)), primal(_combine(x, v, -eps))
+            jv = _scale(_combine(up, down, -1.0), 1 / (2 * eps))
+        ct = adjoint(u)
+        _assert_like(ct, x)
+        lhs, rhs = _vdot(u, jv), _vdot(ct, v)
+        tol = 1e-10 if linear else 1e-6
+        assert abs(lhs - rhs) <= tol * (1 + abs(lhs)), f"<u, Jv> = {lhs!r} but <J^T u, v> = {rhs!r}"
+
+
+# ---------------------------------------------------------------- unbroadcast
+
+
+@covers("unbroadcast")
+@pytest.mark.parametrize("out_shape, x_shape", [
+    ((2, 3), (2, 3)),
+    ((2, 3), (3,)),
+    ((2, 3), (2, 1)),
+    ((2, 3), (1, 3)),
+    ((2, 3), (1, 1)),
+    ((2, 3), (1,)),
+    ((2, 3), ()),
+    ((3,), ()),
+    ((3,), (1,)),
+    ((4, 2, 3), (2, 1)),
+    ((4, 2, 3), (4, 1, 3)),
+    ((4, 2, 3), (1, 1, 1)),
+    ((4, 2, 3), (3,)),
+    ((1,), ()),
+    ((), ()),
+])
+def test_unbroadcast_is_the_adjoint_of_broadcasting(out_shape, x_shape):
+    x = _rand(x_shape, np.random.default_rng(1))
+    assert_vjp(lambda v: np.broadcast_to(v, out_shape), x,
+               lambda u: runtime.unbroadcast(u, x), linear=True)
+
+
+@covers("unbroadcast")
+def test_unbroadcast_to_a_python_float_is_a_scalar():
+    got = runtime.unbroadcast(np.arange(6.0).reshape(2, 3), 0.5)
+    assert np.ndim(got) == 0 and got == 15.0
+    assert runtime.unbroadcast(2.5, 0.5) == 2.5
+
+
+@covers("unbroadcast")
+def test_unbroadcast_sums_only_the_size_one_axes():
+    g = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(runtime.unbroadcast(g, np.ones((2, 1))), [[3.0], [12.0]])
+    np.testing.assert_array_equal(runtime.unbroadcast(g, np.ones((1, 3))), [[3.0, 5.0, 7.0]])
+    np.testing.assert_array_equal(runtime.unbroadcast(g, np.ones(3)), [3.0, 5.0, 7.0])
+    np.testing.assert_array_equal(runtime.unbroadcast(g, np.ones((1, 1))), [[15.0]])
+
+
+@covers("unbroadcast")
+@pytest.mark.parametrize("g_shape, x_shape", [((), (2, 3)), ((1, 3), (2, 3)), ((3,), (2, 3)), ((3,), (1, 3))])
+def test_unbroadcast_broadcasts_a_smaller_cotangent_up(g_shape, x_shape):
+    """The docstring's other direction: a cotangent smaller than x is broadcast to x."""
+    g = _rand(g_shape, np.random.default_rng(2))
+    got = runtime.unbroadcast(g, np.ones(x_shape))
+    assert np.shape(got) == x_shape
+    np.testing.assert_array_equal(got, np.broadcast_to(g, x_shape))
+
+
+# ----------------------------------------------------------------------- seed
+
+
+@covers("seed")
+@pytest.mark.parametrize("out", [2.5, 3, np.float64(-1.0), np.float32(2.0), np.int64(4)])
+def test_seed_of_a_scalar_is_one(out):
+    assert runtime.seed(out, "f.py:3") == 1.0
+
+
+@covers("seed")
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+def test_seed_of_a_size_one_array_is_ones_of_its_shape(shape):
+    got = runtime.seed(np.full(shape, 7.0), "f.py:3")
+    assert np.shape(got) == shape
+    np.testing.assert_array_equal(got, np.ones(shape))
+
+
+@covers("seed")
+@pytest.mark.parametrize("out, what", [(np.ones(3), "(3,)"), (np.ones((2, 2)), "(2, 2)"),
+                                       ([1.0, 2.0], "list")])
+def test_seed_of_a_non_scalar_raises(out, what):
+    with pytest.raises(srcdiff.NonScalarOutputError) as info:
+        runtime.seed(out, "model.py:12")
+    message = str(info.value)
+    assert what in message
+    assert "scalar" in message and "np.sum" in message
+
+
+# ----------------------------------------------------------------- reductions
+
+_REDUCTIONS = [
+    ((3,), None, False),
+    ((2, 3), None, False),
+    ((2, 3), None, True),
+    ((2, 3), 0, False),
+    ((2, 3), 1, False),
+    ((2, 3), -1, True),
+    ((2, 3, 2), (0, 2), False),
+    ((2, 3, 2), (-1, 0), True),
+    ((2, 3, 2), 1, True),
+]
+
+
+@covers("sum_grad")
+@pytest.mark.parametrize("shape, axis, keepdims", _REDUCTIONS)
+def test_sum_grad(shape, axis, keepdims):
+    a = _rand(shape, np.random.default_rng(3))
+    assert_vjp(lambda v: np.sum(v, axis=axis, keepdims=keepdims), a,
+               lambda u: runtime.sum_grad(u, a, axis, keepdims), linear=True)
+
+
+@covers("sum_grad")
+def test_sum_grad_is_a_fresh_writable_array():
+    g = np.array([1.0, 2.0])
+    got = runtime.sum_grad(g, np.ones((2, 3)), 1)
+    assert got.flags.writeable and not np.shares_memory(got, g)
+    got[0, 0] = 10.0
+    np.testing.assert_array_equal(g, [1.0, 2.0])
+
+
+@covers("sum_grad")
+def test_sum_grad_of_a_float():
+    got = runtime.sum_grad(2.0, 0.5)
+    assert np.shape(got) == () and got == 2.0
+
+
+@covers("mean_grad")
+@pytest.mark.parametrize("shape, axis, keepdims", _REDUCTIONS)
+def test_mean_grad(shape, axis, keepdims):
+    a = _rand(shape, np.random.default_rng(4))
+    assert_vjp(lambda v: np.mean(v, axis=axis, keepdims=keepdims), a,
+               lambda u: runtime.mean_grad(u, a, axis, keepdims), linear=True)
+
+
+@covers("minmax_grad")
+@pytest.mark.parametrize("fn", [np.max, np.min])
+@pytest.mark.parametrize("shape, axis, keepdims", _REDUCTIONS)
+def test_minmax_grad_away_from_ties(fn, shape, axis, keepdims):
+    a = _rand(shape, np.random.default_rng(5))  # distinct entries: max is locally linear
+    out = fn(a, axis=axis, keepdims=keepdims)
+    assert_vjp(lambda v: fn(v, axis=axis, keepdims=keepdims), a,
+               lambda u: runtime.minmax_grad(u, a, out, axis, keepdims))
+
+
+@covers("minmax_grad")
+def test_minmax_grad_shares_ties_equally():
+    a = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]])
+    g = np.array([1.0, 2.0])
+    got = runtime.minmax_grad(g, a, np.max(a, axis=1), 1)
+    np.testing.assert_array_equal(got, [[0.0, 0.5, 0.5], [1.0, 1.0, 0.0]])
+    b = np.array([4.0, 1.0, 1.0, 1.0])
+    got = runtime.minmax_grad(3.0, b, np.min(b))
+    np.testing.assert_allclose(got, [0.0, 1.0, 1.0, 1.0], rtol=1e-15)
+
+
+def _prod_others(a: np.ndarray, axis: Any) -> np.ndarray:
+    """d prod / d a by brute force: the product of the slice with the entry set to 1."""
+    axes = tuple(range(a.ndim)) if axis is None else (axis if isinstance(axis, tuple) else (axis,))
+    axes = tuple(ax % a.ndim for ax in axes)
+    out = np.empty_like(a)
+    for idx in np.ndindex(a.shape):
+        others = a.copy()
+        others[idx] = 1.0
+        in_slice = tuple(slice(None) if d in axes else idx[d] for d in range(a.ndim))
+        out[idx] = np.prod(others[in_slice])
+    return out
+
+
+@covers("prod_grad")
+@pytest.mark.parametrize("shape, axis, keepdims", _REDUCTIONS)
+def test_prod_grad(shape, axis, keepdims):
+    a = _rand(shape, np.random.default_rng(6))
+    assert_vjp(lambda v: np.prod(v, axis=axis, keepdims=keepdims), a,
+               lambda u: runtime.prod_grad(u, a, axis, keepdims))
+
+
+@covers("prod_grad")
+@pytest.mark.parametrize("a, axis", [
+    (np.array([2.0, 0.0, 3.0, 4.0]), None),
+    (np.array([0.0, 2.0, 0.0, 3.0]), None),
+    (np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 4.0]]), 1),
+    (np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 4.0]]), 0),
+    (np.array([[0.0, 5.0], [2.0, 0.0], [0.0, 0.0]]), None),
+    (np.array([[[0.0, 2.0], [3.0, 1.0]], [[4.0, 0.0], [2.0, 2.0]]]), (0, 2)),
+])
+def test_prod_grad_is_exact_with_zeros(a, axis):
+    g = np.full(np.shape(np.prod(a, axis=axis)), 1.5)
+    with np.errstate(all="raise"):  # no division by the zero entries
+        got = runtime.prod_grad(g, a, axis)
+    np.testing.assert_array_equal(got, 1.5 * _prod_others(a, axis))
+
+
+@covers("prod_grad")
+def test_prod_grad_of_a_scalar():
+    assert runtime.prod_grad(2.0, np.float64(3.0)) == 2.0
+
+
+@covers("var_grad")
+@pytest.mark.parametrize("ddof", [0, 1])
+@pytest.mark.parametrize("shape, axis, keepdims", _REDUCTIONS)
+def test_var_grad(shape, axis, keepdims, ddof):
+    a = _rand(shape, np.random.default_rng(7))
+    assert_vjp(lambda v: np.var(v, axis=axis, ddof=ddof, keepdims=keepdims), a,
+               lambda u: runtime.var_grad(u, a, axis, ddof, keepdims))
+
+
+@covers("cumsum_grad")
+@pytest.mark.parametrize("shape, axis", [((4,), None), ((4,), 0), ((2, 3), None), ((2, 3), 0),
+                                         ((2, 3), 1), ((2, 3), -1), ((2, 3, 2), 1)])
+def test_cumsum_grad(shape, axis):
+    a = _rand(shape, np.random.default_rng(8))
+    assert_vjp(lambda v: np.cumsum(v, axis=axis), a,
+               lambda u: runtime.cumsum_grad(u, a, axis), linear=True)
+
+
+# ----------------------------------------------------------------------- norm
+
+_NORMS = [
+    ((4,), None, None, False),
+    ((4,), 2, None, False),
+    ((2, 3), None, None, False),
+    ((2, 3), "fro", None, False),
+    ((2, 3), None, (0, 1), False),
+    ((2, 3), None, 1, False),
+    ((2, 3), None, 0, True),
+    ((2, 3), 2, -1, False),
+    ((4,), 1, None, False),
+    ((4,), 3, None, False),
+    ((4,), 0.5, None, False),
+    ((4,), -1, None, False),
+    ((4,), np.inf, None, False),
+    ((4,), -np.inf, None, False),
+    ((2, 3), 1, 1, False),
+    ((2, 3), 3, 0, True),
+    ((2, 3), np.inf, 1, False),
+]
+
+
+@covers("norm_grad")
+@pytest.mark.parametrize("shape, order, axis, keepdims", _NORMS)
+def test_norm_grad(shape, order, axis, keepdims):
+    x = _rand(shape, np.random.default_rng(9))  # no zeros, distinct magnitudes
+    out = np.linalg.norm(x, ord=order, axis=axis, keepdims=keepdims)
+    assert_vjp(lambda v: np.linalg.norm(v, ord=order, axis=axis, keepdims=keepdims), x,
+               lambda u: runtime.norm_grad(u, x, out, order, axis, keepdims))
+
+
+@covers("norm_grad")
+@pytest.mark.parametrize("order", [None, 2, 1, 3, np.inf])
+def test_norm_grad_of_a_zero_vector_is_zero(order):
+    x = np.zeros(4)
+    with np.errstate(all="raise"):
+        got = runtime.norm_grad(1.0, x, np.linalg.norm(x, ord=order), order)
+    np.testing.assert_array_equal(got, np.zeros(4))
+
+
+@covers("norm_grad")
+def test_norm_grad_of_a_zero_row_is_zero():
+    x = np.array([[0.0, 0.0, 0.0], [3.0, 4.0, 0.0]])
+    out = np.linalg.norm(x, axis=1)
+    with np.errstate(all="raise"):
+        got = runtime.norm_grad(np.array([1.0, 2.0]), x, out, None, 1)
+    np.testing.assert_allclose(got, [[0.0, 0.0, 0.0], [1.2, 1.6, 0.0]], rtol=1e-15)
+
+
+@covers("norm_grad")
+@pytest.mark.parametrize("order", [2, 1, np.inf, -2, "nuc"])
+def test_norm_grad_of_matrix_norms_other_than_frobenius_raises(order):
+    x = np.arange(1.0, 7.0).reshape(2, 3)
+    with pytest.raises(NotImplementedError, match="ord="):
+        runtime.norm_grad(1.0, x, np.linalg.norm(x, ord=order), order)
+
+
+@covers("norm_grad")
+def test_norm_grad_of_the_zero_norm_is_zero():
+    x = np.array([1.0, -2.0, 3.0])
+    got = runtime.norm_grad(1.0, x, np.linalg.norm(x, ord=0), 0)
+    np.testing.assert_array_equal(got, np.zeros(3))
+
+
+# ------------------------------------------------------------ products, linalg
+
+_MATMUL = [
+    ((2, 3), (3, 4)),
+    ((3,), (3, 4)),
+    ((2, 3), (3,)),
+    ((3,), (3,)),
+    ((2, 2, 3), (3, 4)),
+    ((2, 2, 3), (3,)),
+    ((3,), (2, 3, 4)),
+    ((2, 3), (4, 3, 2)),
+    ((2, 2, 3), (2, 3, 2)),
+    ((1, 2, 3), (4, 3, 2)),
+    ((4, 2, 3), (1, 3, 2)),
+    ((5, 1, 2, 3), (4, 3, 2)),
+]
+
+
+@covers("matmul_grad_a", "matmul_grad_b")
+@pytest.mark.parametrize("a_shape, b_shape", _MATMUL)
+def test_matmul_grads(a_shape, b_shape):
+    rng = np.random.default_rng(10)
+    a, b = _rand(a_shape, rng), _rand(b_shape, rng)
+    assert_vjp(lambda v: v @ b, a, lambda u: runtime.matmul_grad_a(u, a, b), linear=True)
+    assert_vjp(lambda v: a @ v, b, lambda u: runtime.matmul_grad_b(u, a, b), linear=True)
+
+
+_DOT = [
+    ((), ()),
+    ((), (3,)),
+    ((2, 3), ()),
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3, 4)),
+    ((2, 2, 3), (3,)),
+    ((2, 2, 3), (3, 4)),
+    ((3,), (2, 3, 4)),
+    ((2, 3), (2, 3, 4)),
+    ((2, 2, 3), (4, 3, 5)),
+]
+
+
+@covers("dot_grad_a", "dot_grad_b")
+@pytest.mark.parametrize("a_shape, b_shape", _DOT)
+def test_dot_grads(a_shape, b_shape):
+    rng = np.random.default_rng(11)
+    a, b = _rand(a_shape, rng), _rand(b_shape, rng)
+    assert_vjp(lambda v: np.dot(v, b), a, lambda u: runtime.dot_grad_a(u, a, b), linear=True)
+    assert_vjp(lambda v: np.dot(a, v), b, lambda u: runtime.dot_grad_b(u, a, b), linear=True)
+
+
+_INNER = [
+    ((3,), (3,)),
+    ((2, 3), (3,)),
+    ((3,), (4, 3)),
+    ((2, 3), (4, 3)),
+    ((2, 2, 3), (4, 3)),
+    ((2, 3), (2, 4, 3)),
+]
+
+
+@covers("inner_grad_a", "inner_grad_b")
+@pytest.mark.parametrize("a_shape, b_shape", _INNER)
+def test_inner_grads(a_shape, b_shape):
+    rng = np.random.default_rng(12)
+    a, b = _rand(a_shape, rng), _rand(b_shape, rng)
+    assert_vjp(lambda v: np.inner(v, b), a, lambda u: runtime.inner_grad_a(u, a, b), linear=True)
+    assert_vjp(lambda v: np.inner(a, v), b, lambda u: runtime.inner_grad_b(u, a, b), linear=True)
+
+
+@covers("inner_grad_a", "inner_grad_b")
+@pytest.mark.parametrize("a_shape, b_shape, helper", [
+    ((), (3,), "inner_grad_a"),
+    ((), (3,), "inner_grad_b"),
+    ((2, 3), (), "inner_grad_a"),
+    ((2, 3), (), "inner_grad_b"),
+])
+def test_inner_grads_with_a_scalar(a_shape, b_shape, helper):
+    rng = np.random.default_rng(13)
+    a, b = _rand(a_shape, rng), _rand(b_shape, rng)
+    if helper == "inner_grad_a":
+        assert_vjp(lambda v: np.inner(v, b), a, lambda u: runtime.inner_grad_a(u, a, b), linear=True)
+    else:
+        assert_vjp(lambda v: np.inner(a, v), b, lambda u: runtime.inner_grad_b(u, a, b), linear=True)
+
+
+def _well_conditioned(shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    return rng.normal(size=shape) + 3 * np.eye(shape[-1])
+
+
+@covers("det_grad")
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 3, 3), (2, 2, 2, 2)])
+def test_det_grad(shape):
+    a = _well_conditioned(shape, np.random.default_rng(14))
+    out = np.linalg.det(a)
+    assert_vjp(np.linalg.det, a, lambda u: runtime.det_grad(u, a, out))
+
+
+@covers("solve_grad_a", "solve_grad_b")
+@pytest.mark.parametrize("a_shape, b_shape", [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3, 2)),
+                                              ((2, 3, 3), (2, 3, 1))])
+def test_solve_grads(a_shape, b_shape):
+    rng = np.random.default_rng(15)
+    a, b = _well_conditioned(a_shape, rng), _rand(b_shape, rng)
+    out = np.linalg.solve(a, b)
+    assert_vjp(lambda v: np.linalg.solve(a, v), b, lambda u: runtime.solve_grad_b(u, a, b), linear=True)
+    assert_vjp(lambda v: np.linalg.solve(v, b), a, lambda u: runtime.solve_grad_a(u, a, out))
+
+
+@covers("solve_grad_a", "solve_grad_b")
+def test_solve_grads_batched_matrix_and_vector():
+    rng = np.random.default_rng(16)
+    a, b = _well_conditioned((2, 3, 3), rng), _rand((3,), rng)
+    out = np.linalg.solve(a, b)
+    assert_vjp(lambda v: np.linalg.solve(a, v), b, lambda u: runtime.solve_grad_b(u, a, b), linear=True)
+    assert_vjp(lambda v: np.linalg.solve(v, b), a, lambda u: runtime.solve_grad_a(u, a, out))
+
+
+# ------------------------------------------------------------------- indexing
+
+_INDICES = [
+    ((5,), 2),
+    ((5,), -1),
+    ((5,), np.int64(3)),
+    ((5,), slice(1, 4)),
+    ((5,), slice(None, None, -1)),
+    ((5,), slice(4, 0, -2)),
+    ((5,), slice(-1, None, -3)),
+    ((5,), np.array([0, 2, 2, 4])),
+    ((5,), [1, 1, 1]),
+    ((5,), np.array([-1, 0, -1])),
+    ((5,), np.array([True, False, True, True, False])),
+    ((5,), Ellipsis),
+    ((5,), None),
+    ((3, 4), 1),
+    ((3, 4), (1, slice(None))),
+    ((3, 4), (slice(None), -1)),
+    ((3, 4), (slice(None, None, -1), slice(3, None, -2))),
+    ((3, 4), (np.array([0, 1, 1]), np.array([3, 2, 2]))),
+    ((3, 4), (Ellipsis, None, slice(1, 3))),
+    ((3, 4), np.array([[True, False, True, False]] * 3)),
+    ((3, 4), (np.array([True, False, True]), slice(1, 3))),
+    ((3, 4), (np.array([0, 0, 2]), slice(1, 3))),
+    ((3, 4), (slice(None, None, -1), np.array([1, 1]))),
+    ((3, 4), np.array([[0, 1], [1, 1]])),
+    ((2, 3, 4), (1, Ellipsis, np.array([0, 0]))),
+]
+
+
+@covers("getitem_grad")
+@pytest.mark.parametrize("shape, index", _INDICES)
+def test_getitem_grad(shape, index):
+    x = _rand(shape, np.random.default_rng(17))
+    assert_vjp(lambda v: v[index], x, lambda u: runtime.getitem_grad(u, x, index), linear=True)
+
+
+@covers("getitem_grad")
+def test_getitem_grad_sums_repeated_indices():
+    got = runtime.getitem_grad(np.array([1.0, 2.0, 3.0]), np.zeros(5), np.array([1, 1, 3]))
+    np.testing.assert_array_equal(got, [0.0, 3.0, 0.0, 3.0, 0.0])
+    got = runtime.getitem_grad(np.array([1.0, 2.0, 4.0]), np.zeros((2, 2)),
+                               (np.array([0, 0, 1]), np.array([1, 1, 0])))
+    np.testing.assert_array_equal(got, [[0.0, 3.0], [4.0, 0.0]])
+
+
+@covers("getitem_grad")
+def test_getitem_grad_of_containers():
+    arr = np.ones(3)
+    assert runtime.getitem_grad(2.0, {"a": arr, "b": 1.0}, "b") == {"b": 2.0}
+    assert runtime.getitem_grad(2.0, [1.0, arr, 3.0], 0) == [2.0, None, None]
+    assert runtime.getitem_grad(2.0, (1.0, 2.0, 3.0), -1) == [None, None, 2.0]
+    assert runtime.getitem_grad([5.0, 6.0], [1.0, 2.0, 3.0], slice(1, 3)) == [None, 5.0, 6.0]
+    for x in ({"a": 1.0}, [1.0], (1.0,), arr):
+        assert runtime.getitem_grad(None, x, "a" if isinstance(x, dict) else 0) is None
+
+
+@covers("getitem_grad")
+@pytest.mark.parametrize("x, index", [
+    ({"w": np.ones((2, 2)), "b": 0.5}, "w"),
+    ([0.5, np.ones(3), (1.0, 2.0)], 1),
+    ([0.5, np.ones(3), (1.0, 2.0)], -1),
+    ((np.ones(2), 0.5, 1.5), slice(0, 2)),
+])
+def test_getitem_grad_of_containers_is_the_adjoint(x, index):
+    assert_vjp(lambda v: v[index], x, lambda u: runtime.getitem_grad(u, x, index), linear=True)
+
+
+@covers("index_add")
+@pytest.mark.parametrize("shape, index", _INDICES)
+def test_index_add_is_the_adjoint_of_indexing(shape, index):
+    x = _rand(shape, np.random.default_rng(18))
+
+    def adjoint(u: Any) -> np.ndarray:
+        acc = np.zeros(shape)
+        assert runtime.index_add(acc, index, u) is None
+        return acc
+
+    assert_vjp(lambda v: v[index], x, adjoint, linear=True)
+
+
+@covers("index_add")
+def test_index_add_accumulates_in_place():
+    acc = np.array([1.0, 1.0, 1.0])
+    runtime.index_add(acc, np.array([0, 2, 2]), np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(acc, [2.0, 1.0, 6.0])
+    runtime.index_add(acc, slice(0, 2), 1.0)
+    np.testing.assert_array_equal(acc, [3.0, 2.0, 6.0])
+    runtime.index_add(acc, np.array([False, True, True]), np.array([1.0, 1.0]))
+    np.testing.assert_array_equal(acc, [3.0, 3.0, 7.0])
+
+
+@covers("take_grad")
+@pytest.mark.parametrize("shape, indices, axis", [
+    ((5,), np.array([0, 3, 3]), None),
+    ((5,), 2, None),
+    ((5,), np.array([-1, 0]), 0),
+    ((3, 4), np.array([1, 1, 0]), 1),
+    ((3, 4), np.array([1, 1, 0]), 0),
+    ((3, 4), np.array([2, 2]), -1),
+    ((3, 4), np.array([[0, 5], [11, 0]]), None),
+    ((3, 4), np.array([[0, 1], [1, 1]]), 1),
+    ((3, 4), 3, 1),
+    ((2, 3, 4), np.array([[2, 0], [2, 2]]), 1),
+])
+def test_take_grad(shape, indices, axis):
+    a = _rand(shape, np.random.default_rng(19))
+    assert_vjp(lambda v: np.take(v, indices, axis=axis), a,
+               lambda u: runtime.take_grad(u, a, indices, axis), linear=True)
+
+
+# -------------------------------------------------------------------- joining
+
+
+@covers("unconcatenate")
+@pytest.mark.parametrize("shapes, axis", [
+    ([(2,), (3,)], 0),
+    ([(2,), (3,), (1,)], -1),
+    ([(1, 3), (2, 3)], 0),
+    ([(2, 3), (2, 2)], 1),
+    ([(2, 3), (2, 1), (2, 2)], -1),
+    ([(2, 3), (1, 3)], None),
+    ([(2, 2), (3,)], None),
+])
+def test_unconcatenate(shapes, axis):
+    rng = np.random.default_rng(20)
+    arrays = [_rand(s, rng) for s in shapes]
+    assert_vjp(lambda vs: np.concatenate(vs, axis=axis), arrays,
+               lambda u: runtime.unconcatenate(u, arrays, axis), linear=True)
+
+
+@covers("unstack")
+@pytest.mark.parametrize("shapes, axis", [
+    ([(), (), ()], 0),
+    ([(3,), (3,)], 0),
+    ([(3,), (3,)], 1),
+    ([(3,), (3,)], -1),
+    ([(2, 3), (2, 3), (2, 3)], 1),
+    ([(2, 3), (2, 3)], -2),
+])
+def test_unstack(shapes, axis):
+    rng = np.random.default_rng(21)
+    arrays = [_rand(s, rng) for s in shapes]
+    assert_vjp(lambda vs: np.stack(vs, axis=axis), arrays,
+               lambda u: runtime.unstack(u, axis), linear=True)
+
+
+@covers("unjoin")
+@pytest.mark.parametrize("join, shapes", [
+    ("vstack", [(3,), (3,)]),
+    ("vstack", [(2, 3), (1, 3), (3,)]),
+    ("vstack", [(), ()]),
+    ("hstack", [(3,), (2,)]),
+    ("hstack", [(), (2,)]),
+    ("hstack", [(2, 3), (2, 1)]),
+    ("column_stack", [(3,), (3,)]),
+    ("column_stack", [(3, 2), (3,)]),
+])
+def test_unjoin(join, shapes):
+    rng = np.random.default_rng(22)
+    arrays = [_rand(s, rng) for s in shapes]
+    primal = getattr(np, join)
+    if join == "vstack":
+        args = (0, 2)
+    elif join == "hstack":
+        args = (0 if np.ndim(arrays[0]) <= 1 else 1, 1)
+    else:
+        args = (1, 2, True)
+    assert_vjp(lambda vs: primal(vs), arrays, lambda u: runtime.unjoin(u, arrays, *args), linear=True)
+
+
+# ------------------------------------------------------------ element-wise, shape
+
+
+@covers("clip_grad")
+@pytest.mark.parametrize("shape, a_min, a_max", [
+    ((3, 4), -0.5, 0.5),
+    ((3, 4), None, 0.3),
+    ((3, 4), -0.3, None),
+    ((2, 3), np.array([-1.0, 0.0, 0.5]), 1.0),
+])
+def test_clip_grad(shape, a_min, a_max):
+    rng = np.random.default_rng(23)
+    a = rng.uniform(-2, 2, size=shape)
+    low = -np.inf if a_min is None else a_min
+    high = np.inf if a_max is None else a_max
+    distance = np.minimum(np.abs(a - low), np.abs(a - high))
+    assert np.min(distance) > 1e-3  # away from the kinks
+    assert_vjp(lambda v: np.clip(v, a_min, a_max), a, lambda u: runtime.clip_grad(u, a, a_min, a_max))
+
+
+@covers("clip_grad")
+def test_clip_grad_passes_inside_and_on_the_bounds():
+    a = np.array([-2.0, -1.0, 0.0, 1.0, 2.0])
+    got = runtime.clip_grad(np.full(5, 3.0), a, -1.0, 1.0)
+    np.testing.assert_array_equal(got, [0.0, 3.0, 3.0, 3.0, 0.0])
+
+
+@covers("diag_grad")
+@pytest.mark.parametrize("shape, k", [((3,), 0), ((3,), 1), ((3,), -2), ((3, 3), 0), ((3, 4), 1),
+                                      ((4, 3), -1), ((3, 4), -2), ((3, 4), 3), ((2, 2), 1)])
+def test_diag_grad(shape, k):
+    v = _rand(shape, np.random.default_rng(24))
+    assert_vjp(lambda w: np.diag(w, k), v, lambda u: runtime.diag_grad(u, v, k), linear=True)
+
+
+@covers("sort_grad")
+@pytest.mark.parametrize("shape, axis", [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((3, 4), None),
+                                         ((2, 3, 4), 1)])
+def test_sort_grad(shape, axis):
+    a = _rand(shape, np.random.default_rng(25))  # distinct entries: no ties
+    assert_vjp(lambda v: np.sort(v, axis=axis), a, lambda u: runtime.sort_grad(u, a, axis))
+
+
+@covers("seq_sum_grad")
+@pytest.mark.parametrize("shapes", [[(), (), ()], [(3,), (3,)], [(2, 3), (3,), ()], [(2, 1), (1, 3)]])
+def test_seq_sum_grad(shapes):
+    rng = np.random.default_rng(26)
+    items = [_rand(s, rng) for s in shapes]
+    assert_vjp(lambda vs: sum(vs), items, lambda u: runtime.seq_sum_grad(u, items), linear=True)
+
+
+@covers("sort_tangent")
+@pytest.mark.parametrize("shape, axis", [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((3, 4), None),
+                                         ((2, 3, 4), 1)])
+def test_sort_tangent_is_the_directional_derivative_of_sort(shape, axis):
+    rng = np.random.default_rng(29)
+    a, t = _rand(shape, rng), _rand(shape, rng)  # distinct entries: no ties
+    eps = 1e-6
+    expected = (np.sort(a + eps * t, axis=axis) - np.sort(a - eps * t, axis=axis)) / (2 * eps)
+    np.testing.assert_allclose(runtime.sort_tangent(t, a, axis), expected, rtol=1e-6, atol=1e-8)
+
+
+@covers("sort_tangent", "sort_grad")
+@pytest.mark.parametrize("shape, axis", [((5,), -1), ((3, 4), 0), ((3, 4), None)])
+def test_sort_tangent_and_sort_grad_are_adjoint(shape, axis):
+    a = _rand(shape, np.random.default_rng(30))
+    assert_vjp(lambda v: runtime.sort_tangent(v, a, axis), a, lambda u: runtime.sort_grad(u, a, axis),
+               linear=True)
+
+
+# ------------------------------------------------------------------- distinct
+
+
+def _no_shared_memory(results: tuple, others: tuple = ()) -> None:
+    arrays = [r for r in results if isinstance(r, np.ndarray)]
+    for i, a in enumerate(arrays):
+        for b in arrays[i + 1:] + [o for o in others if isinstance(o, np.ndarray)]:
+            assert not np.shares_memory(a, b), "two gradients share memory"
+
+
+@covers("distinct")
+def test_distinct_copies_repeated_and_overlapping_results():
+    a = np.arange(6.0).reshape(2, 3)
+    cases = [(a, a), (a, a[0]), (a[0], a), (a.T, a[1:]), (a, 2.0, a), (a[:, 0], a[:, 1], a.ravel())]
+    for results in cases:
+        got = runtime.distinct(results)
+        assert len(got) == len(results)
+        for r, g in zip(results, got):
+            np.testing.assert_array_equal(g, r)
+        _no_shared_memory(got)
+        assert got[0] is results[0]  # the first of a group is kept as it is
+
+
+@covers("distinct")
+def test_distinct_copies_results_that_share_the_callers_cotangent():
+    cotangent = np.ones(3)
+    got = runtime.distinct((cotangent, cotangent[::-1], np.zeros(2)), cotangent)
+    _no_shared_memory(got, (cotangent,))
+    np.testing.assert_array_equal(got[0], np.ones(3))
+
+
+@covers("distinct")
+def test_distinct_leaves_independent_results_alone():
+    a, b = np.ones(3), np.zeros((2, 2))
+    results = (a, b, 1.5, None, np.float64(2.0))
+    got = runtime.distinct(results)
+    assert all(g is r for g, r in zip(got, results))
+
+
+@covers("distinct")
+def test_distinct_looks_inside_containers():
+    a = np.ones(3)
+    got = runtime.distinct(({"w": a}, a))
+    assert not np.shares_memory(got[0]["w"], got[1])
+    got = runtime.distinct(([a, 1.0], (a,)))
+    assert not np.shares_memory(got[0][0], got[1][0])
+
+
+# -------------------------------------------------------- setitem and friends
+
+
+@covers("setitem")
+@pytest.mark.parametrize("index, value", [(1, 9.0), (slice(0, 2), np.array([7.0, 8.0])),
+                                          (np.array([True, False, True]), 0.0)])
+def test_setitem_copies(index, value):
+    x = np.array([1.0, 2.0, 3.0])
+    got = runtime.setitem(x, index, value)
+    expected = x.copy()
+    expected[index] = value
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(x, [1.0, 2.0, 3.0])  # the old version keeps its value
+    assert not np.shares_memory(got, x)
+
+
+@covers("setitem")
+def test_setitem_copies_containers():
+    items = [1.0, 2.0]
+    assert runtime.setitem(items, 0, 5.0) == [5.0, 2.0] and items == [1.0, 2.0]
+    params = {"a": 1.0}
+    assert runtime.setitem(params, "b", 2.0) == {"a": 1.0, "b": 2.0} and params == {"a": 1.0}
+
+
+@covers("setitem_grad_x", "setitem_grad_value")
+@pytest.mark.parametrize("shape, index, value_shape", [
+    ((5,), 2, ()),
+    ((5,), slice(1, 4), (3,)),
+    ((5,), slice(1, 4), ()),
+    ((5,), slice(None, None, -2), (3,)),
+    ((5,), np.array([4, 0]), (2,)),
+    ((5,), np.array([True, False, True, False, False]), (2,)),
+    ((3, 4), 1, (4,)),
+    ((3, 4), 1, ()),
+    ((3, 4), (slice(None), 2), (3,)),
+    ((3, 4), (slice(None), slice(1, 3)), (2,)),
+    ((3, 4), (slice(None), slice(1, 3)), (3, 1)),
+])
+def test_setitem_grads_are_the_adjoint_of_setitem(shape, index, value_shape):
+    rng = np.random.default_rng(27)
+    x, value = _rand(shape, rng), _rand(value_shape, rng)
+    assert_vjp(lambda xv: runtime.setitem(xv[0], index, xv[1]), [x, value],
+               lambda u: [runtime.setitem_grad_x(u, index), runtime.setitem_grad_value(u, index, value)],
+               linear=True)
+
+
+@covers("setitem_grad_x", "setitem_grad_value")
+def test_setitem_grads_of_containers():
+    assert runtime.setitem_grad_x([1.0, 2.0, 3.0], 1) == [1.0, None, 3.0]
+    assert runtime.setitem_grad_x([1.0, 2.0, 3.0], slice(0, 2)) == [None, None, 3.0]
+    assert runtime.setitem_grad_x({"a": 1.0, "b": 2.0}, "a") == {"b": 2.0}
+    assert runtime.setitem_grad_value([1.0, 2.0, 3.0], 1, 0.5) == 2.0
+    assert runtime.setitem_grad_value({"a": 1.0, "b": 2.0}, "a", 0.5) == 1.0
+    assert runtime.setitem_grad_value({"b": 2.0}, "a", 0.5) is None
+    assert runtime.setitem_grad_x(None, 0) is None
+    assert runtime.setitem_grad_value(None, 0, 1.0) is None
+
+
+@covers("setitem_grad_x")
+def test_setitem_grad_x_does_not_change_the_cotangent():
+    g = np.array([1.0, 2.0, 3.0])
+    got = runtime.setitem_grad_x(g, 0)
+    np.testing.assert_array_equal(got, [0.0, 2.0, 3.0])
+    np.testing.assert_array_equal(g, [1.0, 2.0, 3.0])
+
+
+# -------------------------------------------------------- lists and sequences
+
+
+@covers("list_append")
+def test_list_append_appends_in_place_and_returns_the_list():
+    items = [1.0]
+    got = runtime.list_append(items, 2.0)
+    assert got is items and items == [1.0, 2.0]
+
+
+@covers("list_prefix")
+def test_list_prefix_drops_the_last_entry():
+    assert runtime.list_prefix([1.0, 2.0, 3.0]) == [1.0, 2.0]
+    assert runtime.list_prefix([1.0]) == []
+    assert runtime.list_prefix(None) is None
+
+
+@covers("list_prefix", "list_append")
+def test_list_prefix_is_the_adjoint_of_append():
+    """append(items, item) is linear in (items, item); its adjoint splits the cotangent
+    into the prefix (for items) and the last entry (for item)."""
+    rng = np.random.default_rng(28)
+    items, item = [_rand((2,), rng), _rand((2,), rng)], _rand((2,), rng)
+    assert_vjp(lambda v: np.stack(runtime.list_append(list(v[0]), v[1])), [items, item],
+               lambda u: [runtime.list_prefix(list(u)), list(u)[-1]], linear=True)
+
+
+@covers("as_sequence")
+def test_as_sequence():
+    items, pair, steps, arr = [1.0, 2.0], (1.0, 2.0), range(3), np.ones((2, 3))
+    for x in (items, pair, steps, arr):
+        assert runtime.as_sequence(x) is x
+    assert runtime.as_sequence({"a": 1, "b": 2}) == ["a", "b"]
+    assert runtime.as_sequence(v for v in (3.0, 4.0)) == [3.0, 4.0]
+    assert sorted(runtime.as_sequence({2.0, 1.0})) == [1.0, 2.0]
+
+
+# ------------------------------------------------- contractions and linear algebra
+
+
+@covers("einsum_grad")
+@pytest.mark.parametrize("subscripts, shapes", [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("ij,jk", [(2, 3), (3, 4)]),
+    ("ij->ji", [(2, 3)]),
+    ("ij->", [(2, 3)]),
+    ("ij->i", [(2, 3)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("iij->ij", [(3, 3, 2)]),
+    ("i,j->ij", [(2,), (3,)]),
+    ("i,i->", [(3,), (3,)]),
+    ("ij,ij->ij", [(2, 3), (1, 3)]),
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 4)]),
+    ("...ij,...jk->...ik", [(2, 2, 3), (3, 4)]),
+    ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 4)]),
+    ("ij,j->", [(2, 3), (3,)]),
+])
+def test_einsum_grad(subscripts, shapes):
+    rng = np.random.default_rng(31)
+    operands = [_rand(shape, rng) for shape in shapes]
+    for i in range(len(operands)):
+
+        def primal(v, i=i):
+            return np.einsum(subscripts, *(v if k == i else op for k, op in enumerate(operands)))
+
+        assert_vjp(primal, operands[i], lambda u, i=i: runtime.einsum_grad(u, subscripts, operands, i),
+                   linear=True)
+
+
+@covers("einsum_grad")
+def test_einsum_grad_skips_absent_operands():
+    a, b = np.ones((2, 3)), np.ones(3)
+    got = runtime.einsum_grad(np.array([1.0, 2.0]), "ij,j->i", (a, None, b), 1)
+    np.testing.assert_array_equal(got, [3.0, 3.0, 3.0])
+
+
+@covers("tensordot_grad_a", "tensordot_grad_b")
+@pytest.mark.parametrize("a_shape, b_shape, axes", [
+    ((2, 3, 4), (3, 4, 5), 2),
+    ((2, 3), (3, 4), 1),
+    ((2,), (3,), 0),
+    ((3, 2, 4), (2, 3, 5), ([1, 0], [0, 1])),
+    ((2, 3, 4), (4, 5), ([2], [0])),
+    ((2, 3), (4, 3), (1, 1)),
+    ((3, 4, 2), (2, 4, 3), ([0, 1], [2, 1])),
+    ((2, 3), (2, 3), ([-1, -2], [-1, -2])),
+])
+def test_tensordot_grads(a_shape, b_shape, axes):
+    rng = np.random.default_rng(32)
+    a, b = _rand(a_shape, rng), _rand(b_shape, rng)
+    assert_vjp(lambda v: np.tensordot(v, b, axes), a, lambda u: runtime.tensordot_grad_a(u, a, b, axes),
+               linear=True)
+    assert_vjp(lambda v: np.tensordot(a, v, axes), b, lambda u: runtime.tensordot_grad_b(u, a, b, axes),
+               linear=True)
+
+
+@covers("kron_grad_a", "kron_grad_b")
+@pytest.mark.parametrize("a_shape, b_shape", [((2,), (3,)), ((2, 2), (3, 1)), ((2, 3), (4,)),
+                                              ((3,), (2, 2)), ((1, 2), (2, 1, 3))])
+def test_kron_grads(a_shape, b_shape):
+    rng = np.random.default_rng(33)
+    a, b = _rand(a_shape, rng), _rand(b_shape, rng)
+    assert_vjp(lambda v: np.kron(v, b), a, lambda u: runtime.kron_grad_a(u, a, b), linear=True)
+    assert_vjp(lambda v: np.kron(a, v), b, lambda u: runtime.kron_grad_b(u, a, b), linear=True)
+
+
+@covers("cross_grad")
+@pytest.mark.parametrize("a_shape, b_shape, axes", [
+    ((3,), (3,), {}),
+    ((2, 3), (3,), {}),
+    ((3,), (4, 3), {}),
+    ((3, 2), (2, 3), {"axisa": 0, "axisb": -1, "axisc": 0}),
+    ((3, 2), (3, 2), {"axis": 0}),
+])
+def test_cross_grad(a_shape, b_shape, axes):
+    rng = np.random.default_rng(34)
+    a, b = _rand(a_shape, rng), _rand(b_shape, rng)
+    if "axis" in axes:
+        ax, bx, cx, axis = None, None, None, axes["axis"]
+        kwargs = {"axis": axis}
+        ga = lambda u: runtime.cross_grad(u, a, b, axis=axis)  # noqa: E731
+        gb = lambda u: -runtime.cross_grad(u, b, a, axis=axis)  # noqa: E731
+    else:
+        ax, bx, cx = axes.get("axisa", -1), axes.get("axisb", -1), axes.get("axisc", -1)
+        kwargs = {"axisa": ax, "axisb": bx, "axisc": cx}
+        ga = lambda u: runtime.cross_grad(u, a, b, ax, bx, cx)  # noqa: E731
+        # cross(a, b) = -cross(b, a), so b's cotangent is cross_grad with the roles swapped
+        gb = lambda u: -runtime.cross_grad(u, b, a, bx, ax, cx)  # noqa: E731
+    assert_vjp(lambda v: np.cross(v, b, **kwargs), a, ga, linear=True)
+    assert_vjp(lambda v: np.cross(a, v, **kwargs), b, gb, linear=True)
+
+
+@covers("cross_grad")
+def test_cross_grad_of_2_vectors_raises():
+    with pytest.raises(NotImplementedError, match="3-vectors"):
+        runtime.cross_grad(1.0, np.ones(2), np.ones(2))
+
+
+def _spd(shape: tuple, rng: np.random.Generator) -> np.ndarray:
+    m = rng.normal(size=shape)
+    return m @ np.swapaxes(m, -1, -2) + shape[-1] * np.eye(shape[-1])
+
+
+@covers("slogdet_grad")
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
+def test_slogdet_grad(shape):
+    a = _well_conditioned(shape, np.random.default_rng(35))
+    a[..., 0, :] *= -1  # a negative determinant too
+    assert_vjp(lambda v: np.linalg.slogdet(v)[1], a, lambda u: runtime.slogdet_grad((None, u), a))
+    assert_vjp(lambda v: np.linalg.slogdet(v)[1], a, lambda u: runtime.slogdet_grad((np.ones_like(u), u), a))
+    np.testing.assert_array_equal(runtime.slogdet_grad(None, a), np.zeros(shape))
+    np.testing.assert_array_equal(runtime.slogdet_grad((1.0, None), a), np.zeros(shape))
+
+
+@covers("cholesky_grad")
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 3, 3)])
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_grad(shape, upper):
+    a = _spd(shape, np.random.default_rng(36))
+    out = np.linalg.cholesky(a, upper=upper)
+    # any perturbation, not only symmetric ones: NumPy reads one triangle of a
+    assert_vjp(lambda v: np.linalg.cholesky(v, upper=upper), a,
+               lambda u: runtime.cholesky_grad(u, out, upper))
+
+
+@covers("eigh_grad")
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_grad(shape, uplo):
+    a = _spd(shape, np.random.default_rng(37))  # distinct eigenvalues
+    out = np.linalg.eigh(a, UPLO=uplo)
+    w, vecs = out
+
+    def primal(m):
+        # eigenvectors are defined up to sign: look at their squares, which are not
+        values, vectors = np.linalg.eigh(m, UPLO=uplo)
+        return values, vectors * vectors
+
+    assert_vjp(primal, a, lambda u: runtime.eigh_grad((u[0], 2 * vecs * u[1]), out, uplo))
+    assert_vjp(lambda m: np.linalg.eigh(m, UPLO=uplo)[0], a,
+               lambda u: runtime.eigh_grad((u, None), out, uplo))
+    np.testing.assert_array_equal(runtime.eigh_grad(None, out, uplo), np.zeros(shape))
+
+
+@covers("pinv_grad")
+@pytest.mark.parametrize("shape", [(3, 3), (4, 2), (2, 4), (2, 3, 2)])
+def test_pinv_grad(shape):
+    a = np.random.default_rng(38).normal(size=shape)
+    out = np.linalg.pinv(a)
+    assert_vjp(np.linalg.pinv, a, lambda u: runtime.pinv_grad(u, a, out))
+
+
+@covers("pinv_grad")
+def test_pinv_grad_hermitian():
+    a = _spd((3, 3), np.random.default_rng(39))
+    out = np.linalg.pinv(a, hermitian=True)
+    assert_vjp(lambda v: np.linalg.pinv(v, hermitian=True), a, lambda u: runtime.pinv_grad(u, a, out, True))
+
+
+@covers("convolve_grad")
+@pytest.mark.parametrize("n, m", [(5, 3), (3, 5), (4, 4), (1, 3)])
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_convolve_grad(n, m, mode):
+    rng = np.random.default_rng(40)
+    a, v = _rand((n,), rng), _rand((m,), rng)
+    assert_vjp(lambda w: np.convolve(w, v, mode), a, lambda u: runtime.convolve_grad(u, a, v, mode),
+               linear=True)
+    # convolution is symmetric: v's cotangent is convolve_grad with the roles swapped
+    assert_vjp(lambda w: np.convolve(a, w, mode), v, lambda u: runtime.convolve_grad(u, v, a, mode),
+               linear=True)
+
+
+@covers("convolve_grad")
+def test_convolve_grad_of_an_unknown_mode_raises():
+    with pytest.raises(NotImplementedError, match="mode"):
+        runtime.convolve_grad(np.ones(3), np.ones(3), np.ones(1), "circular")
+
+
+# ------------------------------------------------------------- moving entries
+
+
+@covers("diagonal_grad")
+@pytest.mark.parametrize("shape, offset, axis1, axis2", [
+    ((3, 3), 0, 0, 1), ((3, 4), 1, 0, 1), ((4, 3), -1, 0, 1), ((3, 4), 5, 0, 1),
+    ((2, 3, 4), 0, 1, 2), ((2, 3, 4), 1, 0, 2), ((2, 3, 4), -1, 2, 0),
+])
+def test_diagonal_grad(shape, offset, axis1, axis2):
+    a = _rand(shape, np.random.default_rng(41))
+    assert_vjp(lambda v: np.diagonal(v, offset, axis1, axis2), a,
+               lambda u: runtime.diagonal_grad(u, a, offset, axis1, axis2), linear=True)
+
+
+@covers("tile_grad")
+@pytest.mark.parametrize("shape, reps", [((3,), 2), ((2, 3), (2, 1)), ((2, 3), (2, 1, 3)), ((3,), (2, 2)),
+                                         ((), 3), ((2, 1), 2)])
+def test_tile_grad(shape, reps):
+    a = _rand(shape, np.random.default_rng(42))
+    assert_vjp(lambda v: np.tile(v, reps), a, lambda u: runtime.tile_grad(u, a, reps), linear=True)
+
+
+@covers("repeat_grad")
+@pytest.mark.parametrize("shape, repeats, axis", [
+    ((3,), 2, None), ((2, 3), 2, None), ((2, 3), 3, 1), ((2, 3), 2, -2), ((2, 3), [1, 0, 2], 1),
+    ((2, 3), [2, 1], 0), ((2, 3), [1, 2, 0, 1, 1, 3], None), ((3,), np.array([2]), 0),
+])
+def test_repeat_grad(shape, repeats, axis):
+    a = _rand(shape, np.random.default_rng(43))
+    assert_vjp(lambda v: np.repeat(v, repeats, axis), a, lambda u: runtime.repeat_grad(u, a, repeats, axis),
+               linear=True)
+
+
+@covers("pad_grad", "pad_grad_value")
+@pytest.mark.parametrize("shape, pad_width", [((3,), 2), ((3,), (1, 2)), ((2, 3), ((1, 0), (2, 1))),
+                                              ((2, 3), 1), ((2, 3), ((0, 0), (0, 3)))])
+def test_pad_grads(shape, pad_width):
+    rng = np.random.default_rng(44)
+    a = _rand(shape, rng)
+    assert_vjp(lambda v: np.pad(v, pad_width), a, lambda u: runtime.pad_grad(u, a, pad_width, "constant"),
+               linear=True)
+    assert_vjp(lambda c: np.pad(a, pad_width, constant_values=c), 0.5,
+               lambda u: runtime.pad_grad_value(u, a, pad_width, "constant", 0.5))
+
+
+@covers("pad_grad", "pad_grad_value")
+def test_pad_grads_of_unsupported_cases_raise():
+    with pytest.raises(NotImplementedError, match="constant"):
+        runtime.pad_grad(np.ones(5), np.ones(3), 1, "reflect")
+    with pytest.raises(NotImplementedError, match="scalar"):
+        runtime.pad_grad_value(np.ones(5), np.ones(3), 1, "constant", (0.0, 1.0))
+
+
+@covers("unsplit")
+@pytest.mark.parametrize("shape, sections, axis", [((6,), 3, 0), ((6,), [1, 4], 0), ((2, 6), 2, 1),
+                                                   ((5,), 3, 0), ((4, 2), [1, 1, 3], 0), ((2, 3), 3, -1)])
+def test_unsplit(shape, sections, axis):
+    a = _rand(shape, np.random.default_rng(45))
+    assert_vjp(lambda v: np.array_split(v, sections, axis), a,
+               lambda u: runtime.unsplit(u, a, sections, axis), linear=True)
+
+
+@covers("unsplit")
+def test_unsplit_fills_none_pieces_with_zeros():
+    a = np.ones((2, 4))
+    got = runtime.unsplit([None, np.full((2, 2), 3.0)], a, 2, 1)
+    np.testing.assert_array_equal(got, [[0.0, 0.0, 3.0, 3.0], [0.0, 0.0, 3.0, 3.0]])
+    np.testing.assert_array_equal(runtime.unsplit(None, a, 2, 1), np.zeros((2, 4)))
+
+
+@covers("meshgrid_grad")
+@pytest.mark.parametrize("shapes", [[(3,)], [(3,), (4,)], [(2,), (3,), (4,)], [(2, 2), (3,)]])
+@pytest.mark.parametrize("indexing", ["xy", "ij"])
+def test_meshgrid_grad(shapes, indexing):
+    rng = np.random.default_rng(46)
+    xi = [_rand(shape, rng) for shape in shapes]
+    for i in range(len(xi)):
+
+        def primal(v, i=i):
+            return tuple(np.meshgrid(*(v if k == i else x for k, x in enumerate(xi)), indexing=indexing))
+
+        # affine in xi[i] (the other outputs are constants): central differences are exact
+        assert_vjp(primal, xi[i], lambda u, i=i: runtime.meshgrid_grad(u, xi, i, True, indexing))
+
+
+@covers("meshgrid_grad")
+def test_meshgrid_grad_of_a_missing_cotangent_is_zero():
+    xi = (np.ones(3), np.ones(2))
+    np.testing.assert_array_equal(runtime.meshgrid_grad((None, np.ones((2, 3))), xi, 0), np.zeros(3))
+    np.testing.assert_array_equal(runtime.meshgrid_grad(None, xi, 1), np.zeros(2))
+
+
+# ---------------------------------------------------------- reductions, scans
+
+
+def _cumprod_grad_brute_force(g: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """d sum_j g_j cumprod(a)_j / d a_i = sum_{j >= i} g_j prod_{k <= j, k != i} a_k."""
+    out = np.zeros_like(a)
+    for i in range(a.size):
+        for j in range(i, a.size):
+            out[i] += g[j] * np.prod(np.delete(a[: j + 1], i))
+    return out
+
+
+@covers("cumprod_grad")
+@pytest.mark.parametrize("shape, axis", [((5,), None), ((5,), 0), ((2, 3), None), ((2, 3), 0), ((2, 3), 1),
+                                         ((2, 3, 2), -1)])
+def test_cumprod_grad(shape, axis):
+    a = _rand(shape, np.random.default_rng(47))
+    out = np.cumprod(a, axis=axis)
+    assert_vjp(lambda v: np.cumprod(v, axis=axis), a, lambda u: runtime.cumprod_grad(u, a, out, axis))
+
+
+@covers("cumprod_grad")
+@pytest.mark.parametrize("a", [[2.0, 0.0, 3.0, 4.0], [0.0, 2.0, 3.0], [2.0, 3.0, 0.0],
+                               [2.0, 0.0, 3.0, 0.0, 5.0], [0.0, 0.0, 1.5]])
+def test_cumprod_grad_is_exact_with_zeros(a):
+    a = np.array(a)
+    g = np.arange(1.0, a.size + 1)
+    with np.errstate(all="raise"):
+        got = runtime.cumprod_grad(g, a, np.cumprod(a), 0)
+    np.testing.assert_allclose(got, _cumprod_grad_brute_force(g, a), rtol=1e-14, atol=0)
+
+
+@covers("diff_grad")
+@pytest.mark.parametrize("shape, n, axis, prepend, append", [
+    ((5,), 1, -1, None, None),
+    ((5,), 2, -1, None, None),
+    ((5,), 0, -1, None, None),
+    ((2, 5), 1, 1, None, None),
+    ((4, 3), 2, 0, None, None),
+    ((5,), 1, -1, 0.5, None),
+    ((5,), 1, -1, None, 0.5),
+    ((2, 5), 2, -1, np.array([[1.0], [2.0]]), 0.5),
+    ((4, 3), 1, 0, np.ones((2, 3)), np.ones((1, 3))),
+])
+def test_diff_grad(shape, n, axis, prepend, append):
+    a = _rand(shape, np.random.default_rng(48))
+    kwargs = {k: v for k, v in (("prepend", prepend), ("append", append)) if v is not None}
+
+    def grad(u: Any, part: str) -> Any:
+        return runtime.diff_grad(u, a, n, axis, prepend, append, part)
+
+    # affine in each part (the others are constants): central differences are exact
+    assert_vjp(lambda v: np.diff(v, n, axis, **kwargs), a, lambda u: grad(u, "a"))
+    if prepend is not None:
+        assert_vjp(lambda p: np.diff(a, n, axis, **{**kwargs, "prepend": p}), prepend,
+                   lambda u: grad(u, "prepend"))
+    if append is not None:
+        assert_vjp(lambda p: np.diff(a, n, axis, **{**kwargs, "append": p}), append,
+                   lambda u: grad(u, "append"))
+
+
+@covers("trapezoid_grad")
+@pytest.mark.parametrize("y_shape, x_shape, axis", [
+    ((5,), None, -1), ((5,), (5,), -1), ((2, 5), (5,), -1), ((4, 3), (4, 3), 0), ((2, 5), None, 1),
+    ((4, 3), (4,), 0),
+])
+def test_trapezoid_grad(y_shape, x_shape, axis):
+    rng = np.random.default_rng(49)
+    y = _rand(y_shape, rng)
+    x = None if x_shape is None else np.cumsum(rng.uniform(0.5, 1.5, size=x_shape), axis=axis if
+                                               len(x_shape) > 1 else 0)
+    dx = 0.7
+
+    def grad(u: Any, part: str) -> Any:
+        return runtime.trapezoid_grad(u, y, x, dx, axis, part)
+
+    assert_vjp(lambda v: np.trapezoid(v, x, dx, axis), y, lambda u: grad(u, "y"), linear=True)
+    if x is None:
+        assert_vjp(lambda d: np.trapezoid(y, None, d, axis), dx, lambda u: grad(u, "dx"), linear=True)
+    else:
+        assert_vjp(lambda v: np.trapezoid(y, v, dx, axis), x, lambda u: grad(u, "x"), linear=True)
+        assert grad(np.ones(np.shape(np.trapezoid(y, x, dx, axis))), "dx") == 0.0
+
+
+@covers("average_grad")
+@pytest.mark.parametrize("a_shape, w_shape, axis, keepdims", [
+    ((2, 3), None, None, False),
+    ((2, 3), None, 1, True),
+    ((2, 3), (2, 3), None, False),
+    ((2, 3), (3,), 1, False),
+    ((2, 3), (2,), 0, True),
+    ((2, 3, 4), (2, 4), (0, 2), False),
+    ((2, 3, 4), (4, 2), (2, 0), False),
+    ((2, 3, 4), (2, 3, 4), 1, True),
+])
+def test_average_grad(a_shape, w_shape, axis, keepdims):
+    rng = np.random.default_rng(50)
+    a = _rand(a_shape, rng)
+    w = None if w_shape is None else rng.uniform(0.5, 2.0, size=w_shape)
+    out = np.average(a, axis, w, keepdims=keepdims)
+
+    def grad(u: Any, part: str) -> Any:
+        return runtime.average_grad(u, a, out, axis, w, False, keepdims, part)
+
+    assert_vjp(lambda v: np.average(v, axis, w, keepdims=keepdims), a, lambda u: grad(u, "a"), linear=True)
+    if w is not None:
+        assert_vjp(lambda v: np.average(a, axis, v, keepdims=keepdims), w, lambda u: grad(u, "weights"))
+
+
+@covers("average_grad")
+def test_average_grad_returned_raises():
+    with pytest.raises(NotImplementedError, match="returned"):
+        runtime.average_grad(1.0, np.ones(3), 1.0, None, np.ones(3), True)
+
+
+@covers("nanmean_grad")
+@pytest.mark.parametrize("axis, keepdims", [(None, False), (0, False), (1, True), (-1, False)])
+def test_nanmean_grad(axis, keepdims):
+    a = _rand((3, 4), np.random.default_rng(51))
+    a[0, 1] = a[2, 3] = a[2, 0] = np.nan
+    got = runtime.nanmean_grad(np.ones(np.shape(np.nanmean(a, axis, keepdims=keepdims))), a, axis, keepdims)
+    assert not np.isnan(got).any() and np.all(got[np.isnan(a)] == 0.0)
+    # differences around a keep its NaNs where they are
+    assert_vjp(lambda v: np.nanmean(v, axis, keepdims=keepdims), a,
+               lambda u: runtime.nanmean_grad(u, a, axis, keepdims))
+
+
+@covers("median_grad")
+@pytest.mark.parametrize("shape, axis, keepdims", [
+    ((5,), None, False), ((4,), None, False), ((3, 4), 0, False), ((3, 4), 1, True), ((3, 4), None, False),
+    ((2, 3, 4), (0, 2), False), ((), None, False),
+])
+def test_median_grad(shape, axis, keepdims):
+    a = _rand(shape, np.random.default_rng(52))  # distinct entries
+    assert_vjp(lambda v: np.median(v, axis, keepdims=keepdims), a,
+               lambda u: runtime.median_grad(u, a, axis, False, keepdims))
+
+
+@covers("median_grad")
+def test_median_grad_overwrite_input_raises():
+    with pytest.raises(NotImplementedError, match="overwrite_input"):
+        runtime.median_grad(1.0, np.ones(3), None, True)
+
+
+# ------------------------------------------------- polynomials, interpolation
+
+
+@covers("polyval_grad_p")
+@pytest.mark.parametrize("p_shape, x_shape", [((3,), ()), ((3,), (4,)), ((1,), (2,)), ((4, 1), (3,)),
+                                              ((2, 3), (3,))])
+def test_polyval_grad_p(p_shape, x_shape):
+    rng = np.random.default_rng(53)
+    p, x = _rand(p_shape, rng), _rand(x_shape, rng)
+    assert_vjp(lambda q: np.polyval(q, x), p, lambda u: runtime.polyval_grad_p(u, p, x), linear=True)
+
+
+@covers("interp_grad")
+@pytest.mark.parametrize("x, left, right, period", [
+    (np.array([0.3, 1.7, 2.2, 0.9]), None, None, None),
+    (np.array([-1.0, 0.3, 1.7, 3.5, 4.2]), None, None, None),
+    (np.array([-1.0, 0.3, 1.7, 3.5, 4.2]), -2.0, 5.0, None),
+    (np.array([-0.8, 0.3, 1.7, 3.5, 7.2]), None, None, 4.0),  # away from the knots mod 4 too
+    (1.3, None, None, None),
+])
+def test_interp_grad(x, left, right, period):
+    xp = np.array([0.0, 1.0, 2.5, 3.0]) if period is None else np.array([2.5, 0.1, 1.0, 3.0])
+    fp = np.array([1.0, -0.5, 2.0, 0.3])
+
+    def grad(u: Any, part: str) -> Any:
+        return runtime.interp_grad(u, x, xp, fp, left, right, period, part)
+
+    def interp(**changed: Any) -> Any:
+        args = {"x": x, "xp": xp, "fp": fp, "left": left, "right": right, "period": period, **changed}
+        return np.interp(args["x"], args["xp"], args["fp"], args["left"], args["right"], args["period"])
+
+    assert_vjp(lambda v: interp(x=v), x, lambda u: grad(u, "x"))
+    assert_vjp(lambda v: interp(fp=v), fp, lambda u: grad(u, "fp"))
+    assert_vjp(lambda v: interp(xp=v), xp, lambda u: grad(u, "xp"))
+    if left is not None:
+        assert_vjp(lambda v: interp(left=v), left, lambda u: grad(u, "left"))
+        assert_vjp(lambda v: interp(right=v), right, lambda u: grad(u, "right"))
+
+
+# ------------------------------------------------------------------ scipy.special
+
+
+@covers("gammaln_grad", "digamma_grad")
+@pytest.mark.parametrize("name", ["gammaln", "digamma"])
+def test_special_function_grads(name):
+    special = pytest.importorskip("scipy.special")
+    x = np.random.default_rng(54).uniform(0.5, 4.0, size=(2, 3))
+    fn = getattr(special, name)
+    helper = getattr(runtime, f"{name}_grad")
+    assert_vjp(fn, x, lambda u: helper(u, x))
+
+
+@covers("logsumexp_grad")
+@pytest.mark.parametrize("shape, axis, b_shape, keepdims", [
+    ((4,), None, None, False), ((2, 3), 1, None, False), ((2, 3), 0, None, True),
+    ((2, 3), None, (3,), False), ((2, 3), 1, (2, 3), True),
+])
+def test_logsumexp_grad(shape, axis, b_shape, keepdims):
+    special = pytest.importorskip("scipy.special")
+    rng = np.random.default_rng(55)
+    a = _rand(shape, rng) * 30  # large entries: the shift by the maximum matters
+    b = None if b_shape is None else rng.uniform(0.5, 2.0, size=b_shape)
+
+    def grad(u: Any, part: str) -> Any:
+        return runtime.logsumexp_grad(u, a, axis, b, keepdims, False, part)
+
+    assert_vjp(lambda v: special.logsumexp(v, axis, b, keepdims), a, lambda u: grad(u, "a"))
+    if b is not None:
+        assert_vjp(lambda v: special.logsumexp(a, axis, v, keepdims), b, lambda u: grad(u, "b"))
+
+
+@covers("logsumexp_grad")
+def test_logsumexp_grad_return_sign_raises():
+    with pytest.raises(NotImplementedError, match="return_sign"):
+        runtime.logsumexp_grad(1.0, np.ones(3), return_sign=True)
+
+
+# ---------------------------------------------------------------------- trees
+
+
+@covers("tree_add")
+def test_tree_add():
+    a, b = np.array([1.0, 2.0]), np.array([10.0, 20.0])
+    assert runtime.tree_add(None, None) is None
+    assert runtime.tree_add(None, 2.0) == 2.0 and runtime.tree_add(2.0, None) == 2.0
+    np.testing.assert_array_equal(runtime.tree_add(a, b), [11.0, 22.0])
+    np.testing.assert_array_equal(a, [1.0, 2.0])  # inputs untouched
+    got = runtime.tree_add({"x": 1.0, "y": a}, {"y": b, "z": 3.0})
+    assert set(got) == {"x", "y", "z"} and got["x"] == 1.0 and got["z"] == 3.0
+    np.testing.assert_array_equal(got["y"], [11.0, 22.0])
+    assert runtime.tree_add([1.0, None, [2.0, None]], [None, 5.0, [1.0, 4.0]]) == [1.0, 5.0, [3.0, 4.0]]
+    assert runtime.tree_add({"p": [None, 1.0]}, {"p": [2.0, 2.0]}) == {"p": [2.0, 3.0]}
+
+
+@covers("tree_add")
+def test_tree_add_does_not_mutate_its_arguments():
+    first = {"x": 1.0}
+    runtime.tree_add(first, {"x": 2.0, "y": 1.0})
+    assert first == {"x": 1.0}
+
+
+@covers("tree_index")
+def test_tree_index():
+    assert runtime.tree_index(None, 0) is None
+    assert runtime.tree_index([1.0, 2.0], 1) == 2.0
+    assert runtime.tree_index({"a": 3.0}, "a") == 3.0
+    np.testing.assert_array_equal(runtime.tree_index(np.arange(6.0).reshape(2, 3), 1), [3.0, 4.0, 5.0])
+
+
+@covers("tree_fill")
+def test_tree_fill_replaces_none_by_zeros_of_the_leaf():
+    like = {"w": np.ones((2, 2)), "b": 0.5, "n": 3, "flag": True, "name": "x",
+            "layers": [np.ones(3), (0.5, np.ones(2))]}
+    got = runtime.tree_fill({"b": 2.0, "layers": [None, (1.0, None)]}, like)
+    assert set(got) == set(like)
+    np.testing.assert_array_equal(got["w"], np.zeros((2, 2)))
+    assert got["b"] == 2.0
+    assert got["n"] is None and got["flag"] is None and got["name"] is None
+    assert isinstance(got["layers"], list) and isinstance(got["layers"][1], tuple)
+    np.testing.assert_array_equal(got["layers"][0], np.zeros(3))
+    assert got["layers"][1][0] == 1.0
+    np.testing.assert_array_equal(got["layers"][1][1], np.zeros(2))
+
+
+@covers("tree_fill")
+def test_tree_fill_gives_tuples_where_the_value_has_tuples():
+    got = runtime.tree_fill([1.0, 2.0], (0.5, 0.5))
+    assert got == (1.0, 2.0) and isinstance(got, tuple)
+    got = runtime.tree_fill(None, (0.5, [0.5]))
+    assert got == (0.0, [0.0]) and isinstance(got, tuple) and isinstance(got[1], list)
+
+
+@covers("tree_fill")
+def test_tree_fill_stacks_a_list_cotangent_of_an_array():
+    got = runtime.tree_fill([np.array([1.0, 2.0]), np.array([3.0, 4.0])], np.ones((2, 2)))
+    np.testing.assert_array_equal(got, [[1.0, 2.0], [3.0, 4.0]])
+
+
+@covers("tree_fill")
+def test_tree_fill_of_scalar_leaves():
+    assert runtime.tree_fill(None, 1.5) == 0.0 and isinstance(runtime.tree_fill(None, 1.5), float)
+    assert runtime.tree_fill(None, np.float64(1.5)) == 0.0
+    assert runtime.tree_fill(None, 2) is None
+    assert runtime.tree_fill(None, np.arange(3)) is None  # integer arrays get no gradient
+    zeros = runtime.tree_fill(None, np.ones(3, dtype=np.float32))
+    assert zeros.dtype == np.float32 and not zeros.any()
+    assert runtime.tree_fill(4.0, 1.5) == 4.0
+
+
+@covers("zeros_like_tree")
+def test_zeros_like_tree():
+    like = {"a": np.ones((2, 3)), "b": [1.0, 2, (np.ones(2), True)]}
+    got = runtime.zeros_like_tree(like)
+    np.testing.assert_array_equal(got["a"], np.zeros((2, 3)))
+    assert got["b"][0] == 0.0 and got["b"][1] is None
+    assert isinstance(got["b"][2], tuple) and got["b"][2][1] is None
+    np.testing.assert_array_equal(got["b"][2][0], np.zeros(2))
+    assert runtime.zeros_like_tree(0.5) == 0.0
+
+
+@covers("zeros_like_value")
+def test_zeros_like_value():
+    for scalar in (0.5, 3, np.float64(2.0), np.int64(1), True):
+        got = runtime.zeros_like_value(scalar)
+        assert got == 0.0 and isinstance(got, float)
+    got = runtime.zeros_like_value(np.arange(3))
+    assert got.dtype.kind == "f" and got.shape == (3,) and not got.any()
+    got = runtime.zeros_like_value(np.ones((2, 2), dtype=np.float32))
+    assert got.dtype == np.float32 and got.shape == (2, 2) and not got.any()
+    got = runtime.zeros_like_value({"a": np.ones(2), "b": (1.0, 2.0)})
+    np.testing.assert_array_equal(got["a"], np.zeros(2))
+    assert got["b"] == (0.0, 0.0)
+
+
+# ------------------------------------------------------------------- coverage
+
+
+def test_every_helper_is_tested():
+    """Each name in runtime.__all__ has a test here, and each test names a real helper."""
+    helpers = set(runtime.__all__)
+    assert set(TESTED) - helpers == set(), "tests for helpers runtime no longer has"
+    assert helpers - set(TESTED) == set(), "runtime helpers without a test in this file"
+    for name in helpers:
+        assert callable(getattr(runtime, name)), name
