@@ -134,6 +134,7 @@ class Derivative:
         self._positions = tuple(p for p, _ in self._wrt)
         self._all_positional = all(p is not None for p in self._positions)
         self._max_position = max((p for p in self._positions if p is not None), default=-1)
+        self._fast = self._all_positional and self._bound is None and mode != "jvp"
         self._optimize = optimize
         self._table: dict = {}
         self._last: Any = None
@@ -229,6 +230,28 @@ class Derivative:
         return args, kwargs
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self._fast and not kwargs:
+            # the common case, kept short: positional float/float-array arguments
+            kinds = []
+            try:
+                for i in self._positions:
+                    value = args[i]
+                    t = type(value)
+                    if t is float:
+                        kinds.append("float")
+                    elif t is np.ndarray and value.dtype.kind == "f":
+                        kinds.append("array")
+                    else:
+                        break
+                else:
+                    entry = self._table.get(tuple(kinds))
+                    if entry is not None and entry[0] == _VERSION[0] and entry[2]():
+                        return entry[1](*args)
+            except IndexError:
+                pass
+        return self._call(args, kwargs)
+
+    def _call(self, args: tuple, kwargs: dict) -> Any:
         if self._bound is not None:
             args = (self._bound,) + args
         tangents: tuple = ()

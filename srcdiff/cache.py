@@ -56,11 +56,27 @@ def rules_fingerprint() -> str:
     return h.hexdigest()
 
 
+_CODE_HASH: list = []
+
+
+def _srcdiff_code() -> str:
+    """A hash of srcdiff's own source files: a changed srcdiff (an upgrade, an edit)
+    never loads derivatives an older one generated."""
+    if not _CODE_HASH:
+        h = hashlib.sha256()
+        root = Path(__file__).resolve().parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+        _CODE_HASH.append(h.hexdigest())
+    return _CODE_HASH[0]
+
+
 def key(*parts: Any) -> str:
     from . import __version__
 
     h = hashlib.sha256()
-    h.update(repr((_FORMAT, __version__, sys.version, rules_fingerprint())).encode())
+    h.update(repr((_FORMAT, __version__, _srcdiff_code(), sys.version, rules_fingerprint())).encode())
     for part in parts:
         h.update(repr(part).encode())
     return h.hexdigest()

@@ -192,7 +192,9 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict) -> Activity:
 
 
 _ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
-                operator.mod, operator.neg, operator.pos, abs, float}
+                operator.mod, operator.neg, operator.pos, abs}
+# Reductions whose result is a scalar when called without axis or keepdims.
+_FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var, np.std}
 SCALAR = 0  # the shape class of Python floats and numeric literals
 
 
@@ -205,6 +207,20 @@ def _elementwise(obj: Any) -> bool:
     if isinstance(obj, np.ufunc):
         return obj is not np.matmul and obj.nout == 1
     return getattr(obj, "__module__", None) == "math" or getattr(obj, "__self__", None) is math
+
+
+def _scalar_result(call: ir.Call) -> bool:
+    """Whether a call certainly returns a scalar: math functions, float(), and full
+    reductions (no axis, no keepdims)."""
+    obj = call.callee
+    if obj is float or getattr(obj, "__module__", None) == "math":
+        return True
+    try:
+        full = obj in _FULL_REDUCTIONS
+    except TypeError:
+        return False
+    return full and len(call.args) == 1 and all(
+        k == "axis" and isinstance(a, ir.Const) and a.value is None for k, a in call.kwargs)
 
 
 def shape_classes(fn: ir.Function, kinds: dict) -> dict:
@@ -235,6 +251,8 @@ def shape_classes(fn: ir.Function, kinds: dict) -> dict:
                 value, cls = stmt.value, None
                 if isinstance(value, ir.Var):
                     cls = of(value)
+                elif isinstance(value, ir.Call) and _scalar_result(value):
+                    cls = SCALAR
                 elif isinstance(value, ir.Call) and _elementwise(value.callee) and not value.kwargs:
                     found = {of(a) for a in value.args if not isinstance(a, ir.Const)}
                     if not found:

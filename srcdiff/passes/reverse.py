@@ -551,6 +551,8 @@ def differentiate(
     else:
         where = f"{os.path.basename(ret.loc.filename)}:{ret.loc.lineno}"
         seed = _call("seed", out_expr, _const(where))
+        if isinstance(out_atom, ir.Var) and act.shapes.get(out_atom.id) == SCALAR:
+            seed = _const(1.0)  # certainly a scalar: no check needed
         seed_name = namer.fresh("d" + out_atom.id if isinstance(out_atom, ir.Var) else "dout")
         rev.emit(_assign(seed_name, seed))
         if isinstance(out_atom, ir.Var) and out_atom.id in act.active:

@@ -23,7 +23,8 @@ from typing import Any
 
 import gast
 
-__all__ = ["fold", "propagate_copies", "eliminate_dead_code", "simplify", "separate_results"]
+__all__ = ["fold", "propagate_copies", "propagate_constants", "eliminate_dead_code", "simplify",
+           "separate_results"]
 
 _ARITH = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
           gast.Div: operator.truediv, gast.Pow: operator.pow}
@@ -173,6 +174,33 @@ def _loads(nodes: list) -> dict[str, int]:
     return counts
 
 
+def propagate_constants(fdef: gast.FunctionDef) -> gast.FunctionDef:
+    """After ``a = 1.0`` with ``a`` assigned once, read the constant for ``a``."""
+    counts = _assignments(fdef)
+    constants: dict[str, gast.Constant] = {}
+    for body in _blocks(fdef):
+        for stmt in body:
+            if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Constant)
+                    and isinstance(stmt.value.value, (int, float)) and counts.get(stmt.targets[0].id) == 1):
+                constants[stmt.targets[0].id] = stmt.value
+    if not constants:
+        return fdef
+
+    class Replace(gast.NodeTransformer):
+        def visit_Name(self, node: gast.Name) -> gast.expr:
+            if isinstance(node.ctx, gast.Load) and node.id in constants:
+                return gast.Constant(value=constants[node.id].value, kind=None)
+            return node
+
+    Replace().visit(fdef)
+    for node in gast.walk(fdef):
+        if isinstance(node, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)):
+            for field in ("value",):
+                setattr(node, field, fold(getattr(node, field)))
+    return fdef
+
+
 def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
     """After ``a = b`` with ``a`` and ``b`` each assigned once, read ``b`` for ``a``.
 
@@ -267,6 +295,7 @@ def _is_comment(stmt: gast.stmt) -> bool:
 def simplify(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> gast.FunctionDef:
     """All whole-function simplifications, in order."""
     fdef = propagate_copies(fdef)
+    fdef = propagate_constants(fdef)
     fdef = eliminate_dead_code(fdef, is_pure)
     return fdef
 

@@ -7,10 +7,8 @@ def grad_mlp_loss(W, b, x, y):
     h = np.tanh(_t1)
     _t2 = h - y
     _t3 = _t2 ** 2
-    _t4 = np.mean(_t3)
-    d_t4 = seed(_t4, 'test_golden.py:44')
     # Grad of: return np.mean((h - y) ** 2)
-    d_t3 = mean_grad(d_t4, _t3, None, False)
+    d_t3 = mean_grad(1.0, _t3, None, False)
     d_t2 = d_t3 * 2 * _t2
     dh = unbroadcast(d_t2, h)
     # Grad of: h = np.tanh(x @ W + b)

@@ -15,10 +15,8 @@ def grad_rnn(h, W, xs):
         _stack0.append((_t3, h_1))
         h_1 = h_2
     h_3 = h_1
-    _t6 = np.sum(h_3)
-    d_t6 = seed(_t6, 'test_golden.py:61')
     # Grad of: return np.sum(h)
-    dh_3 = sum_grad(d_t6, h_3, None, False)
+    dh_3 = sum_grad(1.0, h_3, None, False)
     dW = zeros_like_value(W)
     _dh_1 = dh_3
     h_2 = h_1
