@@ -461,12 +461,46 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default: 1e-6)")
     check.set_defaults(run=_check)
 
+    graph = commands.add_parser("graph", parents=[common],
+                                help="the program as a Graphviz DOT computational graph")
+    graph.add_argument("--adjoint", action="store_true", help="add the adjoint (reverse sweep) nodes")
+    graph.add_argument("--format", choices=("dot", "svg", "png"), default="dot",
+                       help="dot text (default), or render with Graphviz's dot program")
+    graph.add_argument("--output", metavar="FILE", help="write to FILE instead of standard output")
+    graph.set_defaults(run=_graph)
+
     cache_cmd = commands.add_parser("cache", help="the on-disk cache of generated derivatives")
     cache_cmd.add_argument("action", choices=("info", "clear"), help="info: where, how many, how large; "
                            "clear: remove every entry")
     cache_cmd.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     cache_cmd.set_defaults(run=_cache)
     return parser
+
+
+def _graph(args: argparse.Namespace) -> int:
+    """``srcdiff graph``: DOT text, or SVG/PNG rendered by Graphviz when it is installed."""
+    import shutil
+    import subprocess
+
+    from .graph import to_dot
+
+    target = load_target(args.target)
+    text = to_dot(target.fn, wrt=target.first if args.wrt is None else args.wrt, adjoint=args.adjoint)
+    if args.format == "dot":
+        if args.output:
+            Path(args.output).write_text(text)
+        else:
+            print(text, end="")
+        return 0
+    dot = shutil.which("dot")
+    if dot is None:
+        raise CliError(f"--format {args.format} needs Graphviz's dot program, which is not installed; "
+                       "install Graphviz (e.g. apt-get install graphviz, brew install graphviz), or use "
+                       "--format dot and render it elsewhere")
+    if not args.output:
+        raise CliError(f"--format {args.format} writes a file: give --output FILE")
+    subprocess.run([dot, f"-T{args.format}", "-o", args.output], input=text, text=True, check=True)
+    return 0
 
 
 def _cache(args: argparse.Namespace) -> int:
@@ -488,7 +522,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``srcdiff`` command; return its exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "output", None) and args.after:
+    if getattr(args, "output", None) and getattr(args, "after", None):
         parser.error("--output and --after cannot be combined")
     try:
         return args.run(args)

@@ -296,3 +296,28 @@ def test_unsupported_syntax_reports_location(tmp_path):
     assert "Traceback" not in result.stderr
     debug = run("show", f"{target}:f", "--debug")
     assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+def test_graph_prints_dot_with_adjoint_nodes(tmp_path):
+    target = tmp_path / "graphmod.py"
+    target.write_text("import numpy as np\n\n\ndef f(x, y):\n    z = x * x + x * y + 2\n    return z\n")
+    out = run("graph", f"{target}:f", "--wrt", "0,1", "--adjoint")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert text.startswith('digraph "f"') and text.rstrip().endswith("}")
+    assert '"x" -> "_t0"' in text and '"z" -> "return"' in text
+    assert '"dz" -> "d_t2" [color=red]' in text  # the reverse sweep runs from the output back
+    plain = run("graph", f"{target}:f")
+    assert "color=red" not in plain.stdout
+
+
+def test_graph_rendering_needs_graphviz_or_says_how_to_get_it(tmp_path):
+    import shutil
+
+    target = tmp_path / "graphmod2.py"
+    target.write_text("def f(x):\n    return x * 2.0\n")
+    out = run("graph", f"{target}:f", "--format", "svg", "--output", str(tmp_path / "g.svg"))
+    if shutil.which("dot") is None:
+        assert out.returncode == 1 and "Graphviz" in out.stderr
+    else:
+        assert out.returncode == 0 and (tmp_path / "g.svg").read_text().lstrip().startswith("<")
