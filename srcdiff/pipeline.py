@@ -31,7 +31,7 @@ import numpy as np
 
 from . import cache, ir, rules
 from .compile import RETURN_LOCATIONS, build_function, compile_function, label_for
-from .errors import Loc, UnsupportedSyntaxError
+from .errors import Loc, SrcdiffError, UnsupportedSyntaxError
 from .names import Namer
 from .passes import (
     activity,
@@ -301,6 +301,7 @@ def transform(
         label=label,
     )
     _after("emit", shown)
+    _check_names(tree, source, {**registry.TEMPLATE_GLOBALS, **extra})
     roots = _roots(res)
     ret_loc = program.body[-1].loc
     RETURN_LOCATIONS[function.__code__] = ret_loc
@@ -311,6 +312,21 @@ def transform(
             "roots": [(r, _describe(_lookup_root(source.fn, r)[2])) for r in roots],
         })
     return Generated(function, shown, mode, wrt, _guard(source.fn, roots))
+
+
+def _check_names(tree: gast.FunctionDef, source: parse.Source, helpers: dict) -> None:
+    """Every name the generated code reads is defined: srcdiff never emits code that
+    would fail with NameError when it runs.  (Names the user's own code reads are the
+    user's: those behave as in the original function.)"""
+    from .compile import _free_loads
+
+    user = {n.id for n in gast.walk(source.node) if isinstance(n, gast.Name)}
+    known = set(helpers) | set(source.cells) | set(source.globals) | set(dir(builtins)) | user
+    missing = sorted(_free_loads(tree) - known)
+    if missing:  # pragma: no cover - an internal error, reported rather than run
+        raise SrcdiffError(
+            f"internal error: the generated derivative reads undefined name(s) {missing}",
+            source.loc(source.node), hint="please report this with the function's source")
 
 
 def _disk_key(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, single: bool,
