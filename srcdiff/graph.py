@@ -9,12 +9,13 @@ reverse sweep drawn beside the forward one.  Loops and branches are drawn as clu
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import gast
 
 from . import ir
-from .emit import callee_text, value_expr, to_source
+from .emit import callee_text, to_source, value_expr
 
 __all__ = ["to_dot"]
 
