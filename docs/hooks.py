@@ -59,8 +59,8 @@ def rules_markdown() -> str:
         out += [
             f"### {title}",
             "",
-            "| Primitive | Signature | Adjoint of each argument | Input domain |",
-            "| --- | --- | --- | --- |",
+            "| Primitive | Signature | Adjoint of each argument | Tangent (forward mode) | Input domain |",
+            "| --- | --- | --- | --- | --- |",
         ]
         out += [row(rule) for rule in members]
         out.append("")
@@ -87,7 +87,13 @@ def row(rule: Any) -> str:
     """One rule as a table row."""
     adjoints = "<br>".join(f"{code(p)}: {code(t)}" for p, t in rule.sources.items())
     domains = "<br>".join(f"{code(p)}: {cell(domain_name(rule.domain[p]))}" for p in rule.sources)
-    return f"| {code(rule.name)} | {code(signature(rule))} | {adjoints} | {domains} |"
+    return f"| {code(rule.name)} | {code(signature(rule))} | {adjoints} | {tangents(rule)} | {domains} |"
+
+
+def tangents(rule: Any) -> str:
+    """The tangent templates of a rule: one per parameter, or one for the result (``*``)."""
+    parts = [f"{code('result' if p == '*' else p)}: {code(t)}" for p, t in rule.tangent_sources.items()]
+    return "<br>".join(parts) or "none yet (reverse mode only)"
 
 
 def _is_method(fn: Any) -> bool:

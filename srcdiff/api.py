@@ -42,6 +42,10 @@ def _wrt_spec(fn: Callable, wrt: Any) -> tuple[tuple, bool]:
     except (TypeError, ValueError):
         sig = None
     params = list(sig.parameters.values()) if sig is not None else []
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params) and hasattr(fn, "__code__"):
+        from .passes import fence, parse
+
+        fence.check(parse.parse(fn))  # reports *args/**kwargs at the definition
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     names = [p.name for p in params]
     single = not isinstance(wrt, (tuple, list))

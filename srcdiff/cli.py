@@ -155,6 +155,8 @@ def parse_wrt(text: str) -> int | str | tuple:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if args.after:
+        os.environ["SRCDIFF_DISABLE_CACHE"] = "1"  # every pass must run to be shown
     target = load_target(args.target)
     options = {"kind": args.kind, "wrt": target.first if args.wrt is None else args.wrt,
                "optimize": args.optimize}

@@ -72,7 +72,10 @@ def compile_function(
     text = to_source(module)
     fdef.args = inner_args
     shown = to_source(gast.Module(body=[fdef], type_ignores=[]))
-    filename = f"<srcdiff {label}>"
+    import hashlib
+
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    filename = f"<srcdiff {label} {digest}>"
     code = compile(text, filename, "exec")
     fn = build_function(code, text, fdef.name, helpers=helpers, cells=cells, globals_=globals_,
                         defaults=defaults, kwdefaults=kwdefaults)

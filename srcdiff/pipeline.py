@@ -173,7 +173,10 @@ def returns_tuple(fn: Callable) -> bool:
 def guess_kinds(fn: Callable) -> dict:
     """Parameter kinds as the code suggests them, for showing source before a call:
     ``tree`` for a parameter read with a string key, unpacked, or iterated in pairs."""
-    node = parse.parse(fn).node
+    return _guess(parse.parse(fn).node)
+
+
+def _guess(node: gast.FunctionDef) -> dict:
     kinds: dict = {}
     for n in gast.walk(node):
         target = None
@@ -277,6 +280,7 @@ def transform(
             return cached
     STATS["transforms"] += 1
     source, program, namer, res = _front(fn)
+    kinds = {**_guess(source.node), **kinds}  # containers among the other arguments too
     act = _after("activity", activity.analyze(program, wrt, kinds))
     extra: dict = {}
     if mode == "jvp":

@@ -11,8 +11,21 @@ their language and title:
   imported from it.  A block whose first line is ``# doctest: skip`` is not run.
 * ```` title="Output" ````, in any language: must be exactly what the latest python
   block printed (trailing whitespace aside).
-* ```` ```pycon ````: an interactive session, run with :mod:`doctest`.
-* any other block (```` ```text ````, ```` ```console ````, ...) is only shown.
+* ```` ```pycon ````: an interactive session, run with :mod:`doctest` in the page's
+  namespace, so what it defines is there for the blocks after it.
+* ```` ```console ```` whose first line starts with ``$ ``: shell commands, run one
+  after the other by one ``bash`` in a fresh directory of the page's own, which is
+  also ``$HOME`` (so the on-disk cache lives there) and holds every titled python
+  block met so far, written under its title.  ``python`` is the interpreter running
+  the tests, and ``srcdiff`` its ``python -m srcdiff``.  The lines after a command,
+  up to the next ``$ `` line, must be what it printed (stdout and stderr together;
+  the directory's path shows as ``~``; ``...`` matches anything, as in doctest).
+* any other block (```` ```text ````, a ```` ```console ```` without ``$ ``, ...) is
+  only shown.
+
+Generated code is never shown unchecked: a block that holds the definition of a
+generated derivative (``def grad_f(...)``, ``def jvp_f(...)``, ...) must be an Output
+block, or the output of a command that is run.
 
 The rules table that docs/hooks.py builds at site-build time is checked here too.
 """
@@ -24,7 +37,10 @@ import doctest
 import importlib.util
 import io
 import linecache
+import os
 import re
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +53,9 @@ from srcdiff.rules import registry
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
 SKIP = "# doctest: skip"
+PROMPT = "$ "
+# The first line of a generated derivative: ``def grad_f(``, ``def jvp_grad_f(``, ...
+_GENERATED = re.compile(r"^\s*def (grad|value_and_grad|vjp|jvp)_\w*\(", re.M)
 
 _OPEN = re.compile(r"^(?P<indent> *)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)(?P<attrs>.*)$")
 _TITLE = re.compile(r'title="([^"]*)"')
@@ -122,6 +141,7 @@ def _run_python(block: Block, page: str, namespace: dict) -> str:
 def _run_pycon(block: Block, page: str, namespace: dict) -> None:
     test = doctest.DocTestParser().get_doctest(
         block.text, namespace, f"{page}:{block.line}", str(DOCS / page), block.line - 1)
+    test.globs = namespace  # run in the page's namespace itself, not a copy of it
     report: list[str] = []
     runner = doctest.DocTestRunner(checker=_Checker(), optionflags=doctest.ELLIPSIS)
     result = runner.run(test, out=report.append, clear_globs=False)
@@ -129,13 +149,66 @@ def _run_pycon(block: Block, page: str, namespace: dict) -> None:
         pytest.fail("".join(report), pytrace=False)
 
 
+def _is_session(block: Block) -> bool:
+    return block.lang == "console" and block.text.startswith(PROMPT)
+
+
+def _commands(text: str) -> list[tuple[str, str]]:
+    """``(command, expected output)`` pairs of a console session."""
+    pairs: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith(PROMPT):
+            pairs.append((line[len(PROMPT):], []))
+        else:
+            pairs[-1][1].append(line)
+    return [(command, "\n".join(out)) for command, out in pairs]
+
+
+def _shell_env(workdir: Path) -> dict:
+    """The environment of the commands: a clean cache setting, home in ``workdir``, and
+    ``srcdiff`` and ``python`` on the PATH as this interpreter (``python -m srcdiff``)."""
+    bin_dir = workdir / ".bin"
+    if not bin_dir.exists():
+        bin_dir.mkdir()
+        python = f'"{sys.executable}"'
+        for name, command in (("srcdiff", f"{python} -m srcdiff"), ("python", python)):
+            shim = bin_dir / name
+            shim.write_text(f'#!/bin/sh\nexec {command} "$@"\n')
+            shim.chmod(0o755)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SRCDIFF_DISABLE_CACHE", "SRCDIFF_CACHE_DIR", "XDG_CACHE_HOME", "NO_COLOR")}
+    env.update(HOME=str(workdir), PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}",
+               PYTHONUNBUFFERED="1", COLUMNS="80", MPLBACKEND="Agg")
+    return env
+
+
+def _run_console(block: Block, where: str, workdir: Path) -> None:
+    commands = _commands(block.text)
+    mark = "@@srcdiff-docs-command@@"
+    # One shell for the block, so exported variables and $? carry over from a command
+    # to the next; a marker line (which keeps $?) separates their outputs.
+    script = ["exec 2>&1"]
+    for command, _ in commands:
+        script += [f"__status=$?; printf '\\n{mark}\\n'; (exit $__status)", command]
+    done = subprocess.run(["bash", "-c", "\n".join(script)], cwd=workdir, env=_shell_env(workdir),
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, timeout=600)
+    outputs = done.stdout.replace(str(workdir), "~").split(f"\n{mark}\n")[1:]
+    assert len(outputs) == len(commands), f"{where}: the shell stopped early:\n{done.stdout}"
+    checker = _Checker()
+    for (command, want), got in zip(commands, outputs):
+        if not checker.check_output(_trim(want) + "\n", _trim(got) + "\n", doctest.ELLIPSIS):
+            pytest.fail(f"{where}: `{command}` printed\n{got}\nbut the page shows\n{want}", pytrace=False)
+
+
 @pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
-def test_page(path: Path, isolated) -> None:
+def test_page(path: Path, isolated, tmp_path: Path) -> None:
     page = path.name
     namespace: dict = {"__name__": "__main__"}
     printed = None
     for block in blocks(path.read_text()):
         where = f"{page}:{block.line}"
+        if block.lang == "python" and block.title and block.title != "Output":
+            (tmp_path / block.title).write_text(block.text)
         if block.title == "Output":
             assert printed is not None, f"{where}: an Output block needs a python block before it"
             assert _trim(printed) == _trim(block.text), (
@@ -147,6 +220,18 @@ def test_page(path: Path, isolated) -> None:
             printed = _run_python(block, page, namespace)
         elif block.lang == "pycon":
             _run_pycon(block, page, namespace)
+        elif _is_session(block):
+            _run_console(block, where, tmp_path)
+
+
+def test_generated_code_is_checked() -> None:
+    """Generated source on a page is compared with srcdiff's: it sits in an Output block
+    or in the output of a command the test runs."""
+    for path in PAGES:
+        for block in blocks(path.read_text()):
+            if _GENERATED.search(block.text):
+                assert block.title == "Output" or _is_session(block), (
+                    f"{path.name}:{block.line}: generated code outside an Output block")
 
 
 def test_titles_are_unique() -> None:
@@ -162,8 +247,9 @@ def test_pages_have_code_to_run() -> None:
     otherwise pass silently)."""
     for path in PAGES:
         if path.name != "api.md":
-            langs = {b.lang for b in blocks(path.read_text())}
-            assert langs & {"python", "pycon"}, f"{path.name}: no python or pycon block found"
+            found = blocks(path.read_text())
+            runs = {b.lang for b in found} & {"python", "pycon"} or any(map(_is_session, found))
+            assert runs, f"{path.name}: no python, pycon or console session block found"
 
 
 def _hooks():
@@ -190,10 +276,10 @@ def test_rules_table_lists_every_rule() -> None:
     rows = [line for line in built.splitlines() if line.startswith("| <code>")]
     assert len(rows) == len(registry.rules())
     for row in rows:
-        assert row.count(" | ") == 3, row  # no cell content splits the row
+        assert row.count(" | ") == 4, row  # no cell content splits the row
     for rule in registry.rules():
         (row,) = [r for r in rows if r.startswith(f"| {hooks.code(rule.name)} |")]
-        for template in rule.sources.values():
+        for template in [*rule.sources.values(), *rule.tangent_sources.values()]:
             assert hooks.code(template) in row
     for fn in registry.nondifferentiable_functions():
         assert hooks.code(registry.printable_name(fn)) in built

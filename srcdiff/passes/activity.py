@@ -73,7 +73,7 @@ def classify(value: Any) -> Classified:
         if bound is None:
             return Classified("unbound", rule=rule, flows=tuple(ir.expr_uses(value)))
         flows = []
-        for param in rule.adjoints:
+        for param in (rule.adjoints if rule.reverse else rule.tangents):
             atom = bound[param]
             if not isinstance(atom, registry._DEFAULT):
                 flows += ir.atom_vars(atom)

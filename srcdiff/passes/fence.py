@@ -76,6 +76,8 @@ def _reject(source: Source, node: gast.AST, what: str, hint: str) -> None:
 def check(source: Source) -> Source:
     """Raise UnsupportedSyntaxError at the first unsupported construct; else return ``source``."""
     fdef = source.node
+    if isinstance(fdef, gast.AsyncFunctionDef):
+        _reject(source, fdef, "an async function", "differentiate a synchronous function")
     args = fdef.args
     if args.vararg is not None or args.kwarg is not None:
         _reject(source, fdef, "*args or **kwargs parameters",

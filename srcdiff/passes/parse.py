@@ -110,7 +110,7 @@ def parse(fn: Callable) -> Source:
 def _find(module: gast.Module, fn: Callable, code: Any) -> gast.FunctionDef | None:
     params = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     for node in gast.walk(module):
-        if isinstance(node, gast.FunctionDef) and node.name == code.co_name:
+        if isinstance(node, (gast.FunctionDef, gast.AsyncFunctionDef)) and node.name == code.co_name:
             node.decorator_list = []
             return node
     for node in gast.walk(module):

@@ -224,6 +224,11 @@ class _Reverse(Hooks):
             return
         assert cls.kind == "rule", cls.kind  # activity analysis rejected the rest
         rule = cls.rule
+        if not rule.reverse:
+            from ..errors import NoRuleError
+
+            raise NoRuleError(f"{rule.name} has a forward-mode rule only, and no reverse-mode one",
+                              stmt.loc, hint="differentiate this code in forward mode (jvp, hvp, hessian)")
         mapping: dict[str, gast.expr] = {"g": g, "out": name(stmt.target)}
         for param, atom in cls.bound.items():
             if isinstance(atom, registry._DEFAULT):
@@ -534,7 +539,7 @@ def differentiate(
 ) -> gast.FunctionDef:
     """Build the derivative function of ``fn`` with respect to the parameters ``wrt``."""
     ret = fn.body[-1]
-    rev = _Reverse(act, namer, destructive=mode != "vjp" and not functional, functional=functional)
+    rev = _Reverse(act, namer, destructive=mode != "vjp", functional=functional)
     out_atom = ret.value
     out_expr = atom_expr(out_atom)
     extra_primal = []

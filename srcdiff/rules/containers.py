@@ -3,6 +3,7 @@
 import numpy as np
 
 from .. import runtime
+from ..ir import Method
 from .registry import Case, Fixed
 from .registry import register_adjoint as rule
 
@@ -20,3 +21,9 @@ rule(runtime.setitem, "setitem(x, index, value)",
      x="setitem_grad_x(g, index)", value="setitem_grad_value(g, index, value)",
      cases=[Case(((4,), Fixed(1), ())), Case(((3, 4), Fixed((slice(None), 2)), (3,))),
             Case(((3, 4), Fixed(np.array([0, 2])), (4,))), Case(((5,), Fixed(slice(1, 3)), (2,)))])
+
+# x = stack.pop(): only in forward mode (tangents are popped from the tangent list in
+# step), which is what differentiating a generated gradient that saved values needs.
+# A reverse-mode rule would have to undo the mutation; there is none, so grad of such
+# code reports it instead of guessing.
+rule(Method("pop"), "pop(self)", tangents={"self": "t.pop()"}, reverse=False, cases=())
