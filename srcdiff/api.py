@@ -429,6 +429,13 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
 
     def call(*args: Any, **kwargs: Any) -> Any:
         targets = [args[p] if p is not None and p < len(args) else kwargs[n] for p, n in forward._wrt]
+        for (_, name), target in zip(forward._wrt, targets):
+            if isinstance(target, (dict, list, tuple)):
+                raise ArgumentError(
+                    f"jacobian needs a float or an array for {name!r}, not a {type(target).__name__}",
+                    pipeline.function_loc(fn),
+                    hint="take the Jacobian with respect to each array, or use jvp/vjp, which "
+                    "accept containers")
         out = fn(*args, **kwargs)
         out_shape = np.shape(out)
         use_forward = mode == "forward" or (

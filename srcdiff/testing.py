@@ -172,13 +172,27 @@ def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, modes: tuple = 
 
 
 def _direction(x: Any, rng: np.random.Generator) -> Any:
+    """A random direction with the structure of ``x`` (zeros at non-float leaves)."""
+    if isinstance(x, dict):
+        return {k: _direction(v, rng) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        items = [_direction(v, rng) for v in x]
+        return tuple(items) if isinstance(x, tuple) else items
     if isinstance(x, np.ndarray):
-        return rng.normal(size=x.shape)
-    return float(rng.normal())
+        return rng.normal(size=x.shape) if x.dtype.kind == "f" else np.zeros(x.shape)
+    return float(rng.normal()) if isinstance(x, float) else 0.0
 
 
 def _step(x: Any, v: Any, eps: float) -> Any:
-    return x + eps * v
+    """``x + eps * v`` leaf by leaf."""
+    if isinstance(x, dict):
+        return {k: _step(x[k], v[k], eps) for k in x}
+    if isinstance(x, (list, tuple)):
+        items = [_step(a, b, eps) for a, b in zip(x, v)]
+        return tuple(items) if isinstance(x, tuple) else items
+    if isinstance(x, (float, np.ndarray)) and np.asarray(x).dtype.kind == "f":
+        return x + eps * v
+    return x
 
 
 def _positions(fn: Callable, wrt: Any) -> list[int]:

@@ -429,3 +429,29 @@ def test_vjp_pullback_can_be_called_twice_after_a_loop():
     first = pullback(1.0)
     second = pullback(1.0)
     np.testing.assert_allclose(first, second)
+
+
+# ---- second derivatives through loops that save values -----------------------------------
+
+def power_saved(x, n):
+    y = 1.0
+    for _ in range(n):
+        y = y * x
+    return y
+
+
+def test_hvp_through_a_loop_that_saves_values():
+    assert srcdiff.hvp(power_saved)(1.5, 4, 1.0) == pytest.approx(12 * 1.5 ** 2)
+    check_grad(rnn, vec(3), vec(3, 3) * 0.4, vec(2, 3), vec(4, 2), wrt=(1,), modes=("forward",), order=2)
+
+
+def test_grad_of_grad_through_a_loop_that_saves_values_is_reported():
+    with pytest.raises(srcdiff.NoRuleError, match="forward-mode rule only"):
+        srcdiff.grad(srcdiff.grad(power_saved))(1.5, 3)
+
+
+def test_check_grad_forward_mode_with_containers():
+    def l2(p):
+        return np.sum(p[0] ** 2) + np.sum(p[1] * p[0])
+
+    assert check_grad(l2, [vec(2), vec(2)], modes=("forward", "reverse"))
