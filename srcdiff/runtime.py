@@ -83,6 +83,41 @@ __all__ = [
     "gammaln_grad",
     "digamma_grad",
     "logsumexp_grad",
+    "cholesky_tangent",
+    "eigh_tangent",
+    "pinv_tangent",
+    "cumprod_tangent",
+    "diff_tangent",
+    "pad_tangent",
+    "average_tangent",
+    "logsumexp_tangent",
+    "interp_tangent",
+    "prod_pairs",
+    "prod_triples",
+    "norm_grad_coef",
+    "rhs_matmul",
+    "rhs_outer",
+    "tree_fill_grad",
+    "list_pad",
+    "rejoin",
+    "meshgrid_spread",
+    "cumprod_hvp",
+    "diff_grad_adjoint",
+    "einsum_grad_tangent",
+    "einsum_grad_adjoint",
+    "cholesky_grad_tangent",
+    "cholesky_grad_adjoint",
+    "eigh_grad_tangent",
+    "eigh_grad_adjoint",
+    "pinv_grad_tangent",
+    "pinv_grad_adjoint",
+    "average_grad_tangent",
+    "average_grad_adjoint",
+    "logsumexp_grad_tangent",
+    "logsumexp_grad_adjoint",
+    "polyval_grad_p_tangent",
+    "polygamma_grad",
+    "polyder_grad",
 ]
 
 
@@ -448,7 +483,7 @@ def tree_fill(g: Any, like: Any) -> Any:
         return None  # no gradient at a non-float leaf
     if g is not None:
         if isinstance(g, (list, tuple)) and not isinstance(like, (list, tuple)):
-            return np.stack(g)
+            return np.stack([np.zeros_like(like[k]) if x is None else x for k, x in enumerate(g)])
         return g
     if isinstance(like, (float, np.floating)):
         return 0.0
@@ -597,7 +632,9 @@ def as_sequence(x: Any) -> Any:
 
 def zeros_like_value(x: Any) -> Any:
     """A zero cotangent for ``x``: 0.0 for a scalar, zeros for an array, a container of
-    zeros for a container."""
+    zeros for a container, None (no value, no derivative) for None."""
+    if x is None:
+        return None
     if isinstance(x, (float, int, np.number, np.bool_)):
         return 0.0
     if isinstance(x, (list, tuple, dict)):
@@ -1042,15 +1079,18 @@ def meshgrid_grad(g: Any, xi: tuple, i: int, copy: Any = True, indexing: str = "
 # ---- reductions and scans ---------------------------------------------------------------
 
 
-def cumprod_grad(g: Any, a: Any, out: Any, axis: Any = None) -> Any:
+def cumprod_grad(g: Any, a: Any, out: Any = None, axis: Any = None) -> Any:
     """Cotangent of ``np.cumprod(a, axis)``, exact where ``a`` has zeros.
 
     ``d out_j / d a_i`` is the product of ``a_k`` over ``k <= j, k != i`` (for ``j >= i``).
     Before the first zero ``z`` of a slice that is ``out_j / a_i``, so those entries get
     the reverse cumulative sum of ``g out`` (over ``j < z``) divided by ``a_i``; the zero
     itself gets ``prod(a_k, k < z) * sum(g_j prod(a_k, z < k <= j), j >= z)``; entries after
-    it get nothing (every product through them holds the factor ``a_z = 0``).
+    it get nothing (every product through them holds the factor ``a_z = 0``).  ``out`` must
+    be ``np.cumprod(a, axis)`` (it saves computing it again); None computes it.
     """
+    if out is None:
+        out = np.cumprod(a, axis=axis)
     if axis is None:
         flat = cumprod_grad(np.reshape(g, -1), np.reshape(a, -1), np.reshape(out, -1), 0)
         return np.reshape(flat, np.shape(a))
@@ -1321,3 +1361,729 @@ def logsumexp_grad(g: Any, a: Any, axis: Any = None, b: Any = None, keepdims: bo
     if part == "a":
         return unbroadcast(g * (e if b is None else b * e) / total, a)
     return unbroadcast(g * e / total, b)
+
+
+# ---- forward mode: tangents longer than an expression -----------------------------------
+
+
+def _symmetric(t: Any, upper: bool = False) -> Any:
+    """The symmetric matrix a function reading one triangle of its argument sees in ``t``:
+    the lower (``upper``: upper) triangle mirrored.  The adjoint of :func:`_one_triangle`."""
+    if upper:
+        return np.triu(t) + _swap(np.triu(t, 1))
+    return np.tril(t) + _swap(np.tril(t, -1))
+
+
+def _inverse_gaps(w: Any) -> Any:
+    """``F_ij = 1 / (w_j - w_i)`` off the diagonal, 0 on it (eigenvalues ``w`` distinct)."""
+    eye = np.eye(np.shape(w)[-1], like=w)
+    gaps = np.expand_dims(w, -2) - np.expand_dims(w, -1)
+    return np.where(eye == 1, 0.0, 1.0 / np.where(eye == 1, 1.0, gaps))
+
+
+def cholesky_tangent(t: Any, out: Any, upper: bool = False) -> Any:
+    """Tangent of ``L = np.linalg.cholesky(a, upper)`` along ``t``: ``dL = L Phi(L^-1 S L^-T)``,
+    where ``S`` is the symmetric perturbation NumPy sees (the lower triangle of ``t``
+    mirrored; the upper one when ``upper``) and ``Phi`` keeps the lower triangle and halves
+    the diagonal.  With ``upper`` the result is ``U = L^T``, so its tangent is ``dL^T``.
+
+    >>> a = np.array([[4.0, 2.0], [2.0, 3.0]])
+    >>> t = np.array([[1.0, 0.0], [0.5, 0.0]])
+    >>> eps = 1e-7
+    >>> fd = (np.linalg.cholesky(a + eps * t) - np.linalg.cholesky(a - eps * t)) / (2 * eps)
+    >>> bool(np.allclose(cholesky_tangent(t, np.linalg.cholesky(a)), fd))
+    True
+    """
+    low = _swap(out) if upper else out
+    s = _symmetric(t, upper)
+    inner = np.linalg.solve(low, _swap(np.linalg.solve(low, s)))  # L^-1 S L^-T (S symmetric)
+    phi = np.tril(inner) - 0.5 * inner * np.eye(np.shape(inner)[-1], like=inner)
+    d_low = low @ phi
+    return _swap(d_low) if upper else d_low
+
+
+def eigh_tangent(t: Any, out: Any, UPLO: str = "L") -> tuple:
+    """Tangent ``(dw, dV)`` of ``(w, V) = np.linalg.eigh(a, UPLO)`` along ``t``, for distinct
+    eigenvalues: with ``K = V^T S V`` (``S`` the symmetric perturbation NumPy sees, read
+    from the ``UPLO`` triangle of ``t``), ``dw = diag(K)`` and ``dV = V (F o K)``,
+    ``F_ij = 1 / (w_j - w_i)`` off the diagonal and 0 on it."""
+    w, v = out
+    k = _swap(v) @ _symmetric(t, str(UPLO).upper() == "U") @ v
+    return np.diagonal(k, axis1=-2, axis2=-1).copy(), v @ (_inverse_gaps(w) * k)
+
+
+def pinv_tangent(t: Any, a: Any, out: Any, hermitian: bool = False) -> Any:
+    """Tangent of ``X = np.linalg.pinv(a)`` along ``t``, for ``a`` of full rank (Golub and
+    Pereyra 1973): ``dX = -X dA X + X X^T dA^T (I - A X) + (I - X A) dA^T X^T X``.  With
+    ``hermitian`` NumPy reads the lower triangle of ``a`` only (and of ``t``)."""
+    if hermitian:
+        a, t = _symmetric(a), _symmetric(t)
+    x, xt, tt = out, _swap(out), _swap(t)
+    return -x @ t @ x + x @ xt @ (tt - tt @ a @ x) + (tt - x @ a @ tt) @ xt @ x
+
+
+def cumprod_tangent(t: Any, a: Any, axis: Any = None) -> Any:
+    """Tangent of ``np.cumprod(a, axis)`` along ``t``, exact where ``a`` has zeros.
+
+    The running product is carried with its tangent, as a dual number ``(p, dp)``:
+    ``(p, dp) * (a_j, t_j) = (p a_j, dp a_j + p t_j)``, so nothing is divided by an entry.
+    """
+    if axis is None:
+        return cumprod_tangent(np.reshape(t, -1), np.reshape(a, -1), 0)
+    a_m, t_m = np.moveaxis(a, axis, 0), np.moveaxis(t, axis, 0)
+    p = np.ones_like(a_m[0], dtype=np.result_type(a_m, t_m, 1.0))
+    dp = np.zeros_like(p)
+    steps = []
+    for j in range(np.shape(a_m)[0]):
+        dp = dp * a_m[j] + p * t_m[j]
+        p = p * a_m[j]
+        steps.append(dp)
+    return np.moveaxis(np.stack(steps), 0, axis)
+
+
+def diff_tangent(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
+    """``np.diff(a, n, axis, prepend=prepend, append=append)``, where None means no
+    ``prepend``/``append`` (NumPy would prepend a None).  ``np.diff`` is linear in all
+    three, so this is also its tangent, applied to the tangents."""
+    extra = {}
+    if prepend is not None:
+        extra["prepend"] = prepend
+    if append is not None:
+        extra["append"] = append
+    return np.diff(a, n, axis, **extra)
+
+
+def pad_tangent(t: Any, pad_width: Any, mode: Any = "constant", dvalue: Any = 0.0) -> Any:
+    """Tangent of ``np.pad(array, pad_width, mode='constant', constant_values=c)``: the
+    tangent of ``array`` padded with the tangent of ``c`` (it is linear in both)."""
+    _check_pad_mode(mode)
+    return np.pad(t, pad_width, constant_values=dvalue)
+
+
+def average_tangent(t: Any, a: Any, out: Any, axis: Any = None, weights: Any = None,
+                    returned: bool = False, keepdims: bool = False, part: str = "a") -> Any:
+    """Tangent of ``np.average(a, axis, weights, keepdims=keepdims)`` along ``t`` in
+    ``part`` (``'a'`` or ``'weights'``): the average of ``t`` for ``a`` (it is linear in
+    ``a``); ``sum(t (a - out)) / sum(w)`` for the weights."""
+    if returned:
+        raise NotImplementedError(
+            "srcdiff: the derivative of np.average(..., returned=True) is not supported; "
+            "compute the sum of the weights separately"
+        )
+    if part == "a":
+        return np.average(t, axis=axis, weights=weights, keepdims=keepdims)
+    w, _ = _average_weights(weights, a, axis)
+    tw, _ = _average_weights(t, a, axis)
+    centered = a - _expand(out, np.ndim(a), axis, keepdims)
+    return np.sum(tw * centered / np.sum(w, axis=axis, keepdims=True), axis=axis, keepdims=keepdims)
+
+
+def logsumexp_tangent(t: Any, a: Any, out: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
+                      return_sign: bool = False, part: str = "a") -> Any:
+    """Tangent of ``out = scipy.special.logsumexp(a, axis, b, keepdims)`` along ``t`` in
+    ``part`` (``'a'`` or ``'b'``): with ``e = exp(a - out) = e^a / sum(b e^a)`` (at most
+    ``1 / b``: nothing overflows), ``sum(e b t)`` for ``a`` and ``sum(e t)`` for ``b``."""
+    if return_sign:
+        raise NotImplementedError(
+            "srcdiff: the derivative of logsumexp(..., return_sign=True) is not supported"
+        )
+    ndim = max(np.ndim(a), np.ndim(b)) if b is not None else np.ndim(a)
+    e = np.exp(a - _expand(out, ndim, axis, keepdims))
+    weighted = t if part == "b" or b is None else b * t
+    return np.sum(e * weighted, axis=axis, keepdims=keepdims)
+
+
+def interp_tangent(x: Any, xp: Any, fp: Any, left: Any = None, right: Any = None, period: Any = None,
+                   dx: Any = 0.0, dxp: Any = 0.0, dfp: Any = 0.0, dleft: Any = 0.0, dright: Any = 0.0,
+                   dperiod: Any = 0.0) -> Any:
+    """Tangent of ``np.interp(x, xp, fp, left, right, period)`` given the tangents of all
+    six arguments (zeros for the constant ones).
+
+    On ``[xp_k, xp_k+1]``, with ``t = (x - xp_k) / (xp_k+1 - xp_k)`` and slope ``s``,
+    ``out = (1 - t) fp_k + t fp_k+1``, so ``dout = (1 - t) dfp_k + t dfp_k+1 + s (dx -
+    (1 - t) dxp_k - t dxp_k+1)``; left of ``xp_0`` it is ``dleft`` (``dfp_0`` if ``left``
+    is None), right of ``xp_-1`` ``dright`` (``dfp_-1``).  With ``period``, ``x`` and ``xp``
+    are taken modulo ``period`` and ``xp`` extended as NumPy does (see :func:`interp_grad`),
+    their tangents with them.
+    """
+    dxp = np.broadcast_to(dxp, np.shape(xp))
+    dfp = np.broadcast_to(dfp, np.shape(fp))
+    if period is not None:
+        dx = dx - np.floor(x / period) * dperiod  # d (x - floor(x / period) period)
+        x = x % period
+        dxp = dxp - np.floor(xp / period) * dperiod
+        xp = xp % period
+        order = np.argsort(xp)
+        index = np.concatenate([order[-1:], order, order[:1]])
+        xp = np.concatenate([xp[order[-1:]] - period, xp[order], xp[order[:1]] + period])
+        ends = np.concatenate([[-1.0], np.zeros(np.shape(order)[0]), [1.0]])
+        dxp = dxp[index] + ends * dperiod
+        fp, dfp = fp[index], dfp[index]
+        left = right = None
+    n = np.shape(xp)[0]
+    if n < 2:
+        raise NotImplementedError("srcdiff: the derivative of np.interp needs at least two points xp")
+    k = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, n - 2)
+    width = xp[k + 1] - xp[k]
+    t = (x - xp[k]) / width
+    slope = (fp[k + 1] - fp[k]) / width
+    inside = (1 - t) * dfp[k] + t * dfp[k + 1] + slope * (dx - (1 - t) * dxp[k] - t * dxp[k + 1])
+    d_left = dfp[0] if left is None else dleft
+    d_right = dfp[-1] if right is None else dright
+    return np.where(x < xp[0], d_left, np.where(x > xp[-1], d_right, inside))
+
+
+# ---- second derivatives: rules for the helpers above, where one expression is not enough --
+
+
+def _others_derivative(a: Any, axis: Any, directions: list) -> Any:
+    """For each entry ``i`` of ``a``, the mixed derivative along all of ``directions`` (arrays
+    shaped like ``a``) of the product of the *other* entries of its slice along ``axis``.
+
+    Prefix and suffix products are carried as truncated multi-dual numbers, one component
+    per subset of the directions (``p``, ``dp/dw``, ``dp/ds``, ``d2p/dw ds``, ...), so the
+    result is exact where ``a`` has zeros: nothing is divided.
+    """
+    ndim = np.ndim(a)
+    if ndim == 0:  # the product of no other entries is the constant 1
+        return np.zeros_like(a * sum(directions), dtype=float)
+    axes = list(_axes(axis, ndim))
+    rest = [i for i in range(ndim) if i not in axes]
+    order = rest + axes
+    moved = [np.transpose(np.broadcast_to(x, np.shape(a)), order) for x in [a] + list(directions)]
+    lead = np.shape(moved[0])[: len(rest)]
+    flat = [np.reshape(x, lead + (-1,)) for x in moved]
+    n, k = np.shape(flat[0])[-1], len(directions)
+    subsets = range(1 << k)  # bit d set: differentiated along direction d
+
+    def times(p: list, j: int) -> list:
+        """The multi-dual ``p`` times ``a_j + sum_d e_d w_d[j]`` (each e_d squares to 0)."""
+        return [p[m] * flat[0][..., j] + sum(p[m ^ (1 << d)] * flat[d + 1][..., j]
+                                             for d in range(k) if m & (1 << d))
+                for m in subsets]
+
+    def scan(indices: Any) -> dict:
+        one = np.ones_like(flat[0][..., 0], dtype=np.result_type(*flat, 1.0))
+        p = [one] + [np.zeros_like(one) for _ in range(1, 1 << k)]
+        seen = {}
+        for j in indices:
+            seen[j] = p
+            p = times(p, j)
+        return seen
+
+    pre, suf = scan(range(n)), scan(range(n - 1, -1, -1))
+    full = (1 << k) - 1
+    mixed = [sum(pre[j][m] * suf[j][full ^ m] for m in subsets) for j in range(n)]
+    return np.transpose(np.reshape(np.stack(mixed, axis=-1), np.shape(moved[0])), np.argsort(order))
+
+
+def prod_pairs(w: Any, a: Any, axis: Any = None) -> Any:
+    """For each entry ``i`` of ``a``, ``sum_j w_j prod_{k != i, j} a_k`` over the other
+    entries ``j`` of its slice along ``axis``: the derivative along ``w`` of the products of
+    the *other* entries (``d prod / d a_i``), i.e. the Hessian of ``np.prod`` applied to
+    ``w`` (it is symmetric).  Exact where ``a`` has zeros (see :func:`_others_derivative`).
+    """
+    return _others_derivative(a, axis, [w])
+
+
+def prod_triples(w: Any, s: Any, a: Any, axis: Any = None) -> Any:
+    """The derivative of :func:`prod_pairs` ``(w, a, axis)`` along ``s`` (a change of ``a``):
+    for each entry ``i``, ``sum w_j s_m prod_{k != i, j, m} a_k`` over distinct ``j``, ``m``
+    other than ``i``.  Symmetric in ``w``, ``s`` and the entry, so it is also the adjoint."""
+    return _others_derivative(a, axis, [w, s])
+
+
+def _norm_power(x: Any, ord: Any, axis: Any) -> float | None:
+    """The ``p`` of the vector p-norm (2 for Frobenius) whose gradient :func:`norm_grad`
+    computes, or None where that gradient is locally constant (``inf``, ``-inf``, 0, 1)."""
+    ndim = np.ndim(x)
+    vector = ndim == 1 or isinstance(axis, int) or (isinstance(axis, tuple) and len(axis) == 1)
+    if ord not in (None, "fro") and not (vector and ord != "nuc"):
+        raise NotImplementedError(
+            f"srcdiff: the derivative of np.linalg.norm with ord={ord!r} on matrices is not "
+            "supported; use ord=None (Frobenius) or compute the norm explicitly"
+        )
+    if ord in (None, "fro"):
+        return 2.0
+    if ord in (0, 1, np.inf, -np.inf):
+        return None
+    return float(ord)
+
+
+def _norm_parts(g: Any, x: Any, out: Any, axis: Any, keepdims: bool) -> tuple:
+    if axis is None:
+        return g, out
+    ndim = np.ndim(x)
+    return _expand(g, ndim, axis, keepdims), _expand(out, ndim, axis, keepdims)
+
+
+def norm_grad_coef(g: Any, x: Any, out: Any, ord: Any = None, axis: Any = None, keepdims: bool = False,
+                   i: int = 1, j: int = 0) -> Any:
+    """The ``i``-th derivative in ``x`` and ``j``-th in ``out`` of ``norm_grad(g, x, out, ord,
+    axis, keepdims)``, taking ``x`` and ``out`` as independent (``g`` held fixed), entry by
+    entry as an array of ``x``'s shape (multiply by the tangent of ``x``, or by the expanded
+    tangent of ``out``).  For the p-norm gradient ``g sign(x) |x|^(p-1) out^(1-p)`` it is
+    ``g (p-1)(p-2)...(p-i) (1-p)(-p)...(2-p-j) sign(x)^(i+1) |x|^(p-1-i) out^(1-p-j)``;
+    zero at a zero norm and for the locally constant gradients (``ord`` 0, 1, inf)."""
+    p = _norm_power(x, ord, axis)
+    g_full, out_full = _norm_parts(g, x, out, axis, keepdims)
+    factor = 1.0
+    for k in range(i):
+        factor *= (p - 1 - k) if p is not None else 0.0
+    for k in range(j):
+        factor *= (1 - p - k) if p is not None else 0.0
+    if p is None or factor == 0.0:
+        return np.zeros_like(x * g_full, dtype=float)
+    safe = np.where(out_full == 0, 1.0, out_full)
+    magnitude = np.abs(x) ** (p - 1 - i) * (np.sign(x) if i % 2 == 0 else 1.0)
+    return np.where(out_full == 0, 0.0, g_full * factor * magnitude * safe ** (1 - p - j))
+
+
+def _vectors(x: Any, a: Any) -> bool:
+    """Whether ``x``, shaped like ``np.linalg.solve(a, b)``'s result, is a stack of vectors."""
+    return np.ndim(x) == np.ndim(a) - 1
+
+
+def rhs_matmul(m: Any, x: Any, a: Any) -> Any:
+    """``m x`` for right-hand side(s) ``x`` of a linear system with matrix ``a`` (shaped like
+    ``np.linalg.solve(a, b)``'s result): a matrix product for a stack of matrices, a
+    matrix-vector product for a stack of vectors (``x.ndim == a.ndim - 1``)."""
+    if _vectors(x, a):
+        return (m @ np.expand_dims(x, -1))[..., 0]
+    return m @ x
+
+
+def rhs_outer(h: Any, x: Any, a: Any) -> Any:
+    """``h x^T`` for right-hand sides ``h`` and ``x`` of a system with matrix ``a`` (see
+    :func:`rhs_matmul`): an outer product for vectors; summed over the columns for
+    matrices.  The adjoint of :func:`rhs_matmul` with respect to its matrix."""
+    if _vectors(x, a):
+        return np.expand_dims(h, -1) * np.expand_dims(x, -2)
+    return h @ _swap(x)
+
+
+def tree_fill_grad(h: Any, g: Any, like: Any) -> Any:
+    """Cotangent of ``g`` in ``tree_fill(g, like)``: ``h`` where ``g`` has values, None where
+    ``g`` is None (a constant zero there), and a list of slices where ``g`` was a list that
+    ``tree_fill`` stacked into an array.  ``tree_fill(h, like)`` is its adjoint in turn."""
+    if g is None or h is None:
+        return None
+    if isinstance(like, dict):
+        return {k: tree_fill_grad(h[k], v, like[k]) for k, v in g.items() if k in like}
+    if isinstance(like, (list, tuple)):
+        return [tree_fill_grad(hk, gk, lk) for hk, gk, lk in zip(h, g, like)]
+    if isinstance(like, (bool, np.bool_, int, np.integer)) or not _is_float_like(like):
+        return None
+    if isinstance(g, (list, tuple)):
+        return list(h)
+    return h
+
+
+def list_pad(g: Any) -> Any:
+    """Cotangent of a list given that of the list without its last entry (see
+    :func:`list_prefix`): ``g`` with a None (zero) appended."""
+    return None if g is None else list(g) + [None]
+
+
+def _lifted_shapes(arrays: Any, ndmin: int, columns: bool) -> list:
+    shapes = []
+    for a in arrays:
+        shape = np.shape(a)
+        if columns and len(shape) < 2:
+            shape = (shape[0] if shape else 1, 1)
+        while len(shape) < ndmin:
+            shape = (1,) + shape
+        shapes.append(shape)
+    return shapes
+
+
+def rejoin(pieces: Any, arrays: Any, axis: int, ndmin: int, columns: bool = False) -> Any:
+    """``vstack``/``hstack``/``column_stack`` of ``pieces`` shaped like ``arrays``, spelled as
+    :func:`unjoin` describes it (each raised to ``ndmin`` dimensions, joined along
+    ``axis``): the inverse, and the adjoint, of :func:`unjoin`."""
+    shapes = _lifted_shapes(arrays, ndmin, columns)
+    return np.concatenate([np.reshape(p, s) for p, s in zip(pieces, shapes)], axis=axis)
+
+
+def meshgrid_spread(h: Any, g: Any, xi: tuple, i: int, indexing: str = "xy") -> Any:
+    """Cotangent of ``g`` in ``meshgrid_grad(g, xi, i, ...)``: ``h`` (shaped like input
+    ``i``) laid along grid ``i``'s axis and broadcast to that grid's shape; None for the
+    other grids (and for a grid ``g`` holds as None)."""
+    if g is None or g[i] is None:
+        return None
+    xi = [x for x in xi if x is not None]
+    axis = 1 - i if indexing == "xy" and len(xi) > 1 and i < 2 else i
+    shape = [np.size(xi[i]) if k == axis else 1 for k in range(np.ndim(g[i]))]
+    spread = np.broadcast_to(np.reshape(h, shape), np.shape(g[i])).copy()
+    return [spread if k == i else None for k in range(len(g))]
+
+
+def cumprod_hvp(g: Any, a: Any, t: Any, axis: Any = None) -> Any:
+    """The Hessian of ``sum(g * np.cumprod(a, axis))`` with respect to ``a``, applied to
+    ``t``: the tangent of :func:`cumprod_grad` along ``t``, exact where ``a`` has zeros.
+
+    ``cumprod_grad`` is ``P_i S_i``, with ``P_i`` the product of the entries before ``i``
+    and ``S_i = g_i + a_{i+1} S_{i+1}`` (no division); both are carried with their tangents
+    (dual numbers).  The Hessian is symmetric, so this is also the adjoint.
+    """
+    if axis is None:
+        flat = cumprod_hvp(np.reshape(g, -1), np.reshape(a, -1), np.reshape(t, -1), 0)
+        return np.reshape(flat, np.shape(a))
+    a_m, g_m, t_m = (np.moveaxis(x, axis, 0) for x in (a, g, t))
+    n = np.shape(a_m)[0]
+    p = np.ones_like(a_m[0], dtype=np.result_type(a_m, g_m, t_m, 1.0))
+    dp = np.zeros_like(p)
+    pre, dpre = [], []
+    for j in range(n):
+        pre.append(p)
+        dpre.append(dp)
+        dp = dp * a_m[j] + p * t_m[j]
+        p = p * a_m[j]
+    s, ds = g_m[n - 1] + 0.0 * p, 0.0 * p
+    result = [None] * n
+    for j in range(n - 1, -1, -1):
+        result[j] = dpre[j] * s + pre[j] * ds
+        if j:
+            s, ds = g_m[j - 1] + a_m[j] * s, a_m[j] * ds + t_m[j] * s
+    return np.moveaxis(np.stack(result), 0, axis)
+
+
+def diff_grad_adjoint(h: Any, a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None,
+                      part: str = "a") -> Any:
+    """Cotangent of ``g`` in ``diff_grad(g, a, n, axis, prepend, append, part)``: ``np.diff`` of
+    ``h`` put in place of ``part`` (zeros for the other parts), since ``diff_grad`` is the
+    adjoint of that linear map."""
+    parts = {"a": np.zeros_like(a, dtype=float),
+             "prepend": None if prepend is None else zeros_like_value(prepend),
+             "append": None if append is None else zeros_like_value(append)}
+    parts[part] = h
+    return diff_tangent(parts["a"], n, axis, parts["prepend"], parts["append"])
+
+
+def _einsum_operands(subscripts: Any, operands: Any) -> tuple[list, list]:
+    """``np.einsum``'s arguments as a list, and the positions in it of the operands (in the
+    interleaved form ``op0, sublist0, op1, ...`` the even positions)."""
+    args = [subscripts] + [op for op in operands if op is not None]
+    if isinstance(subscripts, str):
+        return args, list(range(1, len(args)))
+    return args, list(range(0, len(args) - len(args) % 2, 2))
+
+
+def einsum_grad_tangent(g: Any, subscripts: Any, operands: Any, i: int, dsubscripts: Any = None,
+                        doperands: Any = None) -> Any:
+    """Tangent of ``einsum_grad(g, subscripts, operands, i)`` along the tangents of the
+    operands (``dsubscripts`` for ``subscripts`` when that is operand 0 of the interleaved
+    form; None entries: no tangent): it is linear in each operand other than operand ``i``,
+    whose values it does not read, so each term is ``einsum_grad`` with one operand
+    replaced by its tangent."""
+    args, positions = _einsum_operands(subscripts, operands)
+    dargs = [dsubscripts] + list(doperands if doperands is not None else [None] * len(operands))
+    total = None
+    for k, j in enumerate(positions):
+        if k == i or dargs[j] is None:
+            continue
+        moved = list(args)
+        moved[j] = dargs[j]
+        term = einsum_grad(g, moved[0], tuple(moved[1:]), i)
+        total = term if total is None else total + term
+    return np.zeros_like(args[positions[i]], dtype=float) if total is None else total
+
+
+def einsum_grad_adjoint(h: Any, g: Any, subscripts: Any, operands: Any, i: int, part: str = "g") -> Any:
+    """Cotangent of ``part`` (``'g'``, ``'subscripts'`` or ``'operands'``) in
+    ``einsum_grad(g, subscripts, operands, i)`` given ``h`` (shaped like operand ``i``).
+
+    ``einsum_grad`` is the adjoint of operand ``i``'s place in the einsum, so ``g`` gets the
+    einsum with ``h`` for operand ``i``, and each other operand ``k`` gets ``einsum_grad``
+    of ``g`` with respect to ``k`` in that same einsum.  ``'operands'`` gives a list with
+    None at the entries that are not operands (sublists, absent ones) and at operand ``i``.
+    """
+    args, positions = _einsum_operands(subscripts, operands)
+    moved = list(args)
+    moved[positions[i]] = h
+    if part == "g":
+        return np.einsum(*moved)
+    grads: list = [None] * len(args)
+    for k, j in enumerate(positions):
+        if k != i:
+            grads[j] = einsum_grad(g, moved[0], tuple(moved[1:]), k)
+    if part == "subscripts":
+        return np.zeros_like(subscripts, dtype=float) if grads[0] is None else grads[0]
+    return grads[1:] + [None] * (len(operands) - len(args) + 1)
+
+
+def _cholesky_lower(g: Any, out: Any, upper: bool) -> tuple:
+    """``L``, ``G`` and ``P = L^-T Phi(L^T G) L^-1`` of :func:`cholesky_grad`, in lower form."""
+    low, g_low = (_swap(out), _swap(g)) if upper else (out, g)
+    phi = np.tril(_swap(low) @ g_low)
+    phi = phi - 0.5 * phi * np.eye(np.shape(low)[-1], like=phi)
+    p = _swap(np.linalg.solve(_swap(low), _swap(np.linalg.solve(_swap(low), phi))))
+    return low, g_low, p
+
+
+def _right_inverse_t(x: Any, low: Any) -> Any:
+    """``x L^-T``."""
+    return _swap(np.linalg.solve(low, _swap(x)))
+
+
+def cholesky_grad_tangent(s: Any, g: Any, out: Any, upper: bool = False) -> Any:
+    """Tangent of ``cholesky_grad(g, out, upper)`` along ``s``, the tangent of ``out`` (``g``
+    held fixed).  With ``P = L^-T W L^-1``, ``W = Phi(L^T G)``: ``dP = -L^-T S^T P - P S L^-1
+    + L^-T Phi(S^T G) L^-1``, read back into one triangle as ``cholesky_grad`` does."""
+    low, g_low, p = _cholesky_lower(g, out, upper)
+    s_low = _swap(s) if upper else s
+    w = np.tril(_swap(s_low) @ g_low)
+    w = w - 0.5 * w * np.eye(np.shape(low)[-1], like=w)
+    lt_inv_w = np.linalg.solve(_swap(low), w)  # L^-T Phi(S^T G)
+    dp = (-np.linalg.solve(_swap(low), _swap(s_low) @ p)
+          - _swap(np.linalg.solve(_swap(low), _swap(p @ s_low)))
+          + _swap(np.linalg.solve(_swap(low), _swap(lt_inv_w))))
+    return _one_triangle(dp, upper)
+
+
+def cholesky_grad_adjoint(h: Any, g: Any, out: Any, upper: bool = False, part: str = "g") -> Any:
+    """Cotangent of ``part`` (``'g'`` or ``'out'``) in ``cholesky_grad(g, out, upper)`` given
+    ``h``.  With ``Hs`` the symmetric matrix ``h`` reads (the adjoint of keeping one
+    triangle) and ``Z = Phi(L^-1 Hs L^-T)``: ``G`` gets ``L Z`` and ``L`` gets
+    ``G Z^T - (P + P^T) Hs L^-T`` (transposed back when ``upper``)."""
+    low, g_low, p = _cholesky_lower(g, out, upper)
+    hs = _symmetric(h, upper)
+    inner = np.linalg.solve(low, _swap(np.linalg.solve(low, hs)))  # L^-1 Hs L^-T
+    z = np.tril(inner) - 0.5 * inner * np.eye(np.shape(low)[-1], like=inner)
+    if part == "g":
+        grad = low @ z
+    else:
+        grad = g_low @ _swap(z) - _right_inverse_t((p + _swap(p)) @ hs, low)
+    return _swap(grad) if upper else grad
+
+
+def _eigh_parts(g: Any, out: Any) -> tuple:
+    w, v = out
+    gw, gv = (None, None) if g is None else g
+    gw = np.zeros_like(w) if gw is None else gw
+    gv = np.zeros_like(v) if gv is None else gv
+    return w, v, gw, gv, _inverse_gaps(w)
+
+
+def eigh_grad_tangent(s: Any, g: Any, out: Any, UPLO: str = "L") -> Any:
+    """Tangent of ``eigh_grad(g, out, UPLO)`` along ``s = (dw, dV)``, the tangent of
+    ``out = (w, V)`` (``g`` held fixed): with ``M = diag(gw) + F o (V^T gv)``,
+    ``d(V M V^T) = dV M V^T + V M dV^T + V dM V^T``, where ``dM = dF o (V^T gv) + F o (dV^T
+    gv)`` and ``dF_ij = -F_ij^2 (dw_j - dw_i)``."""
+    w, v, gw, gv, f = _eigh_parts(g, out)
+    dw, dv = s
+    eye = np.eye(np.shape(v)[-1], like=v)
+    m = np.expand_dims(gw, -2) * eye + f * (_swap(v) @ gv)
+    df = -f * f * (np.expand_dims(dw, -2) - np.expand_dims(dw, -1))
+    dm = df * (_swap(v) @ gv) + f * (_swap(dv) @ gv)
+    dp = dv @ m @ _swap(v) + v @ m @ _swap(dv) + v @ dm @ _swap(v)
+    return _one_triangle(dp, str(UPLO).upper() == "U")
+
+
+def eigh_grad_adjoint(h: Any, g: Any, out: Any, UPLO: str = "L", part: str = "g") -> tuple:
+    """Cotangent of ``part`` (``'g'`` or ``'out'``) in ``eigh_grad(g, out, UPLO)`` given
+    ``h``, as a pair for the pair ``(w, V)``.  With ``Hs`` the symmetric matrix ``h`` reads,
+    ``K = V^T Hs V`` and ``Q = V^T gv``: ``g`` gets ``(diag(K), V (F o K))``; ``out`` gets
+    ``w``: row sums minus column sums of ``R = K o Q o F^2``, and ``V``:
+    ``Hs V (M + M^T) + gv (F o K)^T``."""
+    w, v, gw, gv, f = _eigh_parts(g, out)
+    hs = _symmetric(h, str(UPLO).upper() == "U")
+    k = _swap(v) @ hs @ v
+    if part == "g":
+        return np.diagonal(k, axis1=-2, axis2=-1).copy(), v @ (f * k)
+    eye = np.eye(np.shape(v)[-1], like=v)
+    q = _swap(v) @ gv
+    m = np.expand_dims(gw, -2) * eye + f * q
+    r = k * q * f * f
+    return np.sum(r, axis=-1) - np.sum(r, axis=-2), hs @ v @ (m + _swap(m)) + gv @ _swap(f * k)
+
+
+# pinv_grad is a sum of products of G, A, X and their transposes (see pinv_grad):
+#   -X^T G X^T + G^T X X^T - A X G^T X X^T + X^T X G^T - X^T X G^T X A
+_PINV_TERMS = ((-1, ("Xt", "G", "Xt")), (1, ("Gt", "X", "Xt")), (-1, ("A", "X", "Gt", "X", "Xt")),
+               (1, ("Xt", "X", "Gt")), (-1, ("Xt", "X", "Gt", "X", "A")))
+
+
+def _chain(mats: list) -> Any:
+    product = mats[0]
+    for m in mats[1:]:
+        product = product @ m
+    return product
+
+
+def _pinv_terms(g: Any, a: Any, out: Any, hermitian: bool, part: str) -> tuple:
+    """The factors of pinv_grad and, for each place ``part`` (``'g'``, ``'a'`` or ``'out'``)
+    appears in it, the factors to its left and right and whether it is transposed there."""
+    if hermitian:
+        a = _symmetric(a)
+    mats = {"G": g, "Gt": _swap(g), "A": a, "X": out, "Xt": _swap(out)}
+    name = {"g": "G", "a": "A", "out": "X"}[part]
+    places = []
+    for sign, names in _PINV_TERMS:
+        for k, factor in enumerate(names):
+            if factor.rstrip("t") == name:
+                places.append((sign, [mats[n] for n in names[:k]], [mats[n] for n in names[k + 1:]],
+                               factor.endswith("t")))
+    return places
+
+
+def pinv_grad_tangent(s: Any, g: Any, a: Any, out: Any, hermitian: bool = False, part: str = "a") -> Any:
+    """Tangent of ``pinv_grad(g, a, out, hermitian)`` along ``s``, the tangent of ``part``
+    (``'g'``, ``'a'`` or ``'out'``), the others held fixed: the product rule over the
+    products of :func:`pinv_grad`."""
+    if hermitian and part == "a":
+        s = _symmetric(s)
+    total = 0.0
+    for sign, left, right, transposed in _pinv_terms(g, a, out, hermitian, part):
+        total = total + sign * _chain(left + [_swap(s) if transposed else s] + right)
+    return _one_triangle(total, False) if hermitian else total
+
+
+def pinv_grad_adjoint(h: Any, g: Any, a: Any, out: Any, hermitian: bool = False, part: str = "a") -> Any:
+    """Cotangent of ``part`` (``'g'``, ``'a'`` or ``'out'``) in ``pinv_grad(g, a, out,
+    hermitian)`` given ``h``: each product ``L dV R`` contributes ``L^T h R^T`` (transposed
+    where ``dV`` appears transposed)."""
+    if hermitian:
+        h = _symmetric(h)
+    total = 0.0
+    for sign, left, right, transposed in _pinv_terms(g, a, out, hermitian, part):
+        core = _chain([_swap(m) for m in reversed(left)] + [h] + [_swap(m) for m in reversed(right)])
+        total = total + sign * (_swap(core) if transposed else core)
+    return _one_triangle(total, False) if hermitian and part == "a" else total
+
+
+def _average_parts(g: Any, a: Any, out: Any, axis: Any, weights: Any, keepdims: bool) -> tuple:
+    ndim = np.ndim(a)
+    w, back = _average_weights(weights, a, axis)
+    return (w, back, _expand(g, ndim, axis, keepdims), _expand(out, ndim, axis, keepdims),
+            np.sum(w, axis=axis, keepdims=True))
+
+
+def average_grad_tangent(g: Any, a: Any, out: Any, axis: Any = None, weights: Any = None,
+                         keepdims: bool = False, part: str = "a", da: Any = 0.0, dout: Any = 0.0,
+                         dweights: Any = 0.0) -> Any:
+    """Tangent of ``average_grad(g, a, out, axis, weights, keepdims=keepdims, part=part)``
+    along the tangents of ``a``, ``out`` and ``weights`` (``g`` held fixed).  With ``W`` the
+    sum of the weights ``w``: ``a``'s cotangent ``g w / W`` moves by ``g (dw / W - w sum(dw)
+    / W^2)``; the weights' ``g (a - out) / W`` by ``g (da - dout) / W - g (a - out) sum(dw)
+    / W^2``."""
+    if weights is None:  # np.mean's cotangent: it reads neither a nor out
+        return np.zeros_like(a, dtype=float)
+    w, back, g_full, out_full, total = _average_parts(g, a, out, axis, weights, keepdims)
+    dw, _ = _average_weights(np.broadcast_to(dweights, np.shape(weights)), a, axis)
+    dtotal = np.sum(dw, axis=axis, keepdims=True)
+    if part == "a":
+        return unbroadcast(g_full * (dw / total - w * dtotal / (total * total)), a)
+    d_out = _expand(np.broadcast_to(dout, np.shape(out)), np.ndim(a), axis, keepdims)
+    moved = g_full * (da - d_out) / total - g_full * (a - out_full) * dtotal / (total * total)
+    return back(unbroadcast(moved, w))
+
+
+def average_grad_adjoint(h: Any, g: Any, a: Any, out: Any, axis: Any = None, weights: Any = None,
+                         keepdims: bool = False, part: str = "a", wrt: str = "g") -> Any:
+    """Cotangent of ``wrt`` (``'g'``, ``'a'``, ``'out'`` or ``'weights'``) in
+    ``average_grad(g, a, out, axis, weights, keepdims=keepdims, part=part)`` given ``h``
+    (shaped like ``part``): the transposes of the maps in :func:`average_grad_tangent`."""
+    if weights is None:
+        if wrt == "g":
+            return np.mean(h, axis=axis, keepdims=keepdims)
+        return zeros_like_value(a if wrt == "a" else out)
+    w, back, g_full, out_full, total = _average_parts(g, a, out, axis, weights, keepdims)
+    if part == "a":
+        full = np.broadcast_to(h, np.shape(g_full * w / total))
+        if wrt == "g":
+            return np.sum(full * w / total, axis=axis, keepdims=keepdims)
+        if wrt == "weights":
+            spread = (g_full * full / total
+                      - np.sum(g_full * full * w, axis=axis, keepdims=True) / (total * total))
+            return back(unbroadcast(spread, w))
+        return zeros_like_value(a if wrt == "a" else out)
+    laid, _ = _average_weights(h, a, axis)
+    centered = a - out_full
+    full = np.broadcast_to(laid, np.shape(g_full * centered / total))
+    if wrt == "g":
+        return np.sum(full * centered / total, axis=axis, keepdims=keepdims)
+    if wrt == "a":
+        return unbroadcast(g_full * full / total, a)
+    if wrt == "out":
+        return -np.sum(g_full * full / total, axis=axis, keepdims=keepdims)
+    spread = np.broadcast_to(-np.sum(g_full * full * centered, axis=axis, keepdims=True) / (total * total),
+                             np.shape(full))
+    return back(unbroadcast(spread, w))
+
+
+def _logsumexp_parts(g: Any, a: Any, axis: Any, b: Any, keepdims: bool) -> tuple:
+    """``G`` (the cotangent, expanded), ``q = e^a / S`` and ``p = b q`` (the softmax), with
+    ``S = sum(b e^a)``."""
+    shift = np.max(a, axis=axis, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0.0)
+    e = np.exp(a - shift)
+    total = np.sum(e if b is None else b * e, axis=axis, keepdims=True)
+    q = e / total
+    return _expand(g, np.ndim(total), axis, keepdims), q, q if b is None else b * q
+
+
+def logsumexp_grad_tangent(g: Any, a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
+                           part: str = "a", da: Any = 0.0, db: Any = 0.0) -> Any:
+    """Tangent of ``logsumexp_grad(g, a, axis, b, keepdims, part=part)`` along the tangents
+    of ``a`` and ``b`` (``g`` held fixed).  ``a`` gets ``G p`` and ``b`` gets ``G q``; with
+    sums over ``axis``, ``dp = p da - p sum(p da) + q db - p sum(q db)`` and ``dq = q da -
+    q sum(p da) - q sum(q db)``."""
+    g_full, q, p = _logsumexp_parts(g, a, axis, b, keepdims)
+    sp = np.sum(p * da, axis=axis, keepdims=True)
+    sq = np.sum(q * db, axis=axis, keepdims=True)
+    if part == "a":
+        return unbroadcast(g_full * (p * da - p * sp + q * db - p * sq), a)
+    return unbroadcast(g_full * (q * da - q * sp - q * sq), b)
+
+
+def logsumexp_grad_adjoint(h: Any, g: Any, a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
+                           part: str = "a", wrt: str = "g") -> Any:
+    """Cotangent of ``wrt`` (``'g'``, ``'a'`` or ``'b'``) in ``logsumexp_grad(g, a, axis, b,
+    keepdims, part=part)`` given ``h`` (shaped like ``part``): the transposes of the maps in
+    :func:`logsumexp_grad_tangent`."""
+    g_full, q, p = _logsumexp_parts(g, a, axis, b, keepdims)
+    own = p if part == "a" else q
+    full = np.broadcast_to(h, np.shape(g_full * own))
+    if wrt == "g":
+        return np.sum(full * own, axis=axis, keepdims=keepdims)
+    s = np.sum(g_full * own * full, axis=axis, keepdims=True)
+    if wrt == "a":
+        return unbroadcast(g_full * own * full - p * s, a)
+    if part == "a":
+        return unbroadcast(g_full * q * full - q * s, b)
+    return unbroadcast(-q * s, b)
+
+
+def polyval_grad_p_tangent(g: Any, p: Any, x: Any, t: Any) -> Any:
+    """Tangent of ``polyval_grad_p(g, p, x)`` along ``t``, the tangent of ``x``: entry ``i``
+    is ``g x^(N-1-i)`` summed back to ``p[i]``'s shape, so it moves by ``(N-1-i) g t
+    x^(N-2-i)`` (and the last entry, ``g``, not at all)."""
+    n = np.shape(p)[0]
+    entries = [unbroadcast(0.0 * g * t, p[0])]
+    term = g * t
+    for k in range(n - 1):  # entry n - 2 - k holds (k + 1) g t x^k
+        entries.append(unbroadcast((k + 1) * term, p[0]))
+        term = term * x
+    return np.stack(entries[::-1])
+
+
+def polygamma_grad(g: Any, n: Any, x: Any) -> Any:
+    """Cotangent of ``x`` in ``scipy.special.polygamma(n, x)``: ``g polygamma(n + 1, x)``
+    (``digamma`` is ``polygamma(0, .)``)."""
+    from scipy import special
+
+    return g * special.polygamma(n + 1, x)
+
+
+def polyder_grad(g: Any, p: Any, m: int = 1) -> Any:
+    """Cotangent of ``p`` in ``np.polyder(p, m)``: the derivative keeps the first ``n - m``
+    coefficients, each times the falling factorial ``k (k-1) ... (k-m+1)`` of its power
+    ``k = n - 1 - i``, so ``p[i]`` gets ``g[i]`` times that factor, and the last ``m`` none."""
+    n = np.shape(p)[0]
+    kept = max(n - m, 0)
+    powers = np.arange(n - 1, n - 1 - kept, -1)
+    factor = np.ones(kept)
+    for j in range(m):
+        factor = factor * (powers - j)
+    return np.concatenate([g * factor, np.zeros(n - kept)])

@@ -76,6 +76,8 @@ def _with_leaf(args: tuple, argnum: int, target: Any, path: str, value: np.ndarr
 
 
 def _inner(a: Any, b: Any) -> float:
+    if a is None or b is None:  # a None value or cotangent: nothing to pair
+        return 0.0
     if isinstance(a, (list, tuple)):
         return sum(_inner(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):

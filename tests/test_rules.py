@@ -6,6 +6,13 @@ through the whole pipeline, and compares the pullback of a random cotangent with
 finite differences of <f(x), u>.  Inputs come from each parameter's declared domain;
 cases cover several shapes, broadcasting included.  A new rule is tested the moment
 it is registered.
+
+Forward mode the same way: ``srcdiff.jvp`` of the same function against a central
+difference along a random direction, and forward against reverse mode, <J v, u> ==
+<v, J^T u>.  Every parameter with an adjoint needs a tangent (the last test lists those
+without).  The rules for srcdiff's own helpers (rules/generated.py) are in the registry
+too, so second derivatives are checked here as well.  A None in a result (a list entry
+with no value) has no derivative and is skipped.
 """
 
 from __future__ import annotations
@@ -71,8 +78,27 @@ def build_case(rule, case, seed: int):
     return src, namespace, values, checked
 
 
+def _leaves(x) -> list:
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in _leaves(item)]
+    return [x]
+
+
+def _assert_same_values(got, want, src: str) -> None:
+    """The derivative's primal result is the function's (None where it is None)."""
+    assert len(_leaves(got)) == len(_leaves(want)), src
+    for a, b in zip(_leaves(got), _leaves(want)):
+        if b is None:
+            assert a is None, src
+        else:
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, err_msg=src)
+
+
 def _random_like(rng, out):
-    """A random cotangent with ``out``'s structure (a list or tuple for a list or tuple)."""
+    """A random cotangent with ``out``'s structure (a list or tuple for a list or tuple;
+    None, no value, for None)."""
+    if out is None:
+        return None
     if isinstance(out, (list, tuple)):
         items = [_random_like(rng, item) for item in out]
         return items if isinstance(out, list) else tuple(items)
@@ -86,8 +112,10 @@ def _cotangents(rng, out, tree_out: bool) -> list:
     variant with one entry None, a zero cotangent such rules must accept."""
     u = _random_like(rng, out)
     pairs = [(u, u)]
-    if tree_out:
+    if tree_out and isinstance(out, (list, tuple)):  # (some rules return a container or an array)
         for k in range(len(out)):
+            if u[k] is None:
+                continue
             sparse, dense = list(u), list(u)
             sparse[k], dense[k] = None, np.zeros_like(u[k])
             pairs.append((type(u)(sparse), type(u)(dense)))
@@ -102,13 +130,7 @@ def test_rule_matches_finite_differences(item):
     assert checked, f"case {index} of {rule.name} differentiates no argument"
     f = make_function(src, namespace)
     out, pullback = srcdiff.vjp(f, wrt=tuple(checked))(*values)
-    expected_out = f(*values)
-    if isinstance(expected_out, (list, tuple)):
-        assert len(out) == len(expected_out)
-        for got, want in zip(out, expected_out):
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-    else:
-        np.testing.assert_allclose(out, expected_out, rtol=1e-12, atol=1e-12)
+    _assert_same_values(out, f(*values), src)
     rng = np.random.default_rng(seed + 1)
     for u, dense in _cotangents(rng, out, rule.tree_out):
         grads = pullback(u)
@@ -134,3 +156,83 @@ def test_every_adjoint_template_is_exercised():
                     covered.add(k)
         missing += [f"{rule.name}:{p}" for p in rule.adjoints if p not in covered]
     assert not missing, f"adjoint templates no case exercises: {missing}"
+
+
+# ---- forward mode: each rule's tangent -------------------------------------------------
+
+
+def _combine(x, v, step: float):
+    """``x + step v`` leaf by leaf (Python floats stay floats, None stays None)."""
+    if x is None:
+        return None
+    if isinstance(x, (list, tuple)):
+        return type(x)(_combine(a, b, step) for a, b in zip(x, v))
+    return x + step * v
+
+
+def _vdot(a, b) -> float:
+    """<a, b> over floats, arrays and (nested) lists/tuples of them; None is a zero."""
+    return float(sum(np.sum(np.multiply(x, y)) for x, y in zip(_leaves(a), _leaves(b))
+                     if x is not None and y is not None))
+
+
+def _tangent_case(rule, index, case):
+    """The case's function, argument values, checked positions, and random tangents."""
+    seed = zlib.crc32(f"{rule.name}-{index}-tangent".encode())
+    src, namespace, values, checked = build_case(rule, case, seed)
+    assert checked, f"case {index} of {rule.name} differentiates no argument"
+    f = make_function(src, namespace)
+    rng = np.random.default_rng(seed + 1)
+    tangents = [_random_like(rng, values[p]) for p in checked]
+    return src, f, values, checked, tangents, rng
+
+
+def _shifted(values: list, checked: list, tangents: list, step: float) -> list:
+    moved = list(values)
+    for pos, t in zip(checked, tangents):
+        moved[pos] = _combine(values[pos], t, step)
+    return moved
+
+
+@pytest.mark.parametrize("item", _ALL, ids=[_id(x) for x in _ALL])
+def test_rule_tangent_matches_finite_differences(item):
+    """srcdiff.jvp of the one-line function against a central difference along a random
+    direction (every differentiated argument moved at once)."""
+    rule, index, case = item
+    src, f, values, checked, tangents, _ = _tangent_case(rule, index, case)
+    out, out_dot = srcdiff.jvp(f, wrt=tuple(checked))(*values, *tangents)
+    _assert_same_values(out, f(*values), src)
+    eps = 1e-6
+    up, down = f(*_shifted(values, checked, tangents, eps)), f(*_shifted(values, checked, tangents, -eps))
+    assert len(_leaves(out_dot)) == len(_leaves(out)), src
+    for got, hi, lo in zip(_leaves(out_dot), _leaves(up), _leaves(down)):
+        if hi is None:  # no value, no tangent
+            assert got is None or not np.any(got), src
+            continue
+        want = (np.asarray(hi, dtype=float) - np.asarray(lo, dtype=float)) / (2 * eps)
+        assert np.shape(got) == np.shape(want), (
+            f"{rule.name}: tangent has shape {np.shape(got)}, result has {np.shape(want)}\n{src}")
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=src)
+
+
+@pytest.mark.parametrize("item", _ALL, ids=[_id(x) for x in _ALL])
+def test_rule_tangent_agrees_with_its_adjoint(item):
+    """Forward and reverse mode give the same Jacobian: <J v, u> == <v, J^T u> for a
+    random tangent v and a random cotangent u."""
+    rule, index, case = item
+    src, f, values, checked, tangents, rng = _tangent_case(rule, index, case)
+    out, out_dot = srcdiff.jvp(f, wrt=tuple(checked))(*values, *tangents)
+    u = _random_like(rng, out)
+    _, pullback = srcdiff.vjp(f, wrt=tuple(checked))(*values)
+    grads = pullback(u)
+    lhs, rhs = _vdot(out_dot, u), _vdot(tangents, grads)
+    assert abs(lhs - rhs) <= 1e-9 * (1 + abs(lhs) + abs(rhs)), (
+        f"<J v, u> = {lhs!r}, <v, J^T u> = {rhs!r}\n{src}")
+
+
+def test_every_differentiable_parameter_has_a_tangent():
+    """Forward mode (jvp, hessian, hvp) works through every rule: each parameter with an
+    adjoint template has a tangent template, or the rule one joint tangent."""
+    missing = [f"{rule.name}:{p}" for rule in registry.rules() if rule.tangent is None
+               for p in rule.adjoints if p not in rule.tangents]
+    assert not missing, f"differentiable parameters without a tangent rule: {missing}"

@@ -1463,6 +1463,12 @@ def test_tree_fill_stacks_a_list_cotangent_of_an_array():
 
 
 @covers("tree_fill")
+def test_tree_fill_stacks_a_list_with_none_entries_as_zeros():
+    got = runtime.tree_fill([None, np.array([1.0, 2.0])], np.ones((2, 2)))
+    np.testing.assert_array_equal(got, [[0.0, 0.0], [1.0, 2.0]])
+
+
+@covers("tree_fill")
 def test_tree_fill_of_scalar_leaves():
     assert runtime.tree_fill(None, 1.5) == 0.0 and isinstance(runtime.tree_fill(None, 1.5), float)
     assert runtime.tree_fill(None, np.float64(1.5)) == 0.0
@@ -1496,6 +1502,599 @@ def test_zeros_like_value():
     got = runtime.zeros_like_value({"a": np.ones(2), "b": (1.0, 2.0)})
     np.testing.assert_array_equal(got["a"], np.zeros(2))
     assert got["b"] == (0.0, 0.0)
+
+
+# ------------------------------------- forward mode and second derivatives
+#
+# A tangent helper is checked against a central difference of its primal along a
+# random direction; a helper giving second derivatives against a central difference of
+# the first-order helper it differentiates (its tangents), or by the vector-Jacobian
+# identity with that helper as the primal (its adjoints).
+
+
+def assert_jvp(primal: Callable, x: Any, tangent: Callable, seed: int = 0, *, eps: float = 1e-6,
+               trials: int = 3, rtol: float = 1e-6) -> None:
+    """tangent(v) == (primal(x + eps v) - primal(x - eps v)) / (2 eps) for random v."""
+    rng = np.random.default_rng(seed)
+    for _ in range(trials):
+        v = _randn_like(x, rng)
+        up, down = primal(_combine(x, v, eps)), primal(_combine(x, v, -eps))
+        expected = _scale(_combine(up, down, -1.0), 1 / (2 * eps))
+        got = tangent(v)
+        _assert_like(got, expected)
+        for a, b in zip(_flat(got), _flat(expected)):
+            scale = 1 + np.max(np.abs(b), initial=0.0)
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale)
+
+
+def _flat(x: Any) -> list:
+    if isinstance(x, (list, tuple)):
+        return [leaf for item in x for leaf in _flat(item)]
+    return [x]
+
+
+@covers("cholesky_tangent")
+@pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 3, 3)])
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_tangent(shape, upper):
+    a = _spd(shape, np.random.default_rng(60))
+    out = np.linalg.cholesky(a, upper=upper)
+    # any direction, not only symmetric ones: NumPy reads one triangle of a
+    assert_jvp(lambda m: np.linalg.cholesky(m, upper=upper), a,
+               lambda t: runtime.cholesky_tangent(t, out, upper))
+
+
+def _eigh_signed(m: np.ndarray, uplo: str, like: np.ndarray) -> tuple:
+    """eigh with each eigenvector's sign chosen to match ``like`` (they are defined up to sign)."""
+    w, v = np.linalg.eigh(m, UPLO=uplo)
+    return w, v * np.sign(np.sum(v * like, axis=-2, keepdims=True))
+
+
+@covers("eigh_tangent")
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_tangent(shape, uplo):
+    a = _spd(shape, np.random.default_rng(61))
+    out = np.linalg.eigh(a, UPLO=uplo)
+    assert_jvp(lambda m: _eigh_signed(m, uplo, out[1]), a, lambda t: runtime.eigh_tangent(t, out, uplo))
+
+
+@covers("pinv_tangent")
+@pytest.mark.parametrize("shape, hermitian", [((3, 3), False), ((4, 2), False), ((2, 4), False),
+                                              ((2, 3, 2), False), ((3, 3), True)])
+def test_pinv_tangent(shape, hermitian):
+    rng = np.random.default_rng(62)
+    a = _spd(shape, rng) if hermitian else rng.normal(size=shape)
+    out = np.linalg.pinv(a, hermitian=hermitian)
+    assert_jvp(lambda m: np.linalg.pinv(m, hermitian=hermitian), a,
+               lambda t: runtime.pinv_tangent(t, a, out, hermitian))
+
+
+@covers("cumprod_tangent")
+@pytest.mark.parametrize("shape, axis", [((5,), None), ((5,), 0), ((2, 3), None), ((2, 3), 1), ((3, 4), 0)])
+def test_cumprod_tangent(shape, axis):
+    a = _rand(shape, np.random.default_rng(63))
+    assert_jvp(lambda v: np.cumprod(v, axis=axis), a, lambda t: runtime.cumprod_tangent(t, a, axis))
+
+
+@covers("cumprod_tangent")
+def test_cumprod_tangent_is_exact_with_zeros():
+    a = np.array([2.0, 0.0, 3.0, 0.0, 5.0])
+    t = np.array([1.0, 2.0, -1.0, 0.5, 3.0])
+    with np.errstate(all="raise"):  # nothing divided by a zero entry
+        got = runtime.cumprod_tangent(t, a)
+    # d/de prod_{k <= j} (a_k + e t_k) = sum_{i <= j} t_i prod_{k <= j, k != i} a_k
+    expected = [sum(t[i] * np.prod([a[k] for k in range(j + 1) if k != i]) for i in range(j + 1))
+                for j in range(5)]
+    np.testing.assert_allclose(got, expected, rtol=1e-15)
+
+
+@covers("diff_tangent")
+def test_diff_tangent_is_np_diff_with_none_for_absent_ends():
+    a = np.array([1.0, 4.0, 2.0, 7.0])
+    np.testing.assert_array_equal(runtime.diff_tangent(a), np.diff(a))
+    np.testing.assert_array_equal(runtime.diff_tangent(a, 2, -1, 1.0, None), np.diff(a, 2, prepend=1.0))
+    np.testing.assert_array_equal(runtime.diff_tangent(a, 1, 0, None, np.ones(2)),
+                                  np.diff(a, append=np.ones(2)))
+    m = np.arange(12.0).reshape(3, 4) ** 2
+    np.testing.assert_array_equal(runtime.diff_tangent(m, 1, 0, np.zeros((1, 4)), 2.0),
+                                  np.diff(m, axis=0, prepend=np.zeros((1, 4)), append=2.0))
+
+
+@covers("pad_tangent")
+@pytest.mark.parametrize("shape, pad_width", [((3,), 2), ((2, 3), ((1, 0), (2, 1)))])
+def test_pad_tangent(shape, pad_width):
+    a = _rand(shape, np.random.default_rng(64))
+    x = (a, 0.7)  # the array and the constant it is padded with
+    assert_jvp(lambda v: np.pad(v[0], pad_width, constant_values=v[1]), x,
+               lambda t: runtime.pad_tangent(t[0], pad_width, "constant", t[1]))
+    with pytest.raises(NotImplementedError, match="constant"):
+        runtime.pad_tangent(a, 1, "edge", 0.0)
+
+
+@covers("average_tangent")
+@pytest.mark.parametrize("a_shape, w_shape, axis, keepdims", [
+    ((2, 3), None, None, False), ((2, 3), (2, 3), None, False), ((2, 3), (3,), 1, False),
+    ((2, 3, 4), (4, 2), (2, 0), False), ((2, 3, 2), (2, 2), (0, 2), True),
+])
+def test_average_tangent(a_shape, w_shape, axis, keepdims):
+    rng = np.random.default_rng(65)
+    a = _rand(a_shape, rng)
+    w = None if w_shape is None else rng.uniform(0.5, 2.0, size=w_shape)
+    out = np.average(a, axis, w, keepdims=keepdims)
+    assert_jvp(lambda v: np.average(v, axis, w, keepdims=keepdims), a,
+               lambda t: runtime.average_tangent(t, a, out, axis, w, False, keepdims, "a"))
+    if w is not None:
+        assert_jvp(lambda v: np.average(a, axis, v, keepdims=keepdims), w,
+                   lambda t: runtime.average_tangent(t, a, out, axis, w, False, keepdims, "weights"))
+    with pytest.raises(NotImplementedError, match="returned"):
+        runtime.average_tangent(a, a, out, axis, w, True, keepdims, "a")
+
+
+@covers("logsumexp_tangent")
+@pytest.mark.parametrize("shape, axis, b_shape, keepdims", [
+    ((4,), None, None, False), ((2, 3), 1, None, False), ((2, 3), 0, None, True),
+    ((2, 3), None, (3,), False), ((2, 3), 1, (2, 3), True),
+])
+def test_logsumexp_tangent(shape, axis, b_shape, keepdims):
+    special = pytest.importorskip("scipy.special")
+    rng = np.random.default_rng(66)
+    a = _rand(shape, rng) * 30  # large entries: exp(a) alone would overflow
+    b = None if b_shape is None else rng.uniform(0.5, 2.0, size=b_shape)
+    out = special.logsumexp(a, axis, b, keepdims)
+    assert_jvp(lambda v: special.logsumexp(v, axis, b, keepdims), a,
+               lambda t: runtime.logsumexp_tangent(t, a, out, axis, b, keepdims, False, "a"))
+    if b is not None:
+        assert_jvp(lambda v: special.logsumexp(a, axis, v, keepdims), b,
+                   lambda t: runtime.logsumexp_tangent(t, a, out, axis, b, keepdims, False, "b"))
+    with pytest.raises(NotImplementedError, match="return_sign"):
+        runtime.logsumexp_tangent(a, a, out, axis, b, keepdims, True)
+
+
+@covers("interp_tangent")
+@pytest.mark.parametrize("x, left, right, period", [
+    (np.array([0.3, 1.7, 2.2, 0.9]), None, None, None),
+    (np.array([-1.0, 0.3, 1.7, 3.5, 4.2]), None, None, None),
+    (np.array([-1.0, 0.3, 1.7, 3.5, 4.2]), -2.0, 5.0, None),
+    (np.array([-0.8, 0.3, 1.7, 3.5, 7.2]), None, None, 4.0),
+    (1.3, None, None, None),
+])
+def test_interp_tangent(x, left, right, period):
+    xp = np.array([0.0, 1.0, 2.5, 3.0]) if period is None else np.array([2.5, 0.1, 1.0, 3.0])
+    fp = np.array([1.0, -0.5, 2.0, 0.3])
+    ends = (-2.0 if left is None else left, 5.0 if right is None else right,
+            4.0 if period is None else period)
+    values = (x, xp, fp) + ends
+
+    def interp(v):
+        return np.interp(v[0], v[1], v[2], None if left is None else v[3], None if right is None else v[4],
+                         None if period is None else v[5])
+
+    assert_jvp(interp, values, lambda t: runtime.interp_tangent(x, xp, fp, left, right, period, *t))
+
+
+@covers("interp_tangent")
+def test_interp_tangent_needs_two_points():
+    with pytest.raises(NotImplementedError, match="two points"):
+        runtime.interp_tangent(0.5, np.array([1.0]), np.array([2.0]))
+
+
+@covers("prod_pairs")
+@pytest.mark.parametrize("shape, axis", [((4,), None), ((2, 3), 1), ((2, 3), 0), ((2, 3, 2), (0, 2)),
+                                         ((), None)])
+def test_prod_pairs_is_the_derivative_of_the_other_entries_products(shape, axis):
+    a = _rand(shape, np.random.default_rng(67))
+    ones = np.ones(np.shape(np.prod(a, axis=axis)))
+    assert_jvp(lambda v: runtime.prod_grad(ones, v, axis), a, lambda w: runtime.prod_pairs(w, a, axis))
+
+
+@covers("prod_triples")
+@pytest.mark.parametrize("shape, axis", [((4,), None), ((2, 3), 1), ((2, 3, 2), (0, 2))])
+def test_prod_triples_is_the_derivative_of_prod_pairs(shape, axis):
+    rng = np.random.default_rng(85)
+    a, w = _rand(shape, rng), _rand(shape, rng)
+    assert_jvp(lambda v: runtime.prod_pairs(w, v, axis), a, lambda s: runtime.prod_triples(w, s, a, axis))
+    s = _rand(shape, rng)
+    np.testing.assert_allclose(runtime.prod_triples(w, s, a, axis), runtime.prod_triples(s, w, a, axis))
+
+
+@covers("prod_triples")
+def test_prod_triples_is_exact_with_zeros():
+    a = np.array([0.0, 2.0, 0.0, 3.0, 1.5])
+    w, s = np.array([1.0, -1.0, 2.0, 0.5, 1.0]), np.array([0.5, 2.0, -1.0, 1.0, 3.0])
+    expected = [sum(w[j] * s[m] * np.prod([a[k] for k in range(5) if k not in (i, j, m)])
+                    for j in range(5) for m in range(5) if len({i, j, m}) == 3) for i in range(5)]
+    with np.errstate(all="raise"):
+        np.testing.assert_allclose(runtime.prod_triples(w, s, a), expected, rtol=1e-14)
+
+
+@covers("prod_pairs")
+def test_prod_pairs_is_exact_with_zeros():
+    a = np.array([[0.0, 2.0, 0.0, 3.0], [1.0, 0.0, 4.0, 2.0]])
+    w = np.array([[1.0, -1.0, 2.0, 0.5], [3.0, 1.0, -2.0, 1.0]])
+    expected = np.zeros_like(a)
+    for r in range(2):
+        for i in range(4):
+            expected[r, i] = sum(w[r, j] * np.prod([a[r, k] for k in range(4) if k not in (i, j)])
+                                 for j in range(4) if j != i)
+    with np.errstate(all="raise"):
+        np.testing.assert_allclose(runtime.prod_pairs(w, a, 1), expected, rtol=1e-14)
+
+
+_NORMS = [((4,), None, None, False), ((2, 3), None, None, False), ((2, 3), None, 1, False),
+          ((2, 3), None, 0, True), ((4,), 3, None, False), ((4,), 1, None, False),
+          ((3, 4), "fro", (0, 1), False), ((4,), 1.5, None, False)]
+
+
+@covers("norm_grad_coef")
+@pytest.mark.parametrize("shape, ord, axis, keepdims", _NORMS)
+def test_norm_grad_coef_gives_the_partial_derivatives_of_norm_grad(shape, ord, axis, keepdims):
+    rng = np.random.default_rng(68)
+    x = _rand(shape, rng)
+    out = np.linalg.norm(x, ord, axis, keepdims) * 1.3  # any positive value: a partial derivative
+    g = _rand(np.shape(out), rng)
+
+    def coef(i, j, x=x, out=out):
+        return runtime.norm_grad_coef(g, x, out, ord, axis, keepdims, i, j)
+
+    assert_jvp(lambda v: runtime.norm_grad(g, v, out, ord, axis, keepdims), x, lambda t: coef(1, 0) * t)
+    assert_jvp(lambda v: runtime.norm_grad(g, x, v, ord, axis, keepdims), out,
+               lambda t: coef(0, 1) * runtime.sum_grad(t, x, axis, keepdims))
+    for i, j in [(1, 0), (0, 1), (2, 1)]:  # and each one's derivatives are the next ones
+        assert_jvp(lambda v, i=i, j=j: coef(i, j, x=v), x, lambda t, i=i, j=j: coef(i + 1, j) * t)
+        assert_jvp(lambda v, i=i, j=j: coef(i, j, out=v), out,
+                   lambda t, i=i, j=j: coef(i, j + 1) * runtime.sum_grad(t, x, axis, keepdims))
+
+
+@covers("norm_grad_coef")
+def test_norm_grad_coef_at_a_zero_norm_and_for_matrix_norms():
+    x = np.zeros(3)
+    assert not runtime.norm_grad_coef(1.0, x, 0.0).any()
+    assert not runtime.norm_grad_coef(1.0, x, 0.0, j=1).any()
+    x = np.array([1.0, -3.0, 2.0])  # the max norm's gradient only picks the largest entry
+    for ord in (np.inf, -np.inf, 0, 1):
+        assert not runtime.norm_grad_coef(2.0, x, 3.0, ord, i=1).any()
+        assert not runtime.norm_grad_coef(2.0, x, 3.0, ord, i=0, j=1).any()
+    with pytest.raises(NotImplementedError, match="ord=2"):
+        runtime.norm_grad_coef(1.0, np.ones((2, 2)), 2.0, 2)
+    with pytest.raises(NotImplementedError, match="nuc"):
+        runtime.norm_grad_coef(1.0, np.ones((2, 2)), 2.0, "nuc")
+
+
+@covers("rhs_matmul", "rhs_outer")
+@pytest.mark.parametrize("a_shape, x_shape", [((3, 3), (3,)), ((3, 3), (3, 2)), ((2, 3, 3), (2, 3)),
+                                              ((3, 3), (2, 3, 2))])
+def test_rhs_matmul_and_rhs_outer(a_shape, x_shape):
+    rng = np.random.default_rng(69)
+    a, m, x = np.ones(a_shape), rng.normal(size=a_shape), rng.normal(size=x_shape)
+    vectors = len(x_shape) == len(a_shape) - 1
+    expected = np.einsum("...ij,...j->...i", m, x) if vectors else m @ x
+    np.testing.assert_allclose(runtime.rhs_matmul(m, x, a), expected, rtol=1e-14)
+    # rhs_outer is the adjoint of rhs_matmul in its matrix (summed over a batch m lacks)
+    assert_vjp(lambda v: runtime.rhs_matmul(v, x, a), m,
+               lambda u: runtime.unbroadcast(runtime.rhs_outer(u, x, a), m), linear=True)
+
+
+@covers("tree_fill_grad")
+@pytest.mark.parametrize("g, like", [
+    (np.array([1.0, 2.0]), np.ones(2)),
+    ([np.array([1.0, 2.0]), 3.0], [np.ones(2), 0.5]),
+    ([np.array([1.0, 2.0]), np.array([3.0, 4.0])], np.ones((2, 2))),  # a list stacked into an array
+    ({"a": np.array([1.0]), "b": (2.0, 3.0)}, {"a": np.ones(1), "b": (1.0, 1.0)}),
+])
+def test_tree_fill_grad_is_the_adjoint_of_tree_fill(g, like):
+    assert_vjp(lambda v: runtime.tree_fill(v, like), g, lambda u: runtime.tree_fill_grad(u, g, like),
+               linear=True)
+
+
+@covers("tree_fill_grad")
+def test_tree_fill_grad_gives_none_where_the_cotangent_was_none():
+    like = {"a": np.ones(2), "b": [1.0, 2.0], "n": 3}
+    g = {"a": None, "b": [4.0, None], "extra": 1.0}
+    h = runtime.tree_fill(g, like)
+    got = runtime.tree_fill_grad(h, g, like)
+    assert got == {"a": None, "b": [4.0, None]}
+    assert runtime.tree_fill_grad(h, None, like) is None
+    assert runtime.tree_fill_grad(None, g, like) is None
+    assert runtime.tree_fill_grad(5.0, 2.0, 3) is None  # an integer leaf has no gradient
+
+
+@covers("list_pad")
+def test_list_pad_is_the_adjoint_of_list_prefix():
+    g = [np.array([1.0, 2.0]), 3.0]
+    assert runtime.list_pad(None) is None
+    padded = runtime.list_pad(g)
+    assert len(padded) == 3 and padded[2] is None and padded[1] == 3.0
+    full = [np.array([1.0, -1.0]), 2.0, np.array([0.5])]
+    assert_vjp(lambda v: runtime.list_prefix(v), full, lambda u: runtime.list_pad(u)[:2] + [0.0 * full[2]],
+               linear=True)
+
+
+@covers("rejoin")
+@pytest.mark.parametrize("shapes, axis, ndmin, columns, join", [
+    ([(3,), (3,)], 0, 2, False, np.vstack), ([(2, 3), (1, 3)], 0, 2, False, np.vstack),
+    ([(3,), (2,)], 0, 1, False, np.hstack), ([(2, 3), (2, 1)], 1, 1, False, np.hstack),
+    ([(3,), (3, 2)], 1, 2, True, np.column_stack),
+])
+def test_rejoin_undoes_unjoin(shapes, axis, ndmin, columns, join):
+    rng = np.random.default_rng(70)
+    arrays = [rng.normal(size=s) for s in shapes]
+    joined = join(arrays)
+    np.testing.assert_array_equal(runtime.rejoin(arrays, arrays, axis, ndmin, columns), joined)
+    pieces = runtime.unjoin(joined, arrays, axis, ndmin, columns)
+    np.testing.assert_array_equal(runtime.rejoin(pieces, arrays, axis, ndmin, columns), joined)
+    assert_vjp(lambda v: runtime.unjoin(v, arrays, axis, ndmin, columns), joined,
+               lambda u: runtime.rejoin(u, arrays, axis, ndmin, columns), linear=True)
+
+
+@covers("meshgrid_spread")
+@pytest.mark.parametrize("shapes, i, indexing", [([(3,), (4,)], 0, "xy"), ([(3,), (4,)], 1, "xy"),
+                                                 ([(3,), (4,)], 1, "ij"), ([(2,), (3,), (4,)], 2, "xy")])
+def test_meshgrid_spread_is_the_adjoint_of_meshgrid_grad(shapes, i, indexing):
+    rng = np.random.default_rng(71)
+    xi = [rng.normal(size=s) for s in shapes]
+    grids = list(np.meshgrid(*xi, indexing=indexing))
+    spread = runtime.meshgrid_spread(xi[i], grids, tuple(xi), i, indexing)
+    assert [s is None for s in spread] == [k != i for k in range(len(xi))]
+    assert_vjp(lambda g: runtime.meshgrid_grad(g, tuple(xi), i, True, indexing), grids,
+               lambda u: [np.zeros_like(grid) if s is None else s for s, grid
+                          in zip(runtime.meshgrid_spread(u, grids, tuple(xi), i, indexing), grids)],
+               linear=True)
+    assert runtime.meshgrid_spread(xi[i], None, tuple(xi), i, indexing) is None
+
+
+@covers("cumprod_hvp")
+@pytest.mark.parametrize("shape, axis", [((5,), None), ((2, 3), None), ((2, 3), 1), ((3, 4), 0)])
+def test_cumprod_hvp_is_the_derivative_of_cumprod_grad(shape, axis):
+    rng = np.random.default_rng(72)
+    a, g = _rand(shape, rng), rng.normal(size=np.shape(np.cumprod(np.ones(shape), axis=axis)))
+    assert_jvp(lambda v: runtime.cumprod_grad(g, v, None, axis), a,
+               lambda t: runtime.cumprod_hvp(g, a, t, axis))
+    # a Hessian: symmetric
+    t, s = rng.normal(size=shape), rng.normal(size=shape)
+    lhs, rhs = np.sum(runtime.cumprod_hvp(g, a, t, axis) * s), np.sum(t * runtime.cumprod_hvp(g, a, s, axis))
+    assert abs(lhs - rhs) < 1e-12
+
+
+@covers("cumprod_hvp")
+def test_cumprod_hvp_is_exact_with_zeros():
+    a = np.array([1.5, 0.0, 2.0, 0.0, -1.0])
+    g, t = np.array([1.0, -2.0, 0.5, 1.0, 3.0]), np.array([0.5, 1.0, -1.0, 2.0, 1.0])
+    with np.errstate(all="raise"):
+        got = runtime.cumprod_hvp(g, a, t)
+    # the Hessian of sum_j g_j prod_{k <= j} a_k, entry by entry
+    n = len(a)
+
+    def entry(i, m):
+        if i == m:
+            return 0.0
+        return sum(g[j] * np.prod([a[k] for k in range(j + 1) if k not in (i, m)])
+                   for j in range(max(i, m), n))
+
+    hessian = np.array([[entry(i, m) for m in range(n)] for i in range(n)])
+    np.testing.assert_allclose(got, hessian @ t, rtol=1e-14, atol=1e-14)
+
+
+@covers("diff_grad_adjoint")
+@pytest.mark.parametrize("n, axis, prepend, append, part", [
+    (1, -1, None, None, "a"), (2, -1, 1.0, np.ones(2), "a"), (1, -1, 1.0, np.ones(2), "prepend"),
+    (1, -1, 1.0, np.ones(2), "append"), (1, 0, np.zeros((1, 4)), None, "prepend"),
+])
+def test_diff_grad_adjoint_is_the_adjoint_of_diff_grad(n, axis, prepend, append, part):
+    rng = np.random.default_rng(73)
+    a = rng.normal(size=(5,) if axis == -1 else (3, 4))
+    out = runtime.diff_tangent(a, n, axis, prepend, append)
+    assert_vjp(lambda g: runtime.diff_grad(g, a, n, axis, prepend, append, part), out,
+               lambda u: runtime.diff_grad_adjoint(u, a, n, axis, prepend, append, part), linear=True)
+
+
+_EINSUM_GRADS = [("ij,jk->ik", [(2, 3), (3, 4)], 0), ("ij,jk->ik", [(2, 3), (3, 4)], 1),
+                 ("ij,jk,kl->il", [(2, 3), (3, 2), (2, 2)], 1), ("...i,...i->...", [(2, 1, 3), (4, 3)], 0),
+                 ("ii->i", [(3, 3)], 0)]
+
+
+@covers("einsum_grad_tangent", "einsum_grad_adjoint")
+@pytest.mark.parametrize("subscripts, shapes, i", _EINSUM_GRADS)
+def test_einsum_grad_second_derivatives(subscripts, shapes, i):
+    rng = np.random.default_rng(74)
+    ops = [rng.normal(size=s) for s in shapes]
+    g = rng.normal(size=np.shape(np.einsum(subscripts, *ops)))
+    others = [k for k in range(len(ops)) if k != i]
+
+    def with_others(v):
+        return tuple(v[others.index(k)] if k in others else op for k, op in enumerate(ops))
+
+    x = [ops[k] for k in others]
+    if x:
+        assert_jvp(lambda v: runtime.einsum_grad(g, subscripts, with_others(v), i), x,
+                   lambda t: runtime.einsum_grad_tangent(g, subscripts, tuple(ops), i, None, with_others(t)))
+        assert_vjp(lambda v: runtime.einsum_grad(g, subscripts, with_others(v), i), x,
+                   lambda u: [runtime.einsum_grad_adjoint(u, g, subscripts, tuple(ops), i, "operands")[k]
+                              for k in others])
+    assert_vjp(lambda v: runtime.einsum_grad(v, subscripts, tuple(ops), i), g,
+               lambda u: runtime.einsum_grad_adjoint(u, g, subscripts, tuple(ops), i, "g"), linear=True)
+    assert runtime.einsum_grad_adjoint(ops[i], g, subscripts, tuple(ops), i, "operands")[i] is None
+
+
+@covers("einsum_grad_tangent", "einsum_grad_adjoint")
+@pytest.mark.parametrize("i", [0, 1])
+def test_einsum_grad_second_derivatives_interleaved(i):
+    rng = np.random.default_rng(75)
+    a, b = rng.normal(size=(2, 3)), rng.normal(size=(3, 4))
+    g = rng.normal(size=(2, 4))
+    other = b if i == 0 else a
+
+    def grad(v):
+        first, second = (a, v) if i == 0 else (v, b)
+        return runtime.einsum_grad(g, first, ([0, 1], second, [1, 2]), i)
+
+    if i == 0:
+        tangent = lambda t: runtime.einsum_grad_tangent(g, a, ([0, 1], b, [1, 2]), 0, None, ([0], t, [0]))  # noqa: E731
+        adjoint = lambda u: runtime.einsum_grad_adjoint(u, g, a, ([0, 1], b, [1, 2]), 0, "operands")[1]  # noqa: E731
+    else:
+        tangent = lambda t: runtime.einsum_grad_tangent(g, a, ([0, 1], b, [1, 2]), 1, t, None)  # noqa: E731
+        adjoint = lambda u: runtime.einsum_grad_adjoint(u, g, a, ([0, 1], b, [1, 2]), 1, "subscripts")  # noqa: E731
+    assert_jvp(grad, other, tangent)
+    assert_vjp(grad, other, adjoint)
+
+
+def _cholesky_case(shape, upper, seed):
+    rng = np.random.default_rng(seed)
+    out = np.linalg.cholesky(_spd(shape, rng), upper=upper)
+    return out, rng.normal(size=shape)
+
+
+@covers("cholesky_grad_tangent", "cholesky_grad_adjoint")
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky_grad_second_derivatives(shape, upper):
+    out, g = _cholesky_case(shape, upper, 76)
+    assert_jvp(lambda v: runtime.cholesky_grad(g, v, upper), out,
+               lambda s: runtime.cholesky_grad_tangent(s, g, out, upper))
+    assert_vjp(lambda v: runtime.cholesky_grad(g, v, upper), out,
+               lambda h: runtime.cholesky_grad_adjoint(h, g, out, upper, "out"))
+    assert_vjp(lambda v: runtime.cholesky_grad(v, out, upper), g,
+               lambda h: runtime.cholesky_grad_adjoint(h, g, out, upper, "g"), linear=True)
+
+
+@covers("eigh_grad_tangent", "eigh_grad_adjoint")
+@pytest.mark.parametrize("shape", [(3, 3), (2, 3, 3)])
+@pytest.mark.parametrize("uplo", ["L", "U"])
+def test_eigh_grad_second_derivatives(shape, uplo):
+    rng = np.random.default_rng(77)
+    out = tuple(np.linalg.eigh(_spd(shape, rng), UPLO=uplo))
+    g = (rng.normal(size=shape[:-1]), rng.normal(size=shape))
+    assert_jvp(lambda v: runtime.eigh_grad(g, v, uplo), out,
+               lambda s: runtime.eigh_grad_tangent(s, g, out, uplo))
+    assert_vjp(lambda v: runtime.eigh_grad(g, v, uplo), out,
+               lambda h: runtime.eigh_grad_adjoint(h, g, out, uplo, "out"))
+    assert_vjp(lambda v: runtime.eigh_grad(v, out, uplo), g,
+               lambda h: runtime.eigh_grad_adjoint(h, g, out, uplo, "g"), linear=True)
+    # a missing cotangent entry is a zero
+    np.testing.assert_allclose(runtime.eigh_grad_tangent(out, (g[0], None), out, uplo),
+                               runtime.eigh_grad_tangent(out, (g[0], np.zeros(shape)), out, uplo))
+
+
+@covers("pinv_grad_tangent", "pinv_grad_adjoint")
+@pytest.mark.parametrize("shape, hermitian", [((3, 3), False), ((4, 2), False), ((2, 3, 2), False),
+                                              ((3, 3), True)])
+@pytest.mark.parametrize("part", ["g", "a", "out"])
+def test_pinv_grad_second_derivatives(shape, hermitian, part):
+    rng = np.random.default_rng(78)
+    a = rng.normal(size=shape)
+    x = np.linalg.pinv(a)
+    g = rng.normal(size=np.shape(x))
+    args = {"g": g, "a": a, "out": x}
+
+    def grad(v):
+        moved = {**args, part: v}
+        return runtime.pinv_grad(moved["g"], moved["a"], moved["out"], hermitian)
+
+    assert_jvp(grad, args[part], lambda s: runtime.pinv_grad_tangent(s, g, a, x, hermitian, part))
+    assert_vjp(grad, args[part], lambda h: runtime.pinv_grad_adjoint(h, g, a, x, hermitian, part))
+
+
+_AVERAGES = [((2, 3), (2, 3), None, False), ((2, 3), (3,), 1, False), ((2, 3, 4), (4, 2), (2, 0), False),
+             ((2, 3, 2), (2, 2), (0, 2), True)]
+
+
+@covers("average_grad_tangent", "average_grad_adjoint")
+@pytest.mark.parametrize("a_shape, w_shape, axis, keepdims", _AVERAGES)
+@pytest.mark.parametrize("part", ["a", "weights"])
+def test_average_grad_second_derivatives(a_shape, w_shape, axis, keepdims, part):
+    rng = np.random.default_rng(79)
+    a, w = rng.normal(size=a_shape), rng.uniform(0.5, 2.0, size=w_shape)
+    out = np.average(a, axis, w, keepdims=keepdims)
+    g = rng.normal(size=np.shape(out))
+    args = {"g": g, "a": a, "out": out, "weights": w}
+
+    def grad(wrt, v):
+        moved = {**args, wrt: v}
+        return runtime.average_grad(moved["g"], moved["a"], moved["out"], axis, moved["weights"], False,
+                                    keepdims, part)
+
+    for wrt, key in (("a", "da"), ("out", "dout"), ("weights", "dweights")):
+        assert_jvp(lambda v, wrt=wrt: grad(wrt, v), args[wrt],
+                   lambda t, key=key: runtime.average_grad_tangent(g, a, out, axis, w, keepdims, part,
+                                                                   **{key: t}))
+    for wrt in ("g", "a", "out", "weights"):
+        assert_vjp(lambda v, wrt=wrt: grad(wrt, v), args[wrt],
+                   lambda h, wrt=wrt: runtime.average_grad_adjoint(h, g, a, out, axis, w, keepdims, part,
+                                                                   wrt))
+
+
+@covers("average_grad_tangent", "average_grad_adjoint")
+def test_average_grad_second_derivatives_without_weights():
+    a = np.arange(6.0).reshape(2, 3)
+    g, out = np.ones(2), np.ones(2)
+    assert not runtime.average_grad_tangent(g, a, out, 1, None, False, "a", np.ones((2, 3))).any()
+    h = np.random.default_rng(80).normal(size=(2, 3))
+    np.testing.assert_allclose(runtime.average_grad_adjoint(h, g, a, out, 1), np.mean(h, axis=1))
+    assert not runtime.average_grad_adjoint(h, g, a, out, 1, None, False, "a", "a").any()
+
+
+_LOGSUMEXPS = [((4,), None, None, False), ((2, 3), 1, None, False), ((2, 3), 0, None, True),
+               ((2, 3), None, (2, 3), False), ((2, 3), 1, (3,), False)]
+
+
+@covers("logsumexp_grad_tangent", "logsumexp_grad_adjoint")
+@pytest.mark.parametrize("shape, axis, b_shape, keepdims", _LOGSUMEXPS)
+@pytest.mark.parametrize("part", ["a", "b"])
+def test_logsumexp_grad_second_derivatives(shape, axis, b_shape, keepdims, part):
+    special = pytest.importorskip("scipy.special")
+    if part == "b" and b_shape is None:
+        pytest.skip("no b")
+    rng = np.random.default_rng(81)
+    a = rng.normal(size=shape)
+    b = None if b_shape is None else rng.uniform(0.5, 2.0, size=b_shape)
+    g = rng.normal(size=np.shape(special.logsumexp(a, axis, b, keepdims)))
+    args = {"g": g, "a": a, "b": b}
+
+    def grad(wrt, v):
+        moved = {**args, wrt: v}
+        return runtime.logsumexp_grad(moved["g"], moved["a"], axis, moved["b"], keepdims, False, part)
+
+    wrts = ["g", "a"] + ([] if b is None else ["b"])
+    for wrt in wrts:
+        assert_vjp(lambda v, wrt=wrt: grad(wrt, v), args[wrt],
+                   lambda h, wrt=wrt: runtime.logsumexp_grad_adjoint(h, g, a, axis, b, keepdims, part, wrt))
+    assert_jvp(lambda v: grad("a", v), a,
+               lambda t: runtime.logsumexp_grad_tangent(g, a, axis, b, keepdims, part, t))
+    if b is not None:
+        assert_jvp(lambda v: grad("b", v), b,
+                   lambda t: runtime.logsumexp_grad_tangent(g, a, axis, b, keepdims, part, 0.0, t))
+
+
+@covers("polyval_grad_p_tangent")
+@pytest.mark.parametrize("p_shape, x_shape", [((3,), ()), ((4,), (5,)), ((1,), (2,)), ((2,), (2, 3))])
+def test_polyval_grad_p_tangent(p_shape, x_shape):
+    rng = np.random.default_rng(82)
+    p, x = _rand(p_shape, rng), _rand(x_shape, rng)
+    g = _rand(np.shape(np.polyval(p, x)), rng)
+    assert_jvp(lambda v: runtime.polyval_grad_p(g, p, v), x,
+               lambda t: runtime.polyval_grad_p_tangent(g, p, x, t))
+
+
+@covers("polygamma_grad")
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_polygamma_grad(n):
+    special = pytest.importorskip("scipy.special")
+    x = np.random.default_rng(83).uniform(0.5, 4.0, size=(2, 3))
+    assert_vjp(lambda v: special.polygamma(n, v), x, lambda u: runtime.polygamma_grad(u, n, x))
+    np.testing.assert_allclose(runtime.polygamma_grad(1.0, 0, x), runtime.digamma_grad(1.0, x), rtol=1e-15)
+
+
+@covers("polyder_grad")
+@pytest.mark.parametrize("n, m", [(4, 1), (5, 2), (3, 0), (2, 3), (1, 1)])
+def test_polyder_grad(n, m):
+    p = np.random.default_rng(84).normal(size=n)
+    assert_vjp(lambda q: np.polyder(q, m), p, lambda u: runtime.polyder_grad(u, p, m), linear=True)
+
+
+@covers("zeros_like_value")
+def test_zeros_like_value_of_none_is_none():
+    assert runtime.zeros_like_value(None) is None
+    assert runtime.zeros_like_value((1.0, None)) == (0.0, None)
 
 
 # ------------------------------------------------------------------- coverage

@@ -140,6 +140,10 @@ rule(
 rule(np.polyval, "polyval(p, x)",
      p="polyval_grad_p(g, p, x)", x="g * np.polyval(np.polyder(p), x)",
      cases=[Case(((3,), ())), Case(((4,), (5,))), Case(((1,), (2, 3))), Case(((3,), (2, 3)))])
+# (np.polyder is not element-wise, but linear: polyval's adjoint calls it, so polyval's
+# second derivatives need its rule.)
+rule(np.polyder, "polyder(p, m=1)", p="polyder_grad(g, p, m)", tangents={"p": "np.polyder(t, m)"},
+     cases=[Case(((4,),)), Case(((5,), Fixed(2))), Case(((3,), Fixed(0))), Case(((2,), Fixed(3)))])
 # Some x fall left and right of the points xp, where the result is constant.
 rule(np.interp, "interp(x, xp, fp, left=None, right=None, period=None)",
      x="interp_grad(g, x, xp, fp, left, right, period, 'x')",

@@ -15,6 +15,14 @@ class _SymmetricPositiveDefinite(Domain):
         return r @ np.swapaxes(r, -1, -2) + shape[-1] * np.eye(shape[-1])
 
 
+class _WellConditioned(Domain):
+    """``R + n I`` for ``R`` uniform in [low, high]: well-conditioned, not symmetric (so a
+    transposition error cannot hide), invertible matrices (a stack for a stacked shape)."""
+
+    def sample(self, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        return rng.uniform(self.low, self.high, size=shape) + shape[-1] * np.eye(shape[-1])
+
+
 _SPD = _SymmetricPositiveDefinite(-1.0, 1.0)
 
 _PRODUCT_CASES = [
@@ -42,7 +50,8 @@ rule(np.linalg.inv, "inv(a)",
 rule(np.linalg.det, "det(a)", a="det_grad(g, a, out)",
      cases=[Case(((3, 3),)), Case(((2, 2, 2),))])
 rule(np.linalg.solve, "solve(a, b)", a="solve_grad_a(g, a, out)", b="solve_grad_b(g, a, b)",
-     cases=[Case(((3, 3), (3,))), Case(((3, 3), (3, 2)))])
+     cases=[Case(((3, 3), (3,))), Case(((3, 3), (3, 2))), Case(((2, 3, 3), (3,))), Case(((2, 3, 3), (3, 2))),
+            Case(((3, 3), (2, 3, 2)))])
 
 # np.einsum(subscripts, *operands), for one to three operands: each operand's cotangent
 # is another einsum, of g with the other operands.  In the interleaved form

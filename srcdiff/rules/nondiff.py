@@ -13,8 +13,9 @@ from .registry import nondifferentiable
 
 nondifferentiable(
     # constant arrays
-    np.zeros, np.ones, np.empty, np.full, np.zeros_like, np.ones_like, np.empty_like,
-    np.full_like, np.arange, np.linspace, np.logspace, np.eye, np.identity, np.tri,
+    # (np.full and np.full_like are not here: their fill value carries a gradient)
+    np.zeros, np.ones, np.empty, np.zeros_like, np.ones_like, np.empty_like,
+    np.arange, np.linspace, np.logspace, np.eye, np.identity, np.tri,
     # shapes and sizes
     np.shape, np.ndim, np.size, np.result_type,
     # indices and searching

@@ -62,7 +62,7 @@ rule(np.linalg.norm, "norm(x, ord=None, axis=None, keepdims=False)",
          Case(((4,),), {"ord": Fixed(3)}),
          Case(((4,),), {"ord": Fixed(np.inf)}),
      ])
-rule(np.trace, "trace(a)", a="g * np.eye(*np.shape(a))",
+rule(np.trace, "trace(a)", a="g * np.eye(np.shape(a)[0], np.shape(a)[1])",
      cases=[Case(((3, 3),)), Case(((2, 3),))])
 # Exact where entries are zero (no division by them), so the cases sample some zeros.
 rule(np.cumprod, "cumprod(a, axis=None, dtype=None)", a="cumprod_grad(g, a, out, axis)",

@@ -82,7 +82,15 @@ rule(np.asarray, "asarray(a, dtype=None)",
 rule(Method("astype"), "astype(self, dtype)",
      self="g if np.issubdtype(dtype, np.inexact) else np.zeros_like(self)",
      cases=[Case(((3,), Fixed(np.float64)))])
-rule(Method("item"), "item(self)", self="np.full_like(self, g)", cases=[Case(((1,),))])
+rule(Method("item"), "item(self)", self="np.zeros_like(self, dtype=float) + g", cases=[Case(((1,),))])
+
+# Constant arrays whose fill value is differentiated: every entry is that value.
+rule(np.full, "full(shape, fill_value, dtype=None)", fill_value="unbroadcast(g, fill_value)",
+     tangents={"fill_value": "np.full(shape, t, dtype)"},
+     cases=[Case((Fixed((2, 3)), ())), Case((Fixed((2, 3)), (3,))), Case((Fixed(4), ()))])
+rule(np.full_like, "full_like(a, fill_value, dtype=None)", fill_value="unbroadcast(g, fill_value)",
+     tangents={"fill_value": "np.full_like(a, t, dtype)"},
+     cases=[Case((Fixed(np.ones((2, 3))), ())), Case((Fixed(np.ones((2, 3))), (1, 3)))])
 
 # Splitting: the result is a list; its cotangent holds None for pieces that got none.
 rule(np.split, "split(ary, indices_or_sections, axis=0)",

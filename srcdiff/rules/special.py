@@ -19,6 +19,9 @@ if special is not None:
     rule(special.erfc, "erfc(x)", x="-g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)")
     rule(special.gammaln, "gammaln(x)", x="gammaln_grad(g, x)", domain=POSITIVE)
     rule(special.digamma, "digamma(x)", x="digamma_grad(g, x)", domain=POSITIVE)
+    rule(special.polygamma, "polygamma(n, x)", x="polygamma_grad(g, n, x)",
+         tangents={"x": "polygamma_grad(t, n, x)"}, domain=POSITIVE,
+         cases=[Case((Fixed(1), ())), Case((Fixed(0), (3,))), Case((Fixed(2), (2, 3)))])
     rule(special.logsumexp, "logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False)",
          a="logsumexp_grad(g, a, axis, b, keepdims, return_sign, 'a')",
          b="logsumexp_grad(g, a, axis, b, keepdims, return_sign, 'b')",

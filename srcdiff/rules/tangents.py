@@ -23,7 +23,10 @@ tangent(np.outer, a="np.outer(t, b)", b="np.outer(a, t)")
 tangent(np.inner, a="np.inner(t, b)", b="np.inner(a, t)")
 tangent(np.linalg.inv, a="-out @ t @ out")
 tangent(np.linalg.det, a="out * np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1)")
-tangent(np.linalg.solve, a="-np.linalg.solve(a, t @ out)", b="np.linalg.solve(a, t)")
+# d solve(A, b) = -A^-1 dA x: rhs_matmul multiplies a stack of vectors x as well as of
+# matrices, and solve_grad_b(y, A^T) solves A z = y for either.
+tangent(np.linalg.solve, a="-solve_grad_b(rhs_matmul(t, out, a), np.swapaxes(a, -1, -2))",
+        b="np.linalg.solve(a, t)")
 tangent(np.trace, a="np.trace(t)")
 
 # reductions
@@ -73,3 +76,73 @@ tangent(builtins.sum, items="sum(t)", start="t")
 tangent(runtime.as_sequence, x="t")
 tangent(runtime.list_append, tangent="list_append(ditems, ditem)")
 tangent(runtime.setitem, tangent="setitem(dx, index, dvalue)")
+
+# element-wise, but not a ufunc (so not derived from the adjoint)
+tangent(np.sinc, x="t * np.where(x == 0, 0.0, (np.cos(np.pi * x) - out) / np.where(x == 0, 1.0, x))")
+tangent(np.polyval, p="np.polyval(t, x)", x="t * np.polyval(np.polyder(p), x)")
+tangent(np.interp,
+        tangent="interp_tangent(x, xp, fp, left, right, period, dx, dxp, dfp, dleft, dright, dperiod)")
+
+# multilinear products: the product with one factor replaced by its tangent.  einsum's
+# operands are subscripts (in the interleaved form op0, sublist0, op1, ...), a, b and c;
+# the None tests on absent operands fold away when the call leaves them out.
+_EINSUM = ("np.einsum({}, {}, {}, {}) if c is not None else np.einsum({}, {}, {}) if b is not None "
+           "else np.einsum({}, {})")
+tangent(np.einsum,
+        subscripts=_EINSUM.format("t", "a", "b", "c", "t", "a", "b", "t", "a"),
+        a=_EINSUM.format("subscripts", "t", "b", "c", "subscripts", "t", "b", "subscripts", "t"),
+        b=_EINSUM.format("subscripts", "a", "t", "c", "subscripts", "a", "t", "subscripts", "a"),
+        c="np.einsum(subscripts, a, b, t)")
+tangent(np.tensordot, a="np.tensordot(t, b, axes)", b="np.tensordot(a, t, axes)")
+tangent(np.vdot, a="np.vdot(t, b)", b="np.vdot(a, t)")
+tangent(np.kron, a="np.kron(t, b)", b="np.kron(a, t)")
+tangent(np.cross, a="np.cross(t, b, axisa, axisb, axisc, axis)",
+        b="np.cross(a, t, axisa, axisb, axisc, axis)")
+tangent(np.convolve, a="np.convolve(t, v, mode)", v="np.convolve(a, t, mode)")
+
+# linear algebra.  d log|det A| = tr(A^-1 dA); the sign is piecewise constant.
+tangent(np.linalg.slogdet,
+        tangent="(0.0 * out[0], np.trace(np.linalg.solve(a, da), axis1=-2, axis2=-1))")
+tangent(np.linalg.cholesky, a="cholesky_tangent(t, out, upper)")
+tangent(np.linalg.eigh, tangent="eigh_tangent(da, out, UPLO)")
+tangent(np.linalg.pinv, a="pinv_tangent(t, a, out, hermitian)")
+
+# reductions and scans
+tangent(np.cumprod, a="cumprod_tangent(t, a, axis)")
+tangent(np.diff, tangent="diff_tangent(da, n, axis, None if prepend is None else dprepend, "
+                         "None if append is None else dappend)")
+for _name in ("trapezoid", "trapz"):
+    if hasattr(np, _name):  # bilinear in y and the spacing (x, or dx when x is None)
+        tangent(getattr(np, _name), y=f"np.{_name}(t, x, dx, axis)", x=f"np.{_name}(y, t, axis=axis)",
+                dx=f"np.{_name}(y, None, t, axis) * (x is None)")
+tangent(np.average, a="average_tangent(t, a, out, axis, weights, returned, keepdims, 'a')",
+        weights="average_tangent(t, a, out, axis, weights, returned, keepdims, 'weights')")
+tangent(np.nansum, a="np.sum(np.where(np.isnan(a), 0.0, t), axis=axis, keepdims=keepdims)")
+tangent(np.nanmean, a="np.nanmean(np.where(np.isnan(a), np.nan, t), axis=axis, keepdims=keepdims)")
+tangent(np.median, a=_THROUGH_ADJOINT.format(
+    "median_grad(np.ones_like(out), a, axis, overwrite_input, keepdims)"))
+
+# moving entries around
+tangent(np.diagonal, a="np.diagonal(t, offset, axis1, axis2)")
+tangent(np.tile, A="np.tile(t, reps)")
+tangent(np.repeat, a="np.repeat(t, repeats, axis)")
+tangent(np.pad, tangent="pad_tangent(darray, pad_width, mode, dconstant_values)")
+tangent(np.split, tangent="np.split(dary, indices_or_sections, axis)")
+tangent(np.array_split, tangent="np.array_split(dary, indices_or_sections, axis)")
+# Each grid repeats one input, so the grids' tangents are the grids of the tangents.
+tangent(np.meshgrid, tangent="np.meshgrid(dx, dy, dz, copy=copy, sparse=sparse, indexing=indexing) "
+                             "if z is not None else np.meshgrid(dx, dy, copy=copy, sparse=sparse, "
+                             "indexing=indexing) if y is not None else np.meshgrid(dx, copy=copy, "
+                             "sparse=sparse, indexing=indexing)")
+
+try:
+    from scipy import special
+except ImportError:  # the scipy.special rules are registered only with SciPy
+    special = None
+if special is not None:
+    tangent(special.logsumexp,
+            a="logsumexp_tangent(t, a, out, axis, b, keepdims, return_sign, 'a')",
+            b="logsumexp_tangent(t, a, out, axis, b, keepdims, return_sign, 'b')")
+    # softmax and log_softmax have symmetric and I - 1 s^T Jacobians (see special.py).
+    tangent(special.softmax, x="out * (t - np.sum(t * out, axis=axis, keepdims=True))")
+    tangent(special.log_softmax, x="t - np.sum(np.exp(out) * t, axis=axis, keepdims=True)")
