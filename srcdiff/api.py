@@ -155,7 +155,11 @@ class Derivative:
             except (AttributeError, TypeError):
                 pass
         try:
-            self.__signature__ = inspect.signature(fn)
+            sig = inspect.signature(fn)
+            if mode == "vjp_apply":  # the cotangent comes as the keyword argument dout
+                dout = inspect.Parameter("dout", inspect.Parameter.KEYWORD_ONLY)
+                sig = sig.replace(parameters=[*sig.parameters.values(), dout])
+            self.__signature__ = sig
         except (TypeError, ValueError):
             pass
         self.__name__ = f"{mode}_{getattr(fn, '__name__', 'fn')}"

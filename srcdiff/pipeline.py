@@ -291,7 +291,7 @@ def transform(
     recipes = extra.pop("__recipes__", {})
     if optimize:
         tree = _after("simplify", simplify.simplify(tree, _purity(source)))
-    if mode != "jvp":
+    if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)
     code = source.fn.__code__
     label = label_for(mode, program.name, source.filename, code.co_firstlineno)
@@ -363,7 +363,10 @@ def _from_disk(fn: Callable, digest: str, mode: str, wrt: tuple) -> Generated | 
             return None
         from . import api
 
-        extra[alias] = (api.vjp if kind == "vjp" else api.jvp)(callee, wrt=callee_wrt)
+        if kind == "vjp_apply":
+            extra[alias] = api.Derivative(callee, "vjp_apply", callee_wrt, True)
+        else:
+            extra[alias] = (api.vjp if kind == "vjp" else api.jvp)(callee, wrt=callee_wrt)
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     function = build_function(
         entry["code"], entry["text"], entry["name"], helpers={**registry.TEMPLATE_GLOBALS, **extra},

@@ -470,22 +470,12 @@ def test_hessian_of_a_branching_program():
         np.testing.assert_allclose(hess, expected, rtol=1e-12, atol=1e-14)
 
 
-# The transformations do not yet differentiate generated code that calls a derivative of
-# the user's helper (the pullback the first derivative keeps): see the report with this
-# change.  These pass once that works.
-_HELPER_SECOND_ORDER = pytest.mark.xfail(
-    raises=srcdiff.NoRuleError, strict=True,
-    reason="a derivative of generated code that calls a helper's vjp is not supported yet")
-
-
-@_HELPER_SECOND_ORDER
 def test_hvp_through_a_helper():
     x, v = np.array([0.4, -0.8, 1.1]), np.array([1.0, -0.5, 2.0])
     got = srcdiff.hvp(with_helper)(x, v)
     np.testing.assert_allclose(got, fd_jvp(srcdiff.grad(with_helper), (x,), {0: v}), rtol=1e-6)
 
 
-@_HELPER_SECOND_ORDER
 def test_second_derivative_through_recursion():
     # d2/dx2 x^4 = 12 x^2
     assert srcdiff.grad(srcdiff.grad(power))(1.3, 4) == pytest.approx(12 * 1.3 ** 2, rel=1e-12)

@@ -90,7 +90,7 @@ def is_user_function(obj: Any) -> bool:
     from ..api import Derivative
 
     if isinstance(obj, Derivative):
-        return False
+        return True  # its generated code has source: differentiated the same way
     if not isinstance(obj, types.FunctionType) or (obj.__module__ or "").startswith("srcdiff."):
         return False
     return True
@@ -118,9 +118,14 @@ def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
     if cls.kind == "rule" and cls.rule.tree_out:
         return "tree"
     if cls.kind == "user":
+        from ..api import Derivative
         from ..pipeline import returns_tuple
 
-        return "tree" if returns_tuple(value.fn.value) else "array"
+        callee = value.fn.value
+        if isinstance(callee, Derivative):
+            return "tree" if callee._mode in ("vjp_apply", "value_and_grad", "vjp", "jvp") \
+                or not callee._single else "array"
+        return "tree" if returns_tuple(callee) else "array"
     if isinstance(value, ir.Call) and value.args:
         obj = _callee_object(value)
         first = value.args[0]
@@ -291,6 +296,10 @@ def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None
         from .parse import parse
 
         callee = stmt.value.fn.value
+        from ..api import Derivative
+
+        if isinstance(callee, Derivative):
+            return
         try:
             parse(callee)
         except SourceUnavailableError as exc:

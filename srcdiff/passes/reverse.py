@@ -55,7 +55,7 @@ from .simplify import fold
 
 __all__ = ["differentiate", "MODES"]
 
-MODES = ("grad", "value_and_grad", "vjp")
+MODES = ("grad", "value_and_grad", "vjp", "vjp_apply")
 
 
 def _call(fn: str, *args: gast.expr) -> gast.Call:
@@ -279,6 +279,28 @@ class _Reverse(Hooks):
             if any(v in self.act.active for v in ir.atom_vars(atom)):
                 wrt.append(key)
                 atoms.append(atom)
+        if self.functional:
+            # Code that will be differentiated again calls the callee as it is, and in
+            # the adjoint a generated function of (arguments, cotangent) -> gradients,
+            # which has source and so a derivative of its own.
+            from ..api import Derivative
+
+            key = (callee, tuple(wrt), "apply")
+            alias = self.derivative_names.get(key)
+            if alias is None:
+                alias = self.namer.fresh("vjp_apply_" + getattr(callee, "__name__", "fn"))
+                self.derivative_names[key] = alias
+                self.globals[alias] = Derivative(callee, "vjp_apply", tuple(wrt), True)
+                self.recipes[alias] = ("vjp_apply", stmt.value.fn.text, tuple(wrt))
+            if self.act.kinds.get(stmt.target) == "tree":
+                g = _call("tree_fill", g, name(stmt.target))
+            apply = value_expr(call)
+            apply.func = name(alias)
+            apply.keywords = list(apply.keywords) + [gast.keyword(arg="dout", value=g)]
+            grads = self.bind(apply)
+            for i, atom in enumerate(atoms):
+                self.contribute(atom, _index(grads, i))
+            return
         key = (callee, tuple(wrt))
         alias = self.derivative_names.get(key)
         if alias is None:
@@ -550,7 +572,7 @@ def differentiate(
 
     seed_code: list = []
     rev.out = seed_code
-    if mode == "vjp":
+    if mode in ("vjp", "vjp_apply"):
         cotangent = namer.fresh("dout")
         rev.contribute(out_atom, name(cotangent))
     else:
@@ -575,6 +597,15 @@ def differentiate(
     elif mode == "value_and_grad":
         pair = gast.Tuple(elts=[out_expr, result], ctx=gast.Load())
         body = primal + adjoint + [gast.Return(value=pair)]
+    elif mode == "vjp_apply":
+        # (arguments, *, dout) -> gradients: a vjp as one function, so it can itself be
+        # differentiated (derivatives of code that calls the user's functions)
+        body = primal + adjoint + [gast.Return(value=gast.Tuple(elts=grads, ctx=gast.Load()))]
+        args = copy.deepcopy(fn.args_node)
+        args.kwonlyargs.append(gast.Name(id=cotangent, ctx=gast.Param(), annotation=None, type_comment=None))
+        args.kw_defaults.append(None)
+        return gast.FunctionDef(name=f"vjp_apply_{fn.name}", args=args, body=body, decorator_list=[],
+                                returns=None, type_comment=None, type_params=[])
     else:
         pullback_name = namer.fresh("pullback")
         arg = gast.Name(id=cotangent, ctx=gast.Param(), annotation=None, type_comment=None)
