@@ -80,3 +80,27 @@ def test_threads_asking_for_one_derivative_compile_it_once():
     assert pipeline.STATS["transforms"] == before + 1
     for r in results:
         np.testing.assert_allclose(r, results[0])
+
+
+def test_importing_srcdiff_does_not_import_scipy():
+    script = "import sys, srcdiff; print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+def test_scipy_rules_are_registered_when_first_needed():
+    pytest = __import__("pytest")
+    pytest.importorskip("scipy")
+    script = textwrap.dedent("""
+        import numpy as np, srcdiff, linecache
+        src = "from scipy.special import expit\\ndef f(x):\\n    return np.sum(expit(x))\\n"
+        linecache.cache["<lazy>"] = (len(src), None, src.splitlines(True), "<lazy>")
+        ns = {"np": np}
+        exec(compile(src, "<lazy>", "exec"), ns)
+        x = np.array([0.5, -1.0])
+        s = 1 / (1 + np.exp(-x))
+        print(np.allclose(srcdiff.grad(ns["f"])(x), s * (1 - s)))
+    """)
+    env = dict(os.environ, SRCDIFF_DISABLE_CACHE="1")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "True", out.stderr

@@ -1,5 +1,7 @@
 """Derivative rules, one module per domain; importing this package registers them all."""
 
+import sys as _sys
+
 from . import (  # noqa: F401  (imported for their registrations)
     containers,
     elementwise,
@@ -14,6 +16,10 @@ from . import (  # noqa: F401  (imported for their registrations)
     special,
     tangents,  # after the modules whose rules it completes
 )
+
+if "scipy.special" in _sys.modules:  # else registered when first needed (registry.lookup)
+    special.register()
+
 from .registry import (
     Case,
     Domain,

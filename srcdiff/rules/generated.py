@@ -20,6 +20,8 @@ A helper's own parameter called ``g`` (or ``out``) is spelled ``v`` (or ``res``,
 placeholders.
 """
 
+from typing import Any
+
 import numpy as np
 
 from .. import runtime as rt
@@ -500,11 +502,9 @@ rule(rt.meshgrid_spread, "meshgrid_spread(h, v, xi, i, indexing='xy')",
 
 # ---- scipy.special ---------------------------------------------------------------------------
 
-try:
-    from scipy import special
-except ImportError:  # the helpers below call SciPy
-    special = None
-if special is not None:
+
+def register_scipy(special: Any) -> None:
+    """Rules of the helpers behind the scipy.special rules."""
     rule(rt.gammaln_grad, "gammaln_grad(v, x)",
          v="unbroadcast(gammaln_grad(g, x), v)", x="unbroadcast(digamma_grad(v * g, x), x)",
          tangents={"v": "gammaln_grad(t, x)", "x": "digamma_grad(v * t, x)"}, domain={"x": POSITIVE})

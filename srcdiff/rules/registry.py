@@ -440,9 +440,15 @@ def nondifferentiable(*fns: Any) -> None:
 
 def lookup(fn: Any) -> Rule | None:
     try:
-        return _RULES.get(fn)
+        rule = _RULES.get(fn)
     except TypeError:
         return None
+    if rule is None and (getattr(fn, "__module__", None) or "").startswith("scipy"):
+        from . import special  # SciPy's rules, registered the first time they can be needed
+
+        if not special._registered[0] and special.register():
+            return _RULES.get(fn)
+    return rule
 
 
 def is_nondifferentiable(fn: Any) -> bool:

@@ -3,15 +3,25 @@
 from .registry import POSITIVE, Case, Domain, Fixed
 from .registry import register_adjoint as rule
 
-try:
-    from scipy import special
-except ImportError:  # without SciPy there is nothing to register
-    special = None
+_registered = [False]
 
 _SOFTMAX_CASES = [Case(((4,),)), Case(((2, 3),)), Case(((2, 3),), {"axis": Fixed(1)}),
                   Case(((2, 3), Fixed(0)))]
 
-if special is not None:
+def register() -> bool:
+    """Register the scipy.special rules; False when SciPy is not installed.
+
+    srcdiff calls this when a differentiated function first calls something from
+    SciPy, or at import when SciPy is already imported, so importing srcdiff does not
+    import SciPy.
+    """
+    if _registered[0]:
+        return True
+    try:
+        from scipy import special
+    except ImportError:  # without SciPy there is nothing to register
+        return False
+    _registered[0] = True
     # expit' = expit (1 - expit), from the result: no second exponential to overflow.
     rule(special.expit, "expit(x)", x="g * out * (1 - out)")
     rule(special.logit, "logit(x)", x="g / (x * (1 - x))", domain=Domain(0.05, 0.95))
@@ -34,3 +44,8 @@ if special is not None:
          x="out * (g - np.sum(g * out, axis=axis, keepdims=True))", cases=_SOFTMAX_CASES)
     rule(special.log_softmax, "log_softmax(x, axis=None)",
          x="g - np.exp(out) * np.sum(g, axis=axis, keepdims=True)", cases=_SOFTMAX_CASES)
+    from . import generated, tangents
+
+    tangents.register_scipy(special)
+    generated.register_scipy(special)
+    return True

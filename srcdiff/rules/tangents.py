@@ -8,6 +8,7 @@ those axes of ``(J^T 1) * t``, which reuses the adjoint's handling of ties and z
 
 import builtins
 import operator
+from typing import Any
 
 import numpy as np
 
@@ -135,11 +136,9 @@ tangent(np.meshgrid, tangent="np.meshgrid(dx, dy, dz, copy=copy, sparse=sparse, 
                              "indexing=indexing) if y is not None else np.meshgrid(dx, copy=copy, "
                              "sparse=sparse, indexing=indexing)")
 
-try:
-    from scipy import special
-except ImportError:  # the scipy.special rules are registered only with SciPy
-    special = None
-if special is not None:
+
+def register_scipy(special: Any) -> None:
+    """Tangents of the scipy.special rules (registered once SciPy is in use)."""
     tangent(special.logsumexp,
             a="logsumexp_tangent(t, a, out, axis, b, keepdims, return_sign, 'a')",
             b="logsumexp_tangent(t, a, out, axis, b, keepdims, return_sign, 'b')")
