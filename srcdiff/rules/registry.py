@@ -15,6 +15,7 @@ import builtins
 import copy
 import math
 import operator
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -443,7 +444,7 @@ def lookup(fn: Any) -> Rule | None:
         rule = _RULES.get(fn)
     except TypeError:
         return None
-    if rule is None and (getattr(fn, "__module__", None) or "").startswith("scipy"):
+    if rule is None and "scipy.special" in sys.modules:
         from . import special  # SciPy's rules, registered the first time they can be needed
 
         if not special._registered[0] and special.register():
