@@ -484,6 +484,8 @@ def tree_fill(g: Any, like: Any) -> Any:
     if g is not None:
         if isinstance(g, (list, tuple)) and not isinstance(like, (list, tuple)):
             return np.stack([np.zeros_like(like[k]) if x is None else x for k, x in enumerate(g)])
+        if type(like) is float and type(g) is not float and np.ndim(g) == 0:
+            return float(g)  # a float for a float
         return g
     if isinstance(like, (float, np.floating)):
         return 0.0

@@ -969,3 +969,12 @@ def test_check_grad_on_a_small_network():
     args = (rng.normal(size=(3, 4)), rng.normal(size=4), rng.normal(size=(4, 1)),
             rng.normal(size=(5, 3)), rng.normal(size=(5, 1)))
     assert check_grad(mlp_loss, *args, wrt=(0, 1, 2))
+
+
+def test_float_leaf_of_a_dict_gets_a_float():
+    def f(p):
+        return np.sum(p["a"]) + np.sum(p["b"] ** 2)
+
+    g = srcdiff.grad(f)({"a": np.ones(2), "b": 2.0})
+    assert type(g["b"]) is float and g["b"] == 4.0
+    close(g["a"], np.ones(2))
