@@ -693,21 +693,23 @@ def distinct(results: tuple, *others: Any) -> tuple:
     ``others`` (the caller's cotangent), replaced by a copy: gradients handed to the
     user never share memory with each other or with the caller's arrays."""
     seen: list = list(others)
+    return tuple(_distinct_leaves(r, seen) for r in results)
 
-    def fix(r: Any) -> Any:
-        if isinstance(r, dict):
-            return {k: fix(v) for k, v in r.items()}
-        if isinstance(r, (list, tuple)):
-            items = [fix(v) for v in r]
-            return tuple(items) if isinstance(r, tuple) else items
-        if getattr(r, "shape", None) is None or not hasattr(r, "copy"):
-            return r
-        if any(_same_memory(r, prev) for prev in seen):
-            r = r.copy()
-        seen.append(r)
+
+def _distinct_leaves(r: Any, seen: list) -> Any:
+    # a module-level recursion: a nested closure calling itself would be a reference
+    # cycle, keeping every gradient alive until the cyclic garbage collector runs
+    if isinstance(r, dict):
+        return {k: _distinct_leaves(v, seen) for k, v in r.items()}
+    if isinstance(r, (list, tuple)):
+        items = [_distinct_leaves(v, seen) for v in r]
+        return tuple(items) if isinstance(r, tuple) else items
+    if getattr(r, "shape", None) is None or not hasattr(r, "copy"):
         return r
-
-    return tuple(fix(r) for r in results)
+    if any(_same_memory(r, prev) for prev in seen):
+        r = r.copy()
+    seen.append(r)
+    return r
 
 
 def sort_tangent(t: Any, a: Any, axis: Any = -1) -> Any:

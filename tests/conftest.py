@@ -48,3 +48,18 @@ def _no_disk_cache():
         os.environ.pop("SRCDIFF_DISABLE_CACHE", None)
     else:
         os.environ["SRCDIFF_DISABLE_CACHE"] = old
+
+
+@pytest.fixture
+def clean_registry():
+    """Undo every rule registration a test makes."""
+    from srcdiff.rules import registry
+
+    rules = dict(registry._RULES)
+    nondiff = set(registry._NONDIFF)
+    yield
+    registry._RULES.clear()
+    registry._RULES.update(rules)
+    registry._NONDIFF.clear()
+    registry._NONDIFF.update(nondiff)
+    registry._version[0] += 1  # derivatives built with the test's rules are stale now

@@ -14,23 +14,9 @@ import pytest
 
 import srcdiff
 from srcdiff import pipeline
-from srcdiff.rules import registry
 from srcdiff.testing import numerical_grad
 
 from .conftest import make_function
-
-
-@pytest.fixture
-def clean_registry():
-    """Undo every rule registration a test makes."""
-    rules = dict(registry._RULES)
-    nondiff = set(registry._NONDIFF)
-    yield
-    registry._RULES.clear()
-    registry._RULES.update(rules)
-    registry._NONDIFF.clear()
-    registry._NONDIFF.update(nondiff)
-    registry._version[0] += 1
 
 
 def transforms() -> int:

@@ -11,20 +11,6 @@ import numpy as np
 import pytest
 
 import srcdiff
-from srcdiff.rules import registry
-
-
-@pytest.fixture
-def clean_registry():
-    """Undo every rule registration a test makes."""
-    rules = dict(registry._RULES)
-    nondiff = set(registry._NONDIFF)
-    yield
-    registry._RULES.clear()
-    registry._RULES.update(rules)
-    registry._NONDIFF.clear()
-    registry._NONDIFF.update(nondiff)
-    registry._version[0] += 1
 
 
 def _stripped(text: str) -> list[str]:

@@ -112,16 +112,9 @@ class _Checker(doctest.OutputChecker):
 
 
 @pytest.fixture
-def isolated():
+def isolated(clean_registry):
     """Undo what a page registers (rules, non-differentiable functions, the pass hook)."""
-    rules = dict(registry._RULES)
-    nondiff = set(registry._NONDIFF)
     yield
-    registry._RULES.clear()
-    registry._RULES.update(rules)
-    registry._NONDIFF.clear()
-    registry._NONDIFF.update(nondiff)
-    registry._version[0] += 1
     pipeline.HOOKS["after"] = None
 
 

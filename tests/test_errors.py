@@ -21,19 +21,6 @@ from srcdiff.rules import registry
 from srcdiff.testing import numerical_grad
 
 
-@pytest.fixture
-def clean_registry():
-    """Undo every rule registration a test makes."""
-    rules = dict(registry._RULES)
-    nondiff = set(registry._NONDIFF)
-    yield
-    registry._RULES.clear()
-    registry._RULES.update(rules)
-    registry._NONDIFF.clear()
-    registry._NONDIFF.update(nondiff)
-    registry._version[0] += 1  # derivatives built with the test's rules are stale now
-
-
 def line_of(fn, marker: str) -> tuple[int, str]:
     """The file line number and text of the line of ``fn``'s source containing ``marker``."""
     lines, start = inspect.getsourcelines(fn)

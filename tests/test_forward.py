@@ -500,20 +500,6 @@ def test_check_grad_forward_and_reverse_to_second_order(fn, args):
     assert result.ok and result.worst_abs < 1e-4
 
 
-@pytest.fixture
-def clean_registry():
-    """Undo the rule registrations a test makes."""
-    from srcdiff.rules import registry
-
-    rules, nondiff = dict(registry._RULES), set(registry._NONDIFF)
-    yield
-    registry._RULES.clear()
-    registry._RULES.update(rules)
-    registry._NONDIFF.clear()
-    registry._NONDIFF.update(nondiff)
-    registry._version[0] += 1
-
-
 def _cube(x):
     return x ** 3
 

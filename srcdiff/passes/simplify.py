@@ -211,12 +211,22 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
     total = _loads([fdef])
     renames: dict[str, str] = {}
     for body in _blocks(fdef):
+        # where each name is first read in this block (nested statements included),
+        # and how often: one walk per block, not one per copy
+        first: dict[str, int] = {}
+        reads: dict[str, int] = {}
+        for i, stmt in enumerate(body):
+            for n in gast.walk(stmt):
+                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                    first.setdefault(n.id, i)
+                    reads[n.id] = reads.get(n.id, 0) + 1
         for i, stmt in enumerate(body):
             if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
                     and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Name)):
                 a, b = stmt.targets[0].id, stmt.value.id
                 if counts.get(a) == 1 and counts.get(b, 0) <= 1 and a != b:
-                    if _loads(body[i + 1:]).get(a, 0) == total.get(a, 0):
+                    # every read of a follows the copy, in this block
+                    if reads.get(a, 0) == total.get(a, 0) and first.get(a, len(body)) > i:
                         renames[a] = b
     if not renames:
         return fdef
@@ -313,7 +323,10 @@ def separate_results(fdef: gast.FunctionDef, mode: str) -> gast.FunctionDef:
         results = ret.value.elts[1] if mode == "value_and_grad" else ret.value
     items = results.elts if isinstance(results, gast.Tuple) else [results]
     fresh = _fresh_names(fdef)
-    unknown = [i for i in items if not (isinstance(i, gast.Name) and i.id in fresh)]
+    unknown = [i for i in items if not (isinstance(i, gast.Name) and i.id in fresh)
+               and not (isinstance(i, gast.Call) and isinstance(i.func, gast.Name)
+                        and i.func.id == "float")  # floats cannot share memory
+               and not isinstance(i, gast.Constant)]
     if len(unknown) > 1 or params and unknown:
         # NumPy may hand back the same array for two gradients (unbroadcast of one
         # cotangent); check at run time, where it is cheap, and copy the later one.
