@@ -386,12 +386,23 @@ def index_add(acc: Any, index: Any, g: Any) -> None:
 
 
 def unconcatenate(g: Any, arrays: Any, axis: Any = 0) -> list:
-    """Cotangents of the inputs of ``np.concatenate(arrays, axis)``."""
+    """Cotangents of the inputs of ``np.concatenate(arrays, axis)``: slices of ``g``."""
     if axis is None:
-        sizes = np.cumsum([np.size(a) for a in arrays])[:-1]
-        return [np.reshape(p, np.shape(a)) for p, a in zip(np.split(g, sizes), arrays)]
-    ends = np.cumsum([np.shape(a)[axis] for a in arrays])[:-1]
-    return np.split(g, ends, axis=axis)
+        out, start = [], 0
+        flat = np.ravel(g)
+        for a in arrays:
+            n = np.size(a)
+            out.append(np.reshape(flat[start:start + n], np.shape(a)))
+            start += n
+        return out
+    index = [slice(None)] * np.ndim(g)
+    out, start = [], 0
+    for a in arrays:
+        n = np.shape(a)[axis]
+        index[axis] = slice(start, start + n)
+        out.append(g[tuple(index)])
+        start += n
+    return out
 
 
 def unstack(g: Any, axis: int = 0) -> list:
