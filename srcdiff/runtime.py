@@ -574,14 +574,7 @@ def unjoin(g: Any, arrays: Any, axis: int, ndmin: int, columns: bool = False) ->
     Each input was raised to ``ndmin`` dimensions (1-D inputs of ``column_stack``
     become columns) before joining along ``axis``.
     """
-    lifted = []
-    for a in arrays:
-        shape = np.shape(a)
-        if columns and len(shape) < 2:
-            shape = (shape[0] if shape else 1, 1)
-        while len(shape) < ndmin:
-            shape = (1,) + shape
-        lifted.append(np.empty(shape))
+    lifted = [np.broadcast_to(0.0, shape) for shape in _lifted_shapes(arrays, ndmin, columns)]
     parts = unconcatenate(g, lifted, axis)
     return [np.reshape(p, np.shape(a)) for p, a in zip(parts, arrays)]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import linecache
 import math
@@ -29,6 +30,17 @@ def make_function(src: str, namespace: dict | None = None, name: str | None = No
     if name is None:
         name = src.split("def ", 1)[1].split("(", 1)[0].strip()
     return ns[name]
+
+
+def load_example(name: str):
+    """Import examples/<name>.py as a module (examples/ is not a package)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"examples_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

@@ -2,30 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from srcdiff.testing import numerical_grad
 
+from .conftest import load_example
+
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 pytest.importorskip("tqdm")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def _load(name: str):
-    """Import examples/<name>.py as a module (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-train_mlp = _load("train_mlp")
+train_mlp = load_example("train_mlp")
 
 
 def _tiny_problem(seed: int = 0):

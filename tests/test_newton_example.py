@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
+
+from .conftest import load_example
 
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def _load(name: str):
-    """Import examples/<name>.py as a module (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-newton = _load("newton")
+newton = load_example("newton")
 
 
 def _small_problem(seed: int = 0):

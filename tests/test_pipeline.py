@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -35,18 +36,7 @@ def test_hook_sees_every_pass_in_order():
 
 
 def test_generated_source_is_the_same_in_every_process(tmp_path):
-    (tmp_path / "detmod.py").write_text(textwrap.dedent("""
-        import numpy as np
-
-        def model(params, xs):
-            h = np.zeros(3)
-            for t in range(len(xs)):
-                if t % 2 == 0:
-                    h = np.tanh(h @ params["W"] + xs[t])
-                else:
-                    h = h * params["a"]
-            return np.sum(h ** 2)
-    """))
+    (tmp_path / "detmod.py").write_text("import numpy as np\n\n\n" + inspect.getsource(model))
     script = (f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import srcdiff, detmod; "
               "print(srcdiff.source(detmod.model, wrt=(0, 1)) + srcdiff.source(detmod.model, kind='jvp'))")
     outputs = set()
