@@ -11,6 +11,7 @@
     activity   ir -> Activity               which values need derivatives (side tables)
     reverse    ir + Activity -> gast        primal sweep, then adjoint sweep from the rules
     forward    ir + Activity -> gast        tangents computed alongside the values (jvp)
+    spread     gast -> gast                 a full reduction's cotangent stays a scalar
     simplify   gast -> gast                 copy propagation, dead code
     emit       gast -> str                  ast.unparse
     compile    str -> function              compile(), linecache, closure cells
@@ -45,6 +46,7 @@ from .passes import (
     resolve,
     reverse,
     simplify,
+    spread,
     ssa,
 )
 from .rules import registry
@@ -53,7 +55,7 @@ __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
 
 # The names HOOKS["after"] is called with, in order.
 PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "cse", "activity", "reverse", "forward",
-          "simplify", "emit")
+          "spread", "simplify", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
 STATS = {"transforms": 0, "disk_hits": 0}
@@ -117,22 +119,20 @@ def _guard(fn: Callable, roots: list[str]) -> Callable[[], bool]:
     code = fn.__code__
     checks = [_lookup_root(fn, root) for root in roots]
 
-    def current() -> bool:
-        if fn.__code__ is not code:
-            return False
-        for where, key, value in checks:
-            if key is None:
-                try:
-                    now = where.cell_contents
-                except ValueError:
-                    return False
-            else:
-                now = where.get(key, resolve.MISSING)
-            if now is not value:
-                return False
-        return True
+    # One boolean expression, no loop: the check runs on every call of a derivative.
+    env: dict[str, Any] = {"fn": fn, "code": code, "MISSING": resolve.MISSING, "cell": _cell}
+    terms = ["fn.__code__ is code"]
+    for i, (where, key, value) in enumerate(checks):
+        env[f"w{i}"], env[f"v{i}"], env[f"k{i}"] = where, value, key
+        terms.append(f"cell(w{i}) is v{i}" if key is None else f"w{i}.get(k{i}, MISSING) is v{i}")
+    return eval(f"lambda: {' and '.join(terms)}", env)
 
-    return current
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell (the variable was deleted)
+        return resolve.MISSING
 
 
 def _front(fn: Callable) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
@@ -290,6 +290,7 @@ def transform(
                                                        functional=functional))
     recipes = extra.pop("__recipes__", {})
     if optimize:
+        tree = _after("spread", spread.keep_scalars(tree, act.shapes))
         tree = _after("simplify", simplify.simplify(tree, _purity(source)))
     if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)

@@ -23,6 +23,7 @@ __all__ = [
     "cumsum_grad",
     "matmul_grad_a",
     "matmul_grad_b",
+    "matmul_grads_sum",
     "dot_grad_a",
     "dot_grad_b",
     "getitem_grad",
@@ -129,9 +130,14 @@ def unbroadcast(g: Any, x: Any) -> Any:
     >>> unbroadcast(np.ones((2, 3)), np.ones((2, 1))).tolist()
     [[3.0], [3.0]]
     """
-    shape = getattr(x, "shape", None)
-    if shape is None:
-        shape = np.shape(x)  # Python scalars, lists
+    try:
+        shape = x.shape
+        if g.shape == shape:  # the common case, first and short
+            return g
+    except AttributeError:
+        shape = getattr(x, "shape", None)
+        if shape is None:
+            shape = np.shape(x)  # Python scalars, lists
     gshape = getattr(g, "shape", ())
     if gshape == shape:
         return g
@@ -223,7 +229,8 @@ def minmax_grad(g: Any, a: Any, out: Any, axis: Any = None, keepdims: bool = Fal
     g = _expand(g, ndim, axis, keepdims)
     out = _expand(out, ndim, axis, keepdims)
     mask = a == out
-    return g * mask / np.sum(mask, axis=axis, keepdims=True)
+    # divide on the reduced shape, then one product over the whole array
+    return mask * (g / np.sum(mask, axis=axis, keepdims=True))
 
 
 def prod_grad(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -314,6 +321,46 @@ def matmul_grad_b(g: Any, a: Any, b: Any) -> Any:
     else:
         gb = _swap(a) @ g
     return unbroadcast(gb, b)
+
+
+def matmul_grads_sum(side: str, pairs: list, fixed: Any) -> Any:
+    """The sum of ``matmul_grad_a(g, fixed, v)`` (``side="a"``) or ``matmul_grad_b(g, v,
+    fixed)`` (``side="b"``) over ``pairs`` of (g, v): the cotangent of a matrix that
+    every iteration of a loop multiplies.
+
+    A loop's adjoint collects the pairs instead of adding one outer product per
+    iteration; where every ``v`` is a vector (or every one a matrix) of one shape, the
+    sum is one matrix product of the stacked pairs.  Zeros when there are none.
+
+    >>> w = np.ones((2, 3))
+    >>> pairs = [(np.array([1.0, 2.0, 3.0]), np.array([1.0, 0.0])),
+    ...          (np.array([0.0, 1.0, 0.0]), np.array([2.0, 1.0]))]
+    >>> matmul_grads_sum("b", pairs, w).tolist()
+    [[1.0, 4.0, 3.0], [0.0, 1.0, 0.0]]
+    """
+    if not pairs:
+        return np.zeros(np.shape(fixed), np.result_type(fixed, 1.0))
+    g0, v0 = pairs[0]
+    shape, gshape = np.shape(v0), np.shape(g0)
+    same = (np.ndim(fixed) == 2 and len(shape) in (1, 2) and len(gshape) == len(shape)
+            and all(type(v) is np.ndarray and type(g) is np.ndarray and v.shape == shape
+                    and g.shape == gshape for g, v in pairs))
+    if same:
+        gs = [g for g, _ in pairs]
+        vs = [v for _, v in pairs]
+        if side == "b":  # sum of v_t^T g_t: rows of v against rows of g
+            if len(shape) == 1:
+                return np.stack(vs).T @ np.stack(gs)
+            return np.concatenate(vs).T @ np.concatenate(gs)
+        if len(shape) == 1:  # sum of outer(g_t, v_t)
+            return np.stack(gs).T @ np.stack(vs)
+        return np.concatenate(gs, axis=1) @ np.concatenate(vs, axis=1).T
+    grad = matmul_grad_a if side == "a" else matmul_grad_b
+    total = None
+    for g, v in pairs:
+        term = grad(g, fixed, v) if side == "a" else grad(g, v, fixed)
+        total = term if total is None else total + term
+    return total
 
 
 def dot_grad_a(g: Any, a: Any, b: Any) -> Any:

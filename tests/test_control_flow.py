@@ -410,12 +410,41 @@ def rnn_plain(h, W, xs):
 
 def test_rnn_saves_one_hidden_state_per_step():
     src = srcdiff.source(rnn_plain, wrt=(1,))
-    appends = [line.strip() for line in src.splitlines() if ".append(" in line]
+    appends = [line.strip() for line in src.splitlines() if "_stack" in line and ".append(" in line]
     assert len(appends) == 1, src
     saved = appends[0][appends[0].index("(") + 1:-1]
     # the hidden state at the start of the step, and the step's input row (a view)
     assert saved.count(",") <= 1, src
     check_grad(rnn_plain, vec(3), vec(3, 3) * 0.5, vec(5, 3), wrt=(0, 1, 2))
+
+
+def test_rnn_weight_gradient_is_one_product_after_the_loop():
+    """The per-step products h_t^T g_t are collected and summed in one matrix product."""
+    src = srcdiff.source(rnn_plain, wrt=(1,))
+    assert "dW = matmul_grads_sum('b', " in src and "zeros" not in src, src
+    for h, W, xs in [(vec(3), vec(3, 3) * 0.5, vec(5, 3)), (vec(2, 3), vec(3, 3) * 0.5, vec(4, 2, 3))]:
+        check_grad(rnn_plain, h, W, xs, wrt=(0, 1, 2))
+    check_grad(rnn_plain, vec(3), vec(3, 3) * 0.5, vec(0, 3), wrt=(1,))  # no step at all
+
+
+def rnn_left(h, W, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(W @ h + xs[t])
+    return np.sum(h * h)
+
+
+def rnn_shared(h, W, xs):
+    for t in range(xs.shape[0]):
+        h = np.tanh(h @ W + xs[t] @ W)  # W twice: two collections, one adjoint
+    return np.sum(h)
+
+
+@pytest.mark.parametrize("fn", [rnn_left, rnn_shared])
+def test_loop_products_of_a_matrix_from_outside(fn):
+    src = srcdiff.source(fn, wrt=(1,))
+    assert "matmul_grads_sum" in src, src
+    check_grad(fn, vec(3), vec(3, 3) * 0.5, vec(4, 3), wrt=(0, 1, 2))
+    check_grad(fn, vec(3), vec(3, 3) * 0.5, vec(4, 3), wrt=(1,), modes=("reverse", "forward"), order=2)
 
 
 def test_generated_loop_code_is_plain_python():

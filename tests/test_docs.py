@@ -67,6 +67,7 @@ class Block:
     title: str
     text: str
     line: int  # line of the block's first content line in the page, 1-based
+    indent: int = 0  # of the fence, removed from the content lines
 
 
 def blocks(markdown: str) -> list[Block]:
@@ -89,7 +90,7 @@ def blocks(markdown: str) -> list[Block]:
             body.append(line[indent:] if line[:indent].strip() == "" else line.lstrip())
             i += 1
         i += 1
-        found.append(Block(match["lang"], title[1] if title else "", "\n".join(body) + "\n", start))
+        found.append(Block(match["lang"], title[1] if title else "", "\n".join(body) + "\n", start, indent))
     return found
 
 
@@ -175,7 +176,25 @@ def _shell_env(workdir: Path) -> dict:
     return env
 
 
-def _run_console(block: Block, where: str, workdir: Path) -> None:
+# SRCDIFF_UPDATE_DOCS=1 rewrites the Output blocks and command outputs a page shows with
+# what the code prints now (after a change to the generated code); review the diff.
+UPDATE = os.environ.get("SRCDIFF_UPDATE_DOCS") == "1"
+
+
+def _count(block: Block) -> int:
+    """The number of content lines of a block (none for an empty one)."""
+    return 0 if block.text == "\n" else len(block.text.splitlines())
+
+
+def _replace(path: Path, edits: list) -> None:
+    """Apply (first line, line count, indent, new text) edits to a page, last first."""
+    lines = path.read_text().splitlines()
+    for line, count, indent, text in sorted(edits, reverse=True):
+        lines[line - 1: line - 1 + count] = [" " * indent + t if t else "" for t in text.splitlines()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _run_console(block: Block, where: str, workdir: Path, edits: list | None = None) -> None:
     commands = _commands(block.text)
     mark = "@@srcdiff-docs-command@@"
     # One shell for the block, so exported variables and $? carry over from a command
@@ -188,6 +207,13 @@ def _run_console(block: Block, where: str, workdir: Path) -> None:
     outputs = done.stdout.replace(str(workdir), "~").split(f"\n{mark}\n")[1:]
     assert len(outputs) == len(commands), f"{where}: the shell stopped early:\n{done.stdout}"
     checker = _Checker()
+    if edits is not None and not all(checker.check_output(_trim(want) + "\n", _trim(got) + "\n",
+                                                          doctest.ELLIPSIS)
+                                     for (_, want), got in zip(commands, outputs)):
+        text = "".join(f"{PROMPT}{command}\n" + (_trim(got) + "\n" if _trim(got) else "")
+                       for (command, _), got in zip(commands, outputs))
+        edits.append((block.line, _count(block), block.indent, text))
+        return
     for (command, want), got in zip(commands, outputs):
         if not checker.check_output(_trim(want) + "\n", _trim(got) + "\n", doctest.ELLIPSIS):
             pytest.fail(f"{where}: `{command}` printed\n{got}\nbut the page shows\n{want}", pytrace=False)
@@ -198,13 +224,16 @@ def test_page(path: Path, isolated, tmp_path: Path) -> None:
     page = path.name
     namespace: dict = {"__name__": "__main__"}
     printed = None
+    edits: list | None = [] if UPDATE else None
     for block in blocks(path.read_text()):
         where = f"{page}:{block.line}"
         if block.lang == "python" and block.title and block.title != "Output":
             (tmp_path / block.title).write_text(block.text)
         if block.title == "Output":
             assert printed is not None, f"{where}: an Output block needs a python block before it"
-            assert _trim(printed) == _trim(block.text), (
+            if edits is not None and _trim(printed) != _trim(block.text):
+                edits.append((block.line, _count(block), block.indent, _trim(printed)))
+            assert edits is not None or _trim(printed) == _trim(block.text), (
                 f"{where}: the python block printed\n{printed}\nbut the page shows\n{block.text}")
             printed = None
         elif block.lang == "python":
@@ -214,7 +243,9 @@ def test_page(path: Path, isolated, tmp_path: Path) -> None:
         elif block.lang == "pycon":
             _run_pycon(block, page, namespace)
         elif _is_session(block):
-            _run_console(block, where, tmp_path)
+            _run_console(block, where, tmp_path, edits)
+    if edits:
+        _replace(path, edits)
 
 
 def test_generated_code_is_checked() -> None:

@@ -421,6 +421,39 @@ def test_matmul_grads(a_shape, b_shape):
     assert_vjp(lambda v: a @ v, b, lambda u: runtime.matmul_grad_b(u, a, b), linear=True)
 
 
+@covers("matmul_grads_sum")
+@pytest.mark.parametrize("side", ["a", "b"])
+@pytest.mark.parametrize("v_shape, fixed_shape, g_shape", [
+    ((3,), (3, 4), (4,)),  # b side: v @ fixed, v a vector
+    ((2, 3), (3, 4), (2, 4)),  # b side: a batch of rows
+    ((2, 2, 3), (3, 4), (2, 2, 4)),  # batched: one term at a time
+])
+def test_matmul_grads_sum_is_the_sum_of_the_terms(side, v_shape, fixed_shape, g_shape):
+    rng = np.random.default_rng(11)
+    fixed = _rand(fixed_shape, rng)
+    if side == "a":  # fixed @ v: fixed (4, 3) against v of shape (3,) / (3, 2) / (2, 3, 2)
+        fixed = fixed.T
+        v_shape = {(3,): (3,), (2, 3): (3, 2), (2, 2, 3): (2, 3, 2)}[v_shape]
+        g_shape = np.shape(fixed @ np.ones(v_shape))
+    pairs = [(_rand(g_shape, rng), _rand(v_shape, rng)) for _ in range(4)]
+    if side == "a":
+        want = sum(runtime.matmul_grad_a(g, fixed, v) for g, v in pairs)
+        # and against the definition: the gradient of sum_t <g_t, fixed @ v_t>
+        eps, probe = 1e-6, _rand(fixed.shape, rng)
+        numeric = (sum(np.sum(g * ((fixed + eps * probe) @ v)) for g, v in pairs)
+                   - sum(np.sum(g * ((fixed - eps * probe) @ v)) for g, v in pairs)) / (2 * eps)
+    else:
+        want = sum(runtime.matmul_grad_b(g, v, fixed) for g, v in pairs)
+        eps, probe = 1e-6, _rand(fixed.shape, rng)
+        numeric = (sum(np.sum(g * (v @ (fixed + eps * probe))) for g, v in pairs)
+                   - sum(np.sum(g * (v @ (fixed - eps * probe))) for g, v in pairs)) / (2 * eps)
+    got = runtime.matmul_grads_sum(side, pairs, fixed)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(np.sum(got * probe), numeric, rtol=1e-6)
+    none = runtime.matmul_grads_sum(side, [], fixed)
+    assert none.shape == fixed.shape and not none.any()
+
+
 _DOT = [
     ((), ()),
     ((), (3,)),

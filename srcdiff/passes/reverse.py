@@ -93,6 +93,8 @@ class _Saved:
     counter: str | None = None
     used: bool = False  # the stack holds anything (iteration or branch records)
     after: list = field(default_factory=list)  # primal statements after the loop
+    zeroed: dict = field(default_factory=dict)  # outside adjoint -> its zeros, before the loop
+    products: dict = field(default_factory=dict)  # (var, side) -> list of deferred products
 
 
 class _Reverse(Hooks):
@@ -164,16 +166,43 @@ class _Reverse(Hooks):
         if tree:
             self.emit(_assign(current, _call("tree_add", name(current), expr)))
         elif self.functional:
-            self.emit(_assign(current, gast.BinOp(left=name(current), op=gast.Add(), right=expr)))
+            self.emit(_assign(current, fold(gast.BinOp(left=name(current), op=gast.Add(), right=expr))))
         elif var in self.owned and _is_call(expr, "getitem_grad") and _names(expr.args[1], var):
             # scatter the entries into the adjoint array in place
             g, index = expr.args[0], expr.args[2]
             self.emit(gast.Expr(value=_call("index_add", name(current), index, g)))
+        elif var in self.owned and self._defer(var, expr):
+            return
         elif var in self.owned:
-            self.emit(gast.AugAssign(target=store(current), op=gast.Add(), value=expr))
+            if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, gast.USub):
+                self.emit(gast.AugAssign(target=store(current), op=gast.Sub(), value=expr.operand))
+            else:
+                self.emit(gast.AugAssign(target=store(current), op=gast.Add(), value=expr))
         else:
-            self.emit(_assign(current, gast.BinOp(left=name(current), op=gast.Add(), right=expr)))
+            self.emit(_assign(current, fold(gast.BinOp(left=name(current), op=gast.Add(), right=expr))))
             self.owned.add(var)
+
+    def _defer(self, var: str, expr: gast.expr) -> bool:
+        """In a loop, ``dW += matmul_grad_b(g, h, W)`` for a ``W`` from outside: collect
+        ``(g, h)`` and add all the products after the loop, in one matrix product."""
+        if self.functional or not self.loop_stack or not _is_call(expr, "matmul_grad_a", "matmul_grad_b"):
+            return False
+        saved = self.loop_stack[-1]
+        if var not in saved.zeroed or len(expr.args) != 3 or expr.keywords:
+            return False
+        side = expr.func.id[-1]
+        g, a, b = expr.args
+        fixed, other = (a, b) if side == "a" else (b, a)
+        if not _names(fixed, var):
+            return False
+        key = (var, side)
+        if key not in saved.products:
+            saved.products[key] = self.namer.temp("_products")
+        pair = gast.Tuple(elts=[g, other], ctx=gast.Load())
+        self.emit(gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=name(saved.products[key]), attr="append", ctx=gast.Load()),
+            args=[pair], keywords=[])))
+        return True
 
     def zeros(self, var: str) -> gast.stmt:
         """Start ``var``'s adjoint at zero (an array this code owns)."""
@@ -239,6 +268,7 @@ class _Reverse(Hooks):
                 mapping[param] = atom_expr(atom)
         sparse = rule.sparse or (rule.fn in (operator.getitem, runtime.setitem)
                                  and self._is_tree(value.args[0]))
+        contributions: list = []  # (atom, expr); one per variable, so x * x gives one sum
         for param, template in rule.adjoints.items():
             atom = cls.bound[param]
             if isinstance(atom, registry._DEFAULT):
@@ -247,6 +277,17 @@ class _Reverse(Hooks):
                 continue
             expr = fold(registry.instantiate(template, mapping))
             expr = self._drop_unbroadcast(expr, stmt.target)
+            same = next((i for i, (a, _) in enumerate(contributions)
+                         if isinstance(atom, ir.Var) and isinstance(a, ir.Var) and a.id == atom.id), None)
+            if same is None or sparse:
+                contributions.append((atom, expr))
+                continue
+            first = contributions[same][1]
+            if gast.dump(first) == gast.dump(expr):  # x * x: g * x twice, computed once
+                first = self.bind(first)
+                expr = name(first.id)
+            contributions[same] = (atom, fold(gast.BinOp(left=first, op=gast.Add(), right=expr)))
+        for atom, expr in contributions:
             self.contribute(atom, expr, maybe_none=sparse)
 
     def _drop_unbroadcast(self, expr: gast.expr, target: str) -> gast.expr:
@@ -410,7 +451,8 @@ class _Reverse(Hooks):
         outside |= {n for p in loop.phis for n in ir.atom_vars(p.sources[1])} & self.act.active - region
         for var in sorted(outside):
             if var not in self.names:
-                self.emit(self.zeros(var))
+                saved.zeroed[var] = self.zeros(var)
+                self.emit(saved.zeroed[var])
 
         carries = {}
         for phi in carried:
@@ -470,6 +512,8 @@ class _Reverse(Hooks):
             self.emit(_assign(_reader(saved.stack), _call("reversed", name(saved.stack))))
         for stmt in pre:
             self.emit(stmt)
+        for products in saved.products.values():
+            self.emit(_assign(products, gast.List(elts=[], ctx=gast.Load())))
         body = body + ends + post
         if loop.kind == "for":
             iterable = atom_expr(loop.iter)
@@ -482,6 +526,16 @@ class _Reverse(Hooks):
             self.emit(gast.For(target=store(self.namer.temp("_")),
                                iter=_call("range", name(saved.counter)),
                                body=body or [gast.Pass()], orelse=[], type_comment=None))
+        used = {n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)}
+        for (var, side), products in saved.products.items():
+            total = _call("matmul_grads_sum", _const(side), name(products), name(var))
+            adjoint = self.names[var]
+            if adjoint not in used and sum(s == var for s, _ in saved.products) == 1:
+                # nothing else adds to it: no zeros to start from
+                self.out.remove(saved.zeroed[var])
+                self.emit(_assign(adjoint, total))
+            else:
+                self.emit(gast.AugAssign(target=store(adjoint), op=gast.Add(), value=total))
         for phi in carried:
             self.contribute(phi.sources[0], name(carries[phi.target]))
 

@@ -80,6 +80,8 @@ class _Folder(gast.NodeTransformer):
             return node.left
         if op in (gast.Add, gast.Sub) and right == 0 and not isinstance(right, bool):
             return node.left
+        if op is gast.Add and isinstance(node.right, gast.UnaryOp) and isinstance(node.right.op, gast.USub):
+            return gast.BinOp(left=node.left, op=gast.Sub(), right=node.right.operand)  # a + -b -> a - b
         return node
 
     def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.expr:
@@ -126,6 +128,11 @@ class _Folder(gast.NodeTransformer):
     def visit_Call(self, node: gast.Call) -> gast.expr:
         self.generic_visit(node)
         func = node.func
+        if (isinstance(func, gast.Name) and func.id == "unbroadcast" and node.args
+                and isinstance(node.args[0], gast.UnaryOp) and isinstance(node.args[0].op, gast.USub)):
+            # negate after summing: the sum is the smaller array
+            node.args[0] = node.args[0].operand
+            return gast.UnaryOp(op=gast.USub(), operand=node)
         if isinstance(func, gast.Name) and func.id == "isinstance" and len(node.args) == 2:
             value, types = node.args
             if isinstance(value, (gast.List, gast.Tuple)) and isinstance(types, gast.Tuple):
@@ -306,6 +313,7 @@ def simplify(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> ga
     """All whole-function simplifications, in order."""
     fdef = propagate_copies(fdef)
     fdef = propagate_constants(fdef)
+    fdef = propagate_copies(fdef)  # folding constants makes copies (1.0 * x -> x)
     fdef = eliminate_dead_code(fdef, is_pure)
     return fdef
 
@@ -322,10 +330,17 @@ def separate_results(fdef: gast.FunctionDef, mode: str) -> gast.FunctionDef:
         ret, params = fdef.body[-1], set()
         results = ret.value.elts[1] if mode == "value_and_grad" else ret.value
     items = results.elts if isinstance(results, gast.Tuple) else [results]
+    # an argument handed back as a gradient (after copy propagation) is copied
+    arguments = {a.id for a in fdef.args.posonlyargs + fdef.args.args + fdef.args.kwonlyargs}
+    for i, item in enumerate(items):
+        if isinstance(item, gast.Name) and item.id in arguments:
+            items[i] = _copy(item)
     fresh = _fresh_names(fdef)
     unknown = [i for i in items if not (isinstance(i, gast.Name) and i.id in fresh)
                and not (isinstance(i, gast.Call) and isinstance(i.func, gast.Name)
                         and i.func.id == "float")  # floats cannot share memory
+               and not (isinstance(i, gast.Call) and isinstance(i.func, gast.Attribute)
+                        and i.func.attr == "copy")
                and not isinstance(i, gast.Constant)]
     if len(unknown) > 1 or params and unknown:
         # NumPy may hand back the same array for two gradients (unbroadcast of one
@@ -339,33 +354,36 @@ def separate_results(fdef: gast.FunctionDef, mode: str) -> gast.FunctionDef:
             new: gast.expr = call
         else:
             new = gast.Subscript(value=call, slice=gast.Constant(value=0, kind=None), ctx=gast.Load())
-        if mode == "value_and_grad":
-            ret.value.elts[1] = new
-        else:
-            ret.value = new
+        _set_result(ret, mode, new)
         return fdef
     seen: set = set()
     for i, item in enumerate(items):
         if isinstance(item, gast.Name):
             if item.id in seen or item.id in params:
-                items[i] = gast.Call(func=gast.Attribute(value=gast.Name(
-                    id="np", ctx=gast.Load(), annotation=None, type_comment=None),
-                    attr="copy", ctx=gast.Load()), args=[item], keywords=[])
+                items[i] = _copy(item)
             seen.add(item.id)
     if not isinstance(results, gast.Tuple) and items[0] is not results:
-        if mode == "vjp":
-            ret.value = items[0]
-        elif mode == "value_and_grad":
-            ret.value.elts[1] = items[0]
-        else:
-            ret.value = items[0]
+        _set_result(ret, mode, items[0])
     return fdef
 
 
+def _set_result(ret: gast.Return, mode: str, value: gast.expr) -> None:
+    if mode == "value_and_grad":
+        ret.value.elts[1] = value
+    else:
+        ret.value = value
+
+
+def _copy(item: gast.expr) -> gast.Call:
+    return gast.Call(func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
+                                                         type_comment=None),
+                                         attr="copy", ctx=gast.Load()), args=[item], keywords=[])
+
+
 # Helpers that always return a new array (never their argument or a view of it).
-_FRESH_CALLS = {"matmul_grad_a", "matmul_grad_b", "dot_grad_a", "dot_grad_b", "getitem_grad",
-                "zeros_like_value", "sum_grad", "mean_grad", "prod_grad", "var_grad", "cumsum_grad",
-                "norm_grad", "minmax_grad", "clip_grad", "take_grad", "sort_grad", "diag_grad"}
+_FRESH_CALLS = {"matmul_grad_a", "matmul_grad_b", "matmul_grads_sum", "dot_grad_a", "dot_grad_b",
+                "getitem_grad", "zeros_like_value", "sum_grad", "mean_grad", "prod_grad", "var_grad",
+                "cumsum_grad", "norm_grad", "minmax_grad", "clip_grad", "take_grad", "sort_grad", "diag_grad"}
 
 
 def _fresh_names(fdef: gast.FunctionDef) -> set:

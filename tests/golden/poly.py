@@ -12,6 +12,6 @@ def grad_poly(x, y):
     d_t1 = unbroadcast(dz, _t1)
     dx = unbroadcast(d_t1 * y, x)
     dy = unbroadcast(d_t1 * x, y)
-    dx = dx + d_t0 * x
-    dx += d_t0 * x
+    _g0 = d_t0 * x
+    dx = dx + (_g0 + _g0)
     return distinct((dx, dy))

@@ -17,9 +17,9 @@ def grad_rnn(h, W, xs):
     h_3 = h_1
     # Grad of: return np.sum(h)
     dh_3 = sum_grad(1.0, h_3, None, False)
-    dW = zeros_like_value(W)
     _dh_1 = dh_3
     h_2 = h_1
+    _products0 = []
     for t in reversed(_t2):
         _t3, h_1 = _stack0.pop()
         dh_2 = _dh_1
@@ -27,8 +27,9 @@ def grad_rnn(h, W, xs):
         d_t5 = dh_2 * (1 - h_2 * h_2)
         d_t3 = unbroadcast(d_t5, _t3)
         dh_1 = matmul_grad_a(d_t3, h_1, W)
-        dW += matmul_grad_b(d_t3, h_1, W)
+        _products0.append((d_t3, h_1))
         _dh_1 = dh_1
         h_2 = h_1
+    dW = matmul_grads_sum('b', _products0, W)
     dh = _dh_1
     return (dh, dW)

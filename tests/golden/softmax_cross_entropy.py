@@ -17,12 +17,11 @@ def grad_softmax_cross_entropy(logits, labels):
     dlog_probs = unbroadcast(d_t4 * labels, log_probs)
     # Grad of: log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
     dz = unbroadcast(dlog_probs, z)
-    d_t3 = unbroadcast(-dlog_probs, _t3)
+    d_t3 = -unbroadcast(dlog_probs, _t3)
     d_t2 = d_t3 / _t2
-    d_t1 = sum_grad(d_t2, _t1, 1, True)
-    dz = dz + d_t1 * _t1
+    dz = dz + d_t2 * _t1
     # Grad of: z = logits - np.max(logits, axis=1, keepdims=True)
     dlogits = unbroadcast(dz, logits)
-    d_t0 = unbroadcast(-dz, _t0)
+    d_t0 = -unbroadcast(dz, _t0)
     dlogits = dlogits + minmax_grad(d_t0, logits, _t0, 1, True)
     return dlogits
