@@ -20,18 +20,22 @@ rule(np.positive, "positive(x)", x="g")
 rule(np.sin, "sin(x)", x="g * np.cos(x)")
 rule(np.cos, "cos(x)", x="-g * np.sin(x)")
 rule(np.tan, "tan(x)", x="g / np.cos(x) ** 2", domain=Domain(-1.2, 1.2))
-rule(np.arcsin, "arcsin(x)", x="g / np.sqrt(1 - x * x)", domain=UNIT)
-rule(np.arccos, "arccos(x)", x="-g / np.sqrt(1 - x * x)", domain=UNIT)
+# (1 - x) (1 + x), not 1 - x * x: near |x| = 1 the rounding of x * x would dominate 1 - x^2.
+rule(np.arcsin, "arcsin(x)", x="g / np.sqrt((1 - x) * (1 + x))", domain=UNIT)
+rule(np.arccos, "arccos(x)", x="-g / np.sqrt((1 - x) * (1 + x))", domain=UNIT)
 rule(np.arctan, "arctan(x)", x="g / (1 + x * x)")
 rule(np.sinh, "sinh(x)", x="g * np.cosh(x)")
 rule(np.cosh, "cosh(x)", x="g * np.sinh(x)")
 rule(np.tanh, "tanh(x)", x="g * (1 - out * out)")
-rule(np.arcsinh, "arcsinh(x)", x="g / np.sqrt(x * x + 1)")
-rule(np.arccosh, "arccosh(x)", x="g / np.sqrt(x * x - 1)", domain=ABOVE_ONE)
-rule(np.arctanh, "arctanh(x)", x="g / (1 - x * x)", domain=UNIT)
+# hypot(x, 1) = sqrt(x^2 + 1) without overflowing x * x for |x| > 1e154.
+rule(np.arcsinh, "arcsinh(x)", x="g / np.hypot(x, 1.0)")
+# sqrt(x - 1) sqrt(x + 1): no cancellation near x = 1, no overflow of x * x.
+rule(np.arccosh, "arccosh(x)", x="g / (np.sqrt(x - 1) * np.sqrt(x + 1))", domain=ABOVE_ONE)
+rule(np.arctanh, "arctanh(x)", x="g / ((1 - x) * (1 + x))", domain=UNIT)
 rule(np.exp, "exp(x)", x="g * out")
 rule(np.exp2, "exp2(x)", x="g * out * np.log(2)")
-rule(np.expm1, "expm1(x)", x="g * (out + 1)")
+# exp(x), not out + 1: for x < 0 that cancels (all digits lost from x = -37 on).
+rule(np.expm1, "expm1(x)", x="g * np.exp(x)")
 rule(np.log, "log(x)", x="g / x", domain=POSITIVE)
 rule(np.log2, "log2(x)", x="g / (x * np.log(2))", domain=POSITIVE)
 rule(np.log10, "log10(x)", x="g / (x * np.log(10))", domain=POSITIVE)
@@ -45,8 +49,14 @@ rule(np.fabs, "fabs(x)", x="g * np.sign(x)", domain=NONZERO)
 rule(np.deg2rad, "deg2rad(x)", x="g * (np.pi / 180)")
 rule(np.rad2deg, "rad2deg(x)", x="g * (180 / np.pi)")
 rule(np.sinc, "sinc(x)",
-     # d/dx sin(pi x)/(pi x) = (cos(pi x) - sinc(x)) / x, and 0 at x = 0.
-     x="g * np.where(x == 0, 0.0, (np.cos(np.pi * x) - out) / np.where(x == 0, 1.0, x))",
+     # d/dx sin(pi x)/(pi x) = (cos(pi x) - sinc(x)) / x.  Near 0 the two terms cancel (at
+     # x = 1e-8 not one digit is left), so for |pi x| < 0.2 the Taylor series
+     # -(pi^2 x / 3) (1 - u/10 + u^2/280 - u^3/15120 + u^4/1330560), u = (pi x)^2, is used
+     # instead: the first term left out is below 1e-15 of the sum; 0 at x = 0.
+     x="g * np.where(np.abs(x) < 0.064,"
+       " -(np.pi ** 2 / 3) * x * np.polyval([1 / 1330560, -1 / 15120, 1 / 280, -1 / 10, 1.0],"
+       " (np.pi * x) ** 2),"
+       " (np.cos(np.pi * x) - out) / np.where(np.abs(x) < 0.064, 1.0, x))",
      domain=NONZERO)
 rule(np.real, "real(val)", val="g")
 rule(np.conjugate, "conjugate(x)", x="np.conjugate(g)")
@@ -84,25 +94,31 @@ rule(
     x="unbroadcast(g * np.where(x == y, 0.5, x < y), x)",
     y="unbroadcast(g * np.where(x == y, 0.5, y < x), y)",
 )
+# fmax and fmin ignore a NaN: the result, and so the cotangent, is the other argument's
+# (the first one's when both are NaN, as NumPy returns it).
 rule(
     np.fmax, "fmax(x, y)",
-    x="unbroadcast(g * np.where(x == y, 0.5, x > y), x)",
-    y="unbroadcast(g * np.where(x == y, 0.5, y > x), y)",
+    x="unbroadcast(g * np.where(x == y, 0.5, (x > y) | np.isnan(y)), x)",
+    y="unbroadcast(g * np.where(x == y, 0.5, (y > x) | np.isnan(x) & ~np.isnan(y)), y)",
 )
 rule(
     np.fmin, "fmin(x, y)",
-    x="unbroadcast(g * np.where(x == y, 0.5, x < y), x)",
-    y="unbroadcast(g * np.where(x == y, 0.5, y < x), y)",
+    x="unbroadcast(g * np.where(x == y, 0.5, (x < y) | np.isnan(y)), x)",
+    y="unbroadcast(g * np.where(x == y, 0.5, (y < x) | np.isnan(x) & ~np.isnan(y)), y)",
 )
+# x / (x^2 + y^2) as (x / r) / r with r = hypot(x, y): x * x + y * y underflows to 0
+# below 1e-154 (giving 0/0) and overflows above 1e154, where the derivative is finite.
 rule(
     np.arctan2, "arctan2(y, x)",
-    y="unbroadcast(g * x / (x * x + y * y), y)",
-    x="unbroadcast(-g * y / (x * x + y * y), x)",
+    y="unbroadcast(g * (x / np.hypot(x, y)) / np.hypot(x, y), y)",
+    x="unbroadcast(-g * (y / np.hypot(x, y)) / np.hypot(x, y), x)",
     domain=NONZERO,
 )
+# At x = y = 0 the cotangent is zero, the subgradient at the kink, as for np.linalg.norm.
 rule(
     np.hypot, "hypot(x, y)",
-    x="unbroadcast(g * x / out, x)", y="unbroadcast(g * y / out, y)",
+    x="unbroadcast(g * x / np.where(out == 0, 1.0, out), x)",
+    y="unbroadcast(g * y / np.where(out == 0, 1.0, out), y)",
     domain=NONZERO,
 )
 rule(

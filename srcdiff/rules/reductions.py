@@ -45,9 +45,10 @@ for _fn in (np.max, np.min, np.amax, np.amin):
 rule(np.var, "var(a, axis=None, dtype=None, _out=None, ddof=0, keepdims=False)",
      a="var_grad(g, a, axis, ddof, keepdims)",
      cases=_REDUCE_CASES + [Case(((4, 3),), {"axis": Fixed(0), "ddof": Fixed(1)})])
-# d std = d var / (2 std)
+# d std = d var / (2 std).  Where the variance is 0, std (a norm of a - mean) has a kink
+# and its cotangent is zero, the subgradient, as for np.linalg.norm at 0 (not 0/0 = NaN).
 rule(np.std, "std(a, axis=None, dtype=None, _out=None, ddof=0, keepdims=False)",
-     a="var_grad(g / (2 * out), a, axis, ddof, keepdims)",
+     a="var_grad(g / (2 * np.where(out == 0, 1.0, out)), a, axis, ddof, keepdims)",
      cases=_REDUCE_CASES + [Case(((4, 3),), {"axis": Fixed(0), "ddof": Fixed(1)})])
 rule(np.cumsum, "cumsum(a, axis=None, dtype=None)", a="cumsum_grad(g, a, axis)",
      cases=[Case(((4,),)), Case(((2, 3),)), Case(((2, 3),), {"axis": Fixed(1)})])

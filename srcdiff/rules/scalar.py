@@ -13,22 +13,25 @@ _FLOAT = [Case(((),))]
 rule(math.sin, "sin(x)", x="g * math.cos(x)", cases=_FLOAT)
 rule(math.cos, "cos(x)", x="-g * math.sin(x)", cases=_FLOAT)
 rule(math.tan, "tan(x)", x="g / math.cos(x) ** 2", domain=Domain(-1.2, 1.2), cases=_FLOAT)
-rule(math.asin, "asin(x)", x="g / math.sqrt(1 - x * x)", domain=UNIT, cases=_FLOAT)
-rule(math.acos, "acos(x)", x="-g / math.sqrt(1 - x * x)", domain=UNIT, cases=_FLOAT)
+# The forms below avoid cancellation and overflow as their np.* versions do (elementwise.py).
+rule(math.asin, "asin(x)", x="g / math.sqrt((1 - x) * (1 + x))", domain=UNIT, cases=_FLOAT)
+rule(math.acos, "acos(x)", x="-g / math.sqrt((1 - x) * (1 + x))", domain=UNIT, cases=_FLOAT)
 rule(math.atan, "atan(x)", x="g / (1 + x * x)", cases=_FLOAT)
 rule(
     math.atan2, "atan2(y, x)",
-    y="g * x / (x * x + y * y)", x="-g * y / (x * x + y * y)",
+    y="g * (x / math.hypot(x, y)) / math.hypot(x, y)",
+    x="-g * (y / math.hypot(x, y)) / math.hypot(x, y)",
     domain=NONZERO, cases=[Case(((), ()))],
 )
 rule(math.sinh, "sinh(x)", x="g * math.cosh(x)", cases=_FLOAT)
 rule(math.cosh, "cosh(x)", x="g * math.sinh(x)", cases=_FLOAT)
 rule(math.tanh, "tanh(x)", x="g * (1 - out * out)", cases=_FLOAT)
-rule(math.asinh, "asinh(x)", x="g / math.sqrt(x * x + 1)", cases=_FLOAT)
-rule(math.acosh, "acosh(x)", x="g / math.sqrt(x * x - 1)", domain=ABOVE_ONE, cases=_FLOAT)
-rule(math.atanh, "atanh(x)", x="g / (1 - x * x)", domain=UNIT, cases=_FLOAT)
+rule(math.asinh, "asinh(x)", x="g / math.hypot(x, 1.0)", cases=_FLOAT)
+rule(math.acosh, "acosh(x)", x="g / (math.sqrt(x - 1) * math.sqrt(x + 1))", domain=ABOVE_ONE,
+     cases=_FLOAT)
+rule(math.atanh, "atanh(x)", x="g / ((1 - x) * (1 + x))", domain=UNIT, cases=_FLOAT)
 rule(math.exp, "exp(x)", x="g * out", cases=_FLOAT)
-rule(math.expm1, "expm1(x)", x="g * (out + 1)", cases=_FLOAT)
+rule(math.expm1, "expm1(x)", x="g * math.exp(x)", cases=_FLOAT)
 rule(
     math.log, "log(x, base=None)",
     x="g / x if base is None else g / (x * math.log(base))",
@@ -46,7 +49,9 @@ rule(
     domain={"x": POSITIVE}, cases=[Case(((), ()))],
 )
 rule(
-    math.hypot, "hypot(x, y)", x="g * x / out", y="g * y / out",
+    math.hypot, "hypot(x, y)",
+    # Zero at x = y = 0 (the subgradient at the kink), as for np.hypot.
+    x="g * x / (out if out else 1.0)", y="g * y / (out if out else 1.0)",
     domain=NONZERO, cases=[Case(((), ()))],
 )
 rule(math.fabs, "fabs(x)", x="g * math.copysign(1.0, x)", domain=NONZERO, cases=_FLOAT)

@@ -22,8 +22,12 @@ def register() -> bool:
     except ImportError:  # without SciPy there is nothing to register
         return False
     _registered[0] = True
-    # expit' = expit (1 - expit), from the result: no second exponential to overflow.
-    rule(special.expit, "expit(x)", x="g * out * (1 - out)")
+    # expit' = expit(x) expit(-x) = e^-|x| expit(|x|)^2, where expit(|x|) is out for x >= 0
+    # and 1 - out (no cancellation: out < 1/2) for x < 0.  Not out (1 - out): for large
+    # x, 1 - out cancels (exactly 0 from x = 37 on, where the derivative is 1e-16).
+    # e^-|x| cannot overflow.
+    rule(special.expit, "expit(x)",
+         x="g * np.exp(-np.abs(x)) * np.square(np.where(x < 0, 1 - out, out))")
     rule(special.logit, "logit(x)", x="g / (x * (1 - x))", domain=Domain(0.05, 0.95))
     rule(special.erf, "erf(x)", x="g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)")
     rule(special.erfc, "erfc(x)", x="-g * (2 / np.sqrt(np.pi)) * np.exp(-x * x)")
