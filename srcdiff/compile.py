@@ -17,7 +17,7 @@ from typing import Any
 
 import gast
 
-from .emit import name, store, to_source
+from .emit import name, store, to_source, walk
 
 __all__ = ["compile_function", "build_function"]
 
@@ -31,7 +31,7 @@ RETURN_LOCATIONS: dict = {}
 def _free_loads(fdef: gast.FunctionDef) -> set[str]:
     loads = set()
     bound = set()
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Name):
             if isinstance(node.ctx, gast.Load):
                 loads.add(node.id)
@@ -71,7 +71,15 @@ def compile_function(
     module = gast.Module(body=[factory], type_ignores=[])
     text = to_source(module)
     fdef.args = inner_args
-    shown = to_source(gast.Module(body=[fdef], type_ignores=[]))
+    lines = text.splitlines(True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"    def {fdef.name}("))
+    inner = lines[start:-1]
+    if fdef.args.defaults or any(d is not None for d in fdef.args.kw_defaults) or not all(
+            line.startswith("    ") or not line.strip() for line in inner) or any(
+            line.lstrip().startswith("def ") for line in inner[1:]):  # unparse spaces nested defs
+        shown = to_source(gast.Module(body=[fdef], type_ignores=[]))
+    else:  # the factory's inner function, dedented: no second unparse
+        shown = "".join(line[4:] for line in inner)
     import hashlib
 
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
+from collections import deque
 from typing import Any
 
 import gast
@@ -306,6 +307,43 @@ def format_ir(fn: ir.Function) -> str:
     """The IR function printed as Python source."""
     body = block_nodes(fn.body)
     return to_source(gast.Module(body=[function_node(fn, body)], type_ignores=[])).rstrip()
+
+
+def walk(node: Any):
+    """Every node of a tree, breadth first, as ``gast.walk`` does but faster: the
+    passes over generated code walk whole functions many times."""
+    todo = deque([node])
+    pop, extend, push = todo.popleft, todo.extend, todo.append
+    tree = ast.AST
+    while todo:
+        node = pop()
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                extend([v for v in value if isinstance(v, tree)])
+            elif isinstance(value, tree):
+                push(value)
+        yield node
+
+
+def clone(node: Any, mapping: dict | None = None) -> Any:
+    """A deep copy of a tree (much cheaper than ``copy.deepcopy``); with ``mapping``,
+    every ``Name`` it loads that ``mapping`` holds becomes a copy of that expression."""
+    if mapping and type(node) is gast.Name and type(node.ctx) is gast.Load and node.id in mapping:
+        return clone(mapping[node.id])
+    new = node.__class__.__new__(node.__class__)
+    tree = ast.AST
+    for field in node._fields:
+        value = getattr(node, field, None)
+        if type(value) is list:
+            value = [clone(v, mapping) if isinstance(v, tree) else v for v in value]
+        elif isinstance(value, tree):
+            value = clone(value, mapping)
+        setattr(new, field, value)
+    for attr in node._attributes:
+        if hasattr(node, attr):
+            setattr(new, attr, getattr(node, attr))
+    return new
 
 
 def to_source(tree: gast.AST) -> str:

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import builtins
+import gc
 import inspect
 import math
 import types
@@ -32,6 +33,7 @@ import numpy as np
 
 from . import cache, ir, rules
 from .compile import RETURN_LOCATIONS, build_function, compile_function, label_for
+from .emit import walk
 from .errors import Loc, SrcdiffError, UnsupportedSyntaxError
 from .names import Namer
 from .passes import (
@@ -138,7 +140,7 @@ def _cell(cell: Any) -> Any:
 def _front(fn: Callable) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
     source = _after("parse", parse.parse(fn))
     fence.check(source)
-    used = {n.id for n in gast.walk(source.node) if isinstance(n, gast.Name)}
+    used = {n.id for n in walk(source.node) if isinstance(n, gast.Name)}
     namer = Namer(used | set(registry.TEMPLATE_GLOBALS) | {"np", "math"})
     tree = _after("jumps", jumps.lower(source.node, namer))
     res = resolve.resolve(source, tree)
@@ -166,7 +168,7 @@ def returns_tuple(fn: Callable) -> bool:
         else:
             _RETURNS_TUPLE[code] = any(
                 isinstance(n, gast.Return) and isinstance(n.value, (gast.Tuple, gast.List))
-                for n in gast.walk(node))
+                for n in walk(node))
     return _RETURNS_TUPLE[code]
 
 
@@ -178,7 +180,7 @@ def guess_kinds(fn: Callable) -> dict:
 
 def _guess(node: gast.FunctionDef) -> dict:
     kinds: dict = {}
-    for n in gast.walk(node):
+    for n in walk(node):
         target = None
         if isinstance(n, gast.Subscript) and isinstance(n.value, gast.Name):
             if isinstance(n.slice, gast.Constant) and isinstance(n.slice.value, str):
@@ -247,7 +249,7 @@ def _purity(source: parse.Source) -> Callable[[gast.expr], bool]:
     safe_builtins = {isinstance, len, float, tuple, list, slice}
 
     def is_pure(expr: gast.expr) -> bool:
-        for node in gast.walk(expr):
+        for node in walk(expr):
             if isinstance(node, (gast.Lambda, gast.ListComp, gast.GeneratorExp, gast.DictComp,
                                  gast.SetComp, gast.Yield, gast.Await)):
                 return False
@@ -273,6 +275,20 @@ def transform(
 ) -> Generated:
     """Run the whole pipeline: the derivative of ``fn`` in ``mode`` w.r.t. parameters ``wrt``
     (or load it from the disk cache)."""
+    # The passes make many small trees and free them all at the end; the cyclic garbage
+    # collector would scan them over and over (more, the bigger the function), so it
+    # waits until the transformation is done.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _transform(fn, mode, wrt, kinds, optimize, single, functional)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, single: bool,
+               functional: bool) -> Generated:
     digest = _disk_key(fn, mode, wrt, kinds, optimize, single, functional)
     if digest is not None:
         cached = _from_disk(fn, digest, mode, wrt)
@@ -325,7 +341,7 @@ def _check_names(tree: gast.FunctionDef, source: parse.Source, helpers: dict) ->
     user's: those behave as in the original function.)"""
     from .compile import _free_loads
 
-    user = {n.id for n in gast.walk(source.node) if isinstance(n, gast.Name)}
+    user = {n.id for n in walk(source.node) if isinstance(n, gast.Name)}
     known = set(helpers) | set(source.cells) | set(source.globals) | set(dir(builtins)) | user
     missing = sorted(_free_loads(tree) - known)
     if missing:  # pragma: no cover - an internal error, reported rather than run

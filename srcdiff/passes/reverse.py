@@ -47,7 +47,7 @@ from typing import Any
 import gast
 
 from .. import ir, runtime
-from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_expr
+from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_expr, walk
 from ..names import Namer
 from ..rules import registry
 from .activity import SCALAR, Activity
@@ -78,7 +78,7 @@ def _assign(target: str | gast.expr, value: gast.expr) -> gast.Assign:
 def _loads_minus_stores(nodes: list) -> set:
     loads, stores = set(), set()
     for stmt in nodes:
-        for n in gast.walk(stmt):
+        for n in walk(stmt):
             if isinstance(n, gast.Name):
                 (loads if isinstance(n.ctx, gast.Load) else stores).add(n.id)
     return loads - stores
@@ -526,7 +526,7 @@ class _Reverse(Hooks):
             self.emit(gast.For(target=store(self.namer.temp("_")),
                                iter=_call("range", name(saved.counter)),
                                body=body or [gast.Pass()], orelse=[], type_comment=None))
-        used = {n.id for stmt in body for n in gast.walk(stmt) if isinstance(n, gast.Name)}
+        used = {n.id for stmt in body for n in walk(stmt) if isinstance(n, gast.Name)}
         for (var, side), products in saved.products.items():
             total = _call("matmul_grads_sum", _const(side), name(products), name(var))
             adjoint = self.names[var]

@@ -18,10 +18,13 @@ g * y * x
 from __future__ import annotations
 
 import operator
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import gast
+
+from ..emit import walk
 
 __all__ = ["fold", "propagate_copies", "propagate_constants", "eliminate_dead_code", "simplify",
            "separate_results"]
@@ -148,34 +151,55 @@ def fold(expr: gast.expr) -> gast.expr:
 
 
 def _assignments(fdef: gast.FunctionDef) -> dict[str, int]:
+    """How often each name is bound: parameters, assignment and loop targets, nested
+    functions (their names and parameters).  Only statements are visited."""
     counts: dict[str, int] = {}
-    args = fdef.args
-    for a in args.posonlyargs + args.args + args.kwonlyargs:
-        counts[a.id] = counts.get(a.id, 0) + 1
-    for node in gast.walk(fdef):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
-            if node not in args.posonlyargs + args.args + args.kwonlyargs:
+
+    def bind(target: gast.AST) -> None:
+        for node in walk(target):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
                 counts[node.id] = counts.get(node.id, 0) + 1
-        elif isinstance(node, gast.FunctionDef) and node is not fdef:
-            counts[node.name] = counts.get(node.name, 0) + 1
+
+    def parameters(args: gast.arguments) -> None:
+        for a in args.posonlyargs + args.args + args.kwonlyargs + [args.vararg, args.kwarg]:
+            if a is not None:
+                bind(a)
+
+    parameters(fdef.args)
+    for body in _blocks(fdef):
+        for stmt in body:
+            if isinstance(stmt, gast.Assign):
+                for target in stmt.targets:
+                    bind(target)
+            elif isinstance(stmt, (gast.AugAssign, gast.For)):
+                bind(stmt.target)
+            elif isinstance(stmt, gast.FunctionDef):
+                counts[stmt.name] = counts.get(stmt.name, 0) + 1
+                parameters(stmt.args)
     return counts
 
 
+_NESTED = (gast.FunctionDef, gast.For, gast.While, gast.If)
+
+
 def _blocks(fdef: gast.AST) -> list[list]:
-    """Every statement list in the function: bodies of functions, branches and loops."""
+    """Every statement list in the function: bodies of functions, branches and loops
+    (found by visiting statements only, not expressions)."""
     out = []
-    for node in gast.walk(fdef):
-        if isinstance(node, (gast.FunctionDef, gast.For, gast.While)):
-            out.append(node.body)
-        elif isinstance(node, gast.If):
-            out += [node.body, node.orelse]
+    todo = deque([fdef])
+    while todo:
+        node = todo.popleft()
+        lists = [node.body, node.orelse] if isinstance(node, gast.If) else [node.body]
+        for block in lists:
+            out.append(block)
+            todo.extend(s for s in block if isinstance(s, _NESTED))
     return out
 
 
 def _loads(nodes: list) -> dict[str, int]:
     counts: dict[str, int] = {}
     for stmt in nodes:
-        for n in gast.walk(stmt):
+        for n in walk(stmt):
             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                 counts[n.id] = counts.get(n.id, 0) + 1
     return counts
@@ -201,7 +225,7 @@ def propagate_constants(fdef: gast.FunctionDef) -> gast.FunctionDef:
             return node
 
     Replace().visit(fdef)
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)):
             for field in ("value",):
                 setattr(node, field, fold(getattr(node, field)))
@@ -223,7 +247,7 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
         first: dict[str, int] = {}
         reads: dict[str, int] = {}
         for i, stmt in enumerate(body):
-            for n in gast.walk(stmt):
+            for n in walk(stmt):
                 if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
                     first.setdefault(n.id, i)
                     reads[n.id] = reads.get(n.id, 0) + 1
@@ -251,7 +275,7 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                     and s.targets[0].id in renames and isinstance(s.value, gast.Name))
         ]
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in renames:
             node.id = final(node.id)
     return fdef
@@ -259,36 +283,56 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
 
 def eliminate_dead_code(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> gast.FunctionDef:
     """Drop assignments whose targets are never read and whose values are pure, then
-    branches and loops left with nothing to do."""
+    branches and loops left with nothing to do.
+
+    Linear in the size of the function: reads are counted once, and removing an
+    assignment takes its own reads off the counts, which may make the assignments of
+    those names dead in turn (a worklist, not a walk of the whole function per round).
+    """
     while True:
-        loads = {n.id for n in gast.walk(fdef) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-        removed = False
+        reads: dict[str, int] = {}
+        for n in walk(fdef):
+            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                reads[n.id] = reads.get(n.id, 0) + 1
+        definitions: dict[str, list] = {}  # name -> pure single-name assignments of it
+        for body in _blocks(fdef):
+            for stmt in body:
+                if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                        and isinstance(stmt.targets[0], gast.Name) and is_pure(stmt.value)):
+                    definitions.setdefault(stmt.targets[0].id, []).append(stmt)
+        dead: set = set()  # ids of removed statements
+        todo = [n for n in definitions if not reads.get(n)]
+        while todo:
+            for stmt in definitions.pop(todo.pop(), ()):
+                dead.add(id(stmt))
+                for n in walk(stmt.value):
+                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
+                        reads[n.id] -= 1
+                        if not reads[n.id] and n.id in definitions:
+                            todo.append(n.id)
+        emptied = False
         for body in _blocks(fdef):
             kept = []
             for stmt in body:
-                if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
-                        and isinstance(stmt.targets[0], gast.Name)
-                        and stmt.targets[0].id not in loads and is_pure(stmt.value)):
-                    removed = True
+                if id(stmt) in dead:
                     continue
                 if _empty(stmt) and is_pure(stmt.test if isinstance(stmt, gast.If) else stmt.iter):
-                    removed = True
+                    emptied = True  # what its test or iterable read may be dead now
                     continue
                 kept.append(stmt)
             body[:] = kept
-        for body in _blocks(fdef):
-            # a comment left with nothing after it, before the next comment, goes too
-            body[:] = [s for i, s in enumerate(body) if not (_is_comment(s) and (
-                i + 1 == len(body) or _is_comment(body[i + 1]) or isinstance(body[i + 1], gast.Return)))]
-        if not removed:
+        if not emptied:
             break
-    for node in gast.walk(fdef):
-        for attr in ("body", "orelse"):
-            block = getattr(node, attr, None)
-            if isinstance(block, list) and attr == "body" and not block and not isinstance(node, gast.Module):
-                block.append(gast.Pass())
-        if isinstance(node, gast.If) and not node.body:
-            node.body.append(gast.Pass())
+    for body in _blocks(fdef):
+        # a comment left with nothing after it, before the next comment, goes too
+        body[:] = [s for i, s in enumerate(body) if not (_is_comment(s) and (
+            i + 1 == len(body) or _is_comment(body[i + 1]) or isinstance(body[i + 1], gast.Return)))]
+    for body in _blocks(fdef):
+        for stmt in body:
+            if isinstance(stmt, _NESTED) and not stmt.body:
+                stmt.body.append(gast.Pass())
+    if not fdef.body:
+        fdef.body.append(gast.Pass())
     return fdef
 
 
@@ -389,7 +433,7 @@ _FRESH_CALLS = {"matmul_grad_a", "matmul_grad_b", "matmul_grads_sum", "dot_grad_
 def _fresh_names(fdef: gast.FunctionDef) -> set:
     """Names every assignment of which makes a new array (arithmetic or a fresh helper)."""
     verdict: dict[str, bool] = {}
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if (isinstance(node, gast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], gast.Name)):
             value = node.value

@@ -35,6 +35,7 @@ from typing import Any
 
 import gast
 
+from ..emit import walk
 from .activity import SCALAR
 
 __all__ = ["keep_scalars"]
@@ -100,12 +101,17 @@ def _materialised(node: gast.AST, parents: dict, cls: int, shapes: dict) -> bool
 def keep_scalars(fdef: gast.FunctionDef, shapes: dict) -> gast.FunctionDef:
     """Replace a full reduction's spread cotangent by its scalar where every read of it
     meets an array of the reduced value's shape class (``shapes``: name -> class)."""
+    if not any(isinstance(node, gast.Name) and node.id in _SPREADS for node in walk(fdef)):
+        return fdef
     stores: dict[str, int] = {}
     loads: dict[str, list] = {}
     parents: dict = {}
-    for node in gast.walk(fdef):
-        for child in gast.iter_child_nodes(node):
-            parents[child] = node
+    for node in walk(fdef):
+        for field in node._fields:
+            value = getattr(node, field, None)
+            for child in value if type(value) is list else (value,):
+                if isinstance(child, gast.AST):
+                    parents[child] = node
         if isinstance(node, gast.Name):
             if isinstance(node.ctx, gast.Load):
                 loads.setdefault(node.id, []).append(node)
@@ -120,7 +126,7 @@ def keep_scalars(fdef: gast.FunctionDef, shapes: dict) -> gast.FunctionDef:
     for ident in top:
         if ident in shapes and stores.get(ident, 0) <= 1:
             representative.setdefault(shapes[ident], ident)
-    for node in gast.walk(fdef):
+    for node in walk(fdef):
         if not (isinstance(node, gast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], gast.Name)):
             continue

@@ -106,12 +106,15 @@ def rename(fn: ir.Function, namer: Namer) -> ir.Function:
         return name
 
     def block(stmts: list, current: dict, live_after: set) -> list:
-        reads = [ir.read_names([s]) for s in stmts]
-        suffix: list = [set()] * (len(stmts) + 1)
-        suffix[len(stmts)] = set(live_after)
+        # What is read after each branch or loop (only those need it): one running set,
+        # copied at branches and loops, so a long block costs linear time.
+        live_at: dict[int, set] = {}
+        running = set(live_after)
         for i in range(len(stmts) - 1, -1, -1):
-            suffix[i] = suffix[i + 1] | reads[i]
-        return [one(stmt, current, suffix[i + 1]) for i, stmt in enumerate(stmts)]
+            if isinstance(stmts[i], (ir.If, ir.Loop)):
+                live_at[i] = set(running)
+            running |= ir.read_names([stmts[i]])
+        return [one(stmt, current, live_at.get(i, set())) for i, stmt in enumerate(stmts)]
 
     def one(stmt: Any, current: dict, live: set) -> Any:
         if isinstance(stmt, ir.Assign):

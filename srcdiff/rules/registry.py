@@ -470,12 +470,6 @@ def nondifferentiable_functions() -> list:
 
 def instantiate(template: gast.expr, mapping: dict[str, gast.expr]) -> gast.expr:
     """A copy of ``template`` with each placeholder name replaced by its expression."""
-    expr = copy.deepcopy(template)
+    from ..emit import clone
 
-    class _Sub(gast.NodeTransformer):
-        def visit_Name(self, node: gast.Name) -> gast.expr:
-            if isinstance(node.ctx, gast.Load) and node.id in mapping:
-                return copy.deepcopy(mapping[node.id])
-            return node
-
-    return _Sub().visit(expr)
+    return clone(template, mapping)
