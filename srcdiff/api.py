@@ -10,8 +10,10 @@ table keyed by the function, so asking again for the same derivative is free.
 from __future__ import annotations
 
 import inspect
+import os
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +28,32 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "derivative", "jacobian", "he
 
 _CACHE: weakref.WeakKeyDictionary[Callable, dict] = weakref.WeakKeyDictionary()
 _LOCK = threading.RLock()
+# The process-wide table keeps the most recently used derivatives: at most
+# SRCDIFF_CACHE_SIZE of them (default 512), the least recently used going first.  A
+# Derivative object keeps the code of its own calls whatever the table holds.
+_RECENT: OrderedDict[tuple, weakref.ref] = OrderedDict()
+
+
+def _cache_size() -> int:
+    try:
+        return max(1, int(os.environ.get("SRCDIFF_CACHE_SIZE", "512")))
+    except ValueError:
+        return 512
+
+
+def _remember(target: Callable, key: tuple) -> None:
+    """Mark (target, key) as just used, and drop the least recently used entries."""
+    entry = (id(target), key)
+    _RECENT.pop(entry, None)
+    _RECENT[entry] = weakref.ref(target)
+    limit = _cache_size()
+    while len(_RECENT) > limit:
+        (_, old_key), ref = _RECENT.popitem(last=False)
+        old = ref()
+        if old is not None:
+            per_fn = _CACHE.get(old)
+            if per_fn is not None:
+                per_fn.pop(old_key, None)
 _VERSION = registry._version  # a one-element list, bumped by every rule registration
 _FLOAT, _ARRAY = ("float",), ("array",)
 _F64 = np.dtype(np.float64)
@@ -239,6 +267,7 @@ class Derivative:
                     single=self._single, functional=functional,
                 )
                 per_fn[key] = gen
+            _remember(target, key)
         if not functional and not isinstance(self._fn, Derivative):
             self._table[spec] = (version, gen.function, gen.current)
         self._last = gen

@@ -56,6 +56,39 @@ def test_two_separate_grad_calls_share_the_transformation():
     np.testing.assert_allclose(g, np.cos(x) * y)
 
 
+def test_memory_cache_keeps_the_most_recently_used(monkeypatch):
+    """SRCDIFF_CACHE_SIZE bounds the process-wide table; the least recently used
+    derivative goes first, and asking for it again transforms it again."""
+    monkeypatch.setenv("SRCDIFF_CACHE_SIZE", "2")
+    fns = [make_function(f"def scaled_{i}(x):\n    return np.sum(x * {i + 1}.0)\n") for i in range(3)]
+    x = np.array([0.5, -1.0])
+    start = transforms()
+    for i, f in enumerate(fns):
+        np.testing.assert_allclose(srcdiff.grad(f)(x), [i + 1.0] * 2)
+    assert transforms() == start + 3
+    srcdiff.grad(fns[2])(x)  # among the two kept
+    srcdiff.grad(fns[1])(x)
+    assert transforms() == start + 3
+    np.testing.assert_allclose(srcdiff.grad(fns[0])(x), [1.0, 1.0])  # dropped: made again
+    assert transforms() == start + 4
+    srcdiff.grad(fns[1])(x)  # still kept (used more recently than fns[2])
+    assert transforms() == start + 4
+    srcdiff.grad(fns[2])(x)  # pushed out by fns[0]
+    assert transforms() == start + 5
+
+
+def test_a_derivative_object_keeps_its_own_code_whatever_the_table_holds(monkeypatch):
+    monkeypatch.setenv("SRCDIFF_CACHE_SIZE", "1")
+    f, g = fresh(), fresh()
+    x, y = np.array([0.1, 0.2]), np.array([1.0, 2.0])
+    df = srcdiff.grad(f)
+    df(x, y)
+    start = transforms()
+    srcdiff.grad(g)(x, y)  # pushes f's derivative out of the table
+    np.testing.assert_allclose(df(x, y), np.cos(x) * y)
+    assert transforms() == start + 1
+
+
 def test_new_argument_values_of_the_same_kind_reuse_the_derivative():
     f = fresh()
     d = srcdiff.grad(f)
