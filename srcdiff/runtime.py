@@ -14,6 +14,7 @@ import numpy as np
 
 __all__ = [
     "unbroadcast",
+    "unbroadcast_to",
     "seed",
     "sum_grad",
     "mean_grad",
@@ -138,6 +139,16 @@ def unbroadcast(g: Any, x: Any) -> Any:
         shape = getattr(x, "shape", None)
         if shape is None:
             shape = np.shape(x)  # Python scalars, lists
+    return unbroadcast_to(g, shape)
+
+
+def unbroadcast_to(g: Any, shape: tuple) -> Any:
+    """``unbroadcast`` given the shape rather than the value: what a loop's adjoint
+    uses where the primal iteration kept only a value's shape.
+
+    >>> unbroadcast_to(np.ones((2, 3)), (1, 3)).tolist()
+    [[2.0, 2.0, 2.0]]
+    """
     gshape = getattr(g, "shape", ())
     if gshape == shape:
         return g

@@ -148,6 +148,17 @@ def test_unbroadcast_is_the_adjoint_of_broadcasting(out_shape, x_shape):
                lambda u: runtime.unbroadcast(u, x), linear=True)
 
 
+@covers("unbroadcast_to")
+@pytest.mark.parametrize("out_shape, x_shape", [((2, 3), (2, 3)), ((2, 3), (3,)), ((4, 2, 3), (2, 1)),
+                                                ((2, 3), ()), ((), ())])
+def test_unbroadcast_to_a_shape_is_unbroadcast_to_a_value_of_that_shape(out_shape, x_shape):
+    rng = np.random.default_rng(2)
+    g, x = _rand(out_shape, rng), _rand(x_shape, rng)
+    assert_vjp(lambda v: np.broadcast_to(v, out_shape), x,
+               lambda u: runtime.unbroadcast_to(u, x_shape), linear=True)
+    np.testing.assert_array_equal(runtime.unbroadcast_to(g, x_shape), runtime.unbroadcast(g, x))
+
+
 @covers("unbroadcast")
 def test_unbroadcast_to_a_python_float_is_a_scalar():
     got = runtime.unbroadcast(np.arange(6.0).reshape(2, 3), 0.5)

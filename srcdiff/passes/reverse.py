@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import gast
+import numpy as np
 
 from .. import ir, runtime
 from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_expr, walk
@@ -95,6 +96,7 @@ class _Saved:
     after: list = field(default_factory=list)  # primal statements after the loop
     zeroed: dict = field(default_factory=dict)  # outside adjoint -> its zeros, before the loop
     products: dict = field(default_factory=dict)  # (var, side) -> list of deferred products
+    shapes: set = field(default_factory=set)  # saved names of which only the shape is kept
 
 
 class _Reverse(Hooks):
@@ -492,6 +494,16 @@ class _Reverse(Hooks):
                     and nxt.id in ir.defined_names(loop.body)):
                 needed.discard(nxt.id)  # it is the next iteration's header value
                 shifts.append((nxt.id, phi.target))
+        if not self.functional:
+            shifted = {n for pair in shifts for n in pair}
+            # values that certainly have a .shape (NumPy results), or are Python floats
+            plain = {n for n in needed - shifted if self.act.kinds.get(n) == "float"
+                     or self.act.kinds.get(n) == "array" and _numpy_result(loop.body, n)}
+            for var in self._shape_only(body + ends, plain):
+                if self.act.kinds.get(var) == "float":
+                    needed.discard(var)  # a Python float: the shape is ()
+                else:
+                    saved.shapes.add(var)
         saved.names = sorted(needed)
         pre, post = [], []
         for nxt, header in shifts:
@@ -539,6 +551,33 @@ class _Reverse(Hooks):
         for phi in carried:
             self.contribute(phi.sources[0], name(carries[phi.target]))
 
+    def _shape_only(self, stmts: list, names: set) -> set:
+        """The names in ``names`` that ``stmts`` read only as the target of
+        ``unbroadcast(g, x)``, which reads nothing but ``x.shape``; those reads become
+        ``unbroadcast_to(g, shape)``, and the loop keeps the shape, not the array."""
+        reads: dict[str, list] = {}
+        for stmt in stmts:
+            for node in walk(stmt):
+                if isinstance(node, gast.Call):
+                    for i, arg in enumerate(node.args):
+                        if isinstance(arg, gast.Name) and arg.id in names:
+                            reads.setdefault(arg.id, []).append((node, i))
+        loads = {}
+        for stmt in stmts:
+            for node in walk(stmt):
+                if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in names:
+                    loads[node.id] = loads.get(node.id, 0) + 1
+        found = set()
+        for var, uses in reads.items():
+            if len(uses) == loads.get(var) and all(
+                    _is_call(call, "unbroadcast") and i == 1 and len(call.args) == 2 for call, i in uses):
+                found.add(var)
+                for call, _ in uses:
+                    call.func = name("unbroadcast_to")
+                    if self.act.kinds.get(var) == "float":
+                        call.args[1] = gast.Tuple(elts=[], ctx=gast.Load())
+        return found
+
     def _child_names(self, stmts: list) -> set:
         """Names the primal of ``stmts`` defines besides the IR's own: the stacks and
         counters of nested loops, the pullbacks of calls to user functions."""
@@ -569,7 +608,7 @@ class _Reverse(Hooks):
         info = self.loops.get(id(loop))
         if info is None or not info.names:
             return []
-        return [_push(info.stack, info.names)]
+        return [_push(info.stack, info.names, info.shapes)]
 
     def after_phis(self, loop: ir.Loop) -> list:
         info = self.loops.get(id(loop))
@@ -601,9 +640,21 @@ def _reader(stack: str) -> str:
     return stack.replace("_stack", "_saved", 1)
 
 
-def _push(stack: str, names: list) -> gast.stmt:
-    value: gast.expr = name(names[0]) if len(names) == 1 else gast.Tuple(
-        elts=[name(n) for n in names], ctx=gast.Load())
+def _numpy_result(stmts: list, var: str) -> bool:
+    """Whether ``var`` is made by a NumPy function or ``@``: an array or a NumPy scalar,
+    which has a ``.shape`` (an operator's result may be a Python float)."""
+    for stmt in ir.walk(stmts):
+        if isinstance(stmt, ir.Assign) and stmt.target == var and isinstance(stmt.value, ir.Call):
+            fn = stmt.value.callee
+            return (isinstance(fn, np.ufunc) or fn is operator.matmul
+                    or (getattr(fn, "__module__", None) or "").startswith("numpy"))
+    return False
+
+
+def _push(stack: str, names: list, shapes: set = frozenset()) -> gast.stmt:
+    items = [gast.Attribute(value=name(n), attr="shape", ctx=gast.Load()) if n in shapes else name(n)
+             for n in names]
+    value: gast.expr = items[0] if len(items) == 1 else gast.Tuple(elts=items, ctx=gast.Load())
     call = gast.Call(func=gast.Attribute(value=name(stack), attr="append", ctx=gast.Load()),
                      args=[value], keywords=[])
     return gast.Expr(value=call)

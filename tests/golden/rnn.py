@@ -12,7 +12,7 @@ def grad_rnn(h, W, xs):
         _t4 = xs[t]
         _t5 = _t3 + _t4
         h_2 = np.tanh(_t5)
-        _stack0.append((_t3, h_1))
+        _stack0.append((_t3.shape, h_1))
         h_1 = h_2
     h_3 = h_1
     # Grad of: return np.sum(h)
@@ -25,7 +25,7 @@ def grad_rnn(h, W, xs):
         dh_2 = _dh_1
         # Grad of: h = np.tanh(h @ W + xs[t])
         d_t5 = dh_2 * (1 - h_2 * h_2)
-        d_t3 = unbroadcast(d_t5, _t3)
+        d_t3 = unbroadcast_to(d_t5, _t3)
         dh_1 = matmul_grad_a(d_t3, h_1, W)
         _products0.append((d_t3, h_1))
         _dh_1 = dh_1
