@@ -175,8 +175,12 @@ class Derivative:
 
     def __init__(self, fn: Callable, mode: str, wrt: Any, optimize: bool):
         self._bound = None
-        if inspect.ismethod(fn) and not isinstance(fn.__self__, type):
-            # a bound method: differentiate its function, with the instance passed first
+        # how __get__ binds, when the derivative is a class attribute: like the function
+        self._binding = ("static" if isinstance(fn, staticmethod)
+                         else "class" if isinstance(fn, classmethod) else "instance")
+        if inspect.ismethod(fn):
+            # a bound method (of an instance, or a classmethod of its class): differentiate
+            # its function, with what it is bound to passed first
             self._bound = fn.__self__
         self._fn = _underlying(fn)
         self._mode = mode
@@ -340,11 +344,16 @@ class Derivative:
         return self._last.source
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        """Used as a method, bind like a function does."""
-        if obj is None:
-            return self
+        """Used as a class attribute, bind as the function would: to the instance, to the
+        class for a classmethod, not at all for a staticmethod."""
         import functools
 
+        if self._binding == "static":
+            return self
+        if self._binding == "class":
+            return functools.partial(self, objtype if objtype is not None else type(obj))
+        if obj is None:
+            return self
         return functools.partial(self, obj)
 
 

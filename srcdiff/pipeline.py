@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import builtins
 import gc
-import inspect
 import math
 import types
 from collections.abc import Callable
@@ -357,12 +356,20 @@ def _disk_key(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, 
     code = getattr(fn, "__code__", None)
     if code is None:
         return None
-    try:
-        lines, first = inspect.getsourcelines(fn)
-    except (OSError, TypeError):
-        return None
-    return cache.key("".join(lines), code.co_filename, first, code.co_qualname, mode, wrt,
-                     sorted(kinds.items()), optimize, single, functional)
+    # The definition parse finds is the one that compiles to this very code (not the
+    # other lambda on the same line, not a file edited since): it and the code itself
+    # are the key.  parse raises for a function whose source cannot be trusted.
+    source = parse.parse(fn)
+    return cache.key(gast.dump(source.node), _fingerprint(code), code.co_filename,
+                     code.co_firstlineno, code.co_qualname, mode, wrt, sorted(kinds.items()),
+                     optimize, single, functional)
+
+
+def _fingerprint(code: types.CodeType) -> tuple:
+    """What a code object computes, the same in every process (marshal's bytes are not:
+    they depend on reference counts)."""
+    consts = tuple(_fingerprint(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts)
+    return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)
 
 
 def _from_disk(fn: Callable, digest: str, mode: str, wrt: tuple) -> Generated | None:

@@ -322,8 +322,6 @@ def test_staticmethod():
     close(srcdiff.grad(Model.__dict__["cube"])(2.0), 12.0)
 
 
-@pytest.mark.xfail(strict=True, reason="api.Derivative binds __self__ of bound methods but not of a "
-                   "class (a classmethod), so the class is never passed")
 def test_classmethod():
     close(srcdiff.grad(Model.cube_cls)(2.0), 12.0)
     close(srcdiff.grad(Model(W).cube_cls)(2.0), 12.0)
@@ -336,11 +334,23 @@ class Static:
         return x ** 3
 
 
-@pytest.mark.xfail(strict=True, reason="api.Derivative.__get__ binds the instance even when the "
-                   "differentiated function was a staticmethod")
 def test_grad_over_staticmethod_in_a_class_body():
     close(Static.cube(2.0), 12.0)
     close(Static().cube(2.0), 12.0)
+
+
+class ClassFactor:
+    factor = 2.0
+
+    @srcdiff.grad(wrt="x")  # as for a method: wrt=0 would be cls
+    @classmethod
+    def cube(cls, x):
+        return cls.factor * x ** 3
+
+
+def test_grad_over_classmethod_in_a_class_body():
+    close(ClassFactor.cube(2.0), 24.0)  # the class is passed, as to the classmethod
+    close(ClassFactor().cube(2.0), 24.0)
 
 
 def test_classmethod_underlying_function():
@@ -625,8 +635,6 @@ def test_lambda_capturing_a_closure():
     close(srcdiff.grad(lin)(X), W)
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline._disk_key keys the on-disk cache on "
-                   "inspect.getsourcelines, the same lines for two lambdas on one line")
 def test_two_lambdas_on_one_line_with_the_disk_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("SRCDIFF_DISABLE_CACHE", raising=False)
@@ -684,8 +692,6 @@ def test_function_edited_in_a_file_run_by_runpy(tmp_path):
         srcdiff.grad(f)(X)
 
 
-@pytest.mark.xfail(strict=True, reason="pipeline.transform loads from the disk cache before parsing, "
-                   "under a key made from the file's current text")
 def test_edited_source_with_the_disk_cache(module_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("SRCDIFF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("SRCDIFF_DISABLE_CACHE", raising=False)
