@@ -516,3 +516,72 @@ def test_check_grad_catches_a_wrong_second_derivative(clean_registry):
     x = np.array([0.3, -1.2])
     assert check_grad(_cube_loss, x, modes=("forward", "reverse"), order=1).ok
     assert not check_grad(_cube_loss, x, modes=("forward", "reverse"), order=2, raise_on_error=False).ok
+
+
+# -- reverse over reverse through loops ------------------------------------------------
+
+
+def _tanh_chain(x):
+    h = x
+    for _ in range(3):
+        h = np.tanh(h * x)
+    return np.sum(h)
+
+
+def _sine_power(x):
+    y = x
+    for _ in range(3):
+        y = np.sin(y) * x
+    return y
+
+
+def _while_with_branch(x):
+    s = 0.0
+    i = 0
+    while i < 4:
+        if np.sum(x) * i > 0.5:
+            s = s + np.sum(np.sin(x * s))
+        else:
+            s = s + np.sum(x * x) * 0.5
+        i += 1
+    return s
+
+
+_d_tanh_chain = srcdiff.grad(_tanh_chain)
+
+
+def _gradient_penalty(x):
+    """A loss of a gradient (as in a gradient penalty): reverse over reverse."""
+    return np.sum(_d_tanh_chain(x) ** 2)
+
+
+def _numeric(f, x, eps=1e-6):
+    if np.ndim(x) == 0:
+        return (f(x + eps) - f(x - eps)) / (2 * eps)
+    out = np.zeros_like(x)
+    for i in range(x.size):
+        e = np.zeros_like(x)
+        e.flat[i] = eps
+        out.flat[i] = np.sum(f(x + e) - f(x - e)) / (2 * eps)
+    return out
+
+
+def test_gradient_of_a_loss_of_a_gradient_through_a_loop():
+    x = np.array([0.3, -0.2, 0.5])
+    np.testing.assert_allclose(srcdiff.grad(_gradient_penalty)(x), _numeric(_gradient_penalty, x), rtol=1e-6)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_grad_of_grad_through_a_loop(order):
+    d = _sine_power
+    for _ in range(order):
+        lower, d = d, srcdiff.grad(d)
+    assert d(0.7) == pytest.approx(_numeric(lower, 0.7), rel=1e-6)
+
+
+def test_grad_of_grad_through_a_while_loop_with_a_branch():
+    x = np.array([0.4, 0.3])
+    first = srcdiff.grad(_while_with_branch)
+    second = srcdiff.grad(lambda x: np.sum(first(x) ** 2))
+    want = _numeric(lambda x: np.sum(first(x) ** 2), x)
+    np.testing.assert_allclose(second(x), want, rtol=1e-5, atol=1e-8)

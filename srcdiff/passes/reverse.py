@@ -422,19 +422,26 @@ class _Reverse(Hooks):
                 if needed:
                     saved.used = True
                     self.branch_saves[(id(stmt), which)] = (saved.stack, needed)
-                    branches[which] = [self._restore(saved.stack, needed)] + branches[which]
+                    branches[which] = self._restore(saved.stack, needed) + branches[which]
         self.emit(gast.If(test=atom_expr(stmt.test), body=branches[0] or [gast.Pass()],
                           orelse=branches[1]))
 
-    def _restore(self, stack: str, names: list) -> gast.stmt:
-        if self.destructive:
+    def _restore(self, stack: str, names: list) -> list:
+        before = []
+        if self.functional:
+            # Code that will be differentiated again reads the list by index, from the
+            # end (getitem has a reverse rule; pop, which changes the list, has not).
+            top = _top(stack)
+            before.append(_assign(top, gast.BinOp(left=name(top), op=gast.Sub(), right=_const(1))))
+            source: gast.expr = gast.Subscript(value=name(stack), slice=name(top), ctx=gast.Load())
+        elif self.destructive:
             source = gast.Call(func=gast.Attribute(value=name(stack), attr="pop", ctx=gast.Load()),
                                args=[], keywords=[])
         else:
             source = _call("next", name(_reader(stack)))
         target: gast.expr = store(names[0]) if len(names) == 1 else gast.Tuple(
             elts=[store(n) for n in names], ctx=gast.Store())
-        return gast.Assign(targets=[target], value=source, type_comment=None)
+        return before + [gast.Assign(targets=[target], value=source, type_comment=None)]
 
     def loop(self, loop: ir.Loop) -> None:
         if not self._active_in(loop.body, loop.phis):
@@ -463,6 +470,13 @@ class _Reverse(Hooks):
             exit_name = exits.get(phi.target)
             if exit_name is not None and exit_name in self.names:
                 self.emit(_assign(carry, name(self.names[exit_name])))
+            elif exit_name is None and not self.destructive \
+                    and not isinstance(self.zero(phi.target), gast.Constant):
+                # A pullback may restore the header under its own name in the loop below,
+                # which makes the name local to it: it reads a copy the primal keeps.
+                last = self.namer.fresh(phi.target + "_last")
+                saved.after.append(_assign(last, name(phi.target)))
+                self.emit(_assign(carry, _call("zeros_like_value", name(last))))
             else:
                 self.emit(_assign(carry, self.zero(exit_name or phi.target)))
 
@@ -517,10 +531,12 @@ class _Reverse(Hooks):
             post.append(_assign(nxt, name(header)))
         if saved.names:
             saved.used = True
-            body = [self._restore(saved.stack, saved.names)] + body
+            body = self._restore(saved.stack, saved.names) + body
         if loop.breaks or loop.kind == "while":
             saved.counter = self.namer.temp("_n")
-        if not self.destructive and saved.used:
+        if self.functional and saved.used:
+            self.emit(_assign(_top(saved.stack), _call("len", name(saved.stack))))
+        elif not self.destructive and saved.used:
             self.emit(_assign(_reader(saved.stack), _call("reversed", name(saved.stack))))
         for stmt in pre:
             self.emit(stmt)
@@ -634,6 +650,10 @@ def _is_call(expr: gast.expr, *names: str) -> bool:
 
 def _names(expr: gast.expr, var: str) -> bool:
     return isinstance(expr, gast.Name) and expr.id == var
+
+
+def _top(stack: str) -> str:
+    return stack.replace("_stack", "_top", 1)
 
 
 def _reader(stack: str) -> str:
