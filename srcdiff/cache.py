@@ -42,32 +42,40 @@ def cache_dir() -> Path:
     return Path(base) / "srcdiff"
 
 
+_FINGERPRINTS: dict = {}  # registry version -> rules_fingerprint()
+
+
 def rules_fingerprint() -> str:
     """A hash of every rule's name, signature and templates (rules registered by the
-    user included), so a changed rule changes every key."""
+    user included), so a changed rule changes every key.  Computed once per version
+    of the registry (every registration makes a new one)."""
     from .rules import registry
 
-    h = hashlib.sha256()
-    for rule in registry.rules():
-        h.update(repr((rule.name, rule.params, sorted(rule.sources.items()),
-                       sorted(rule.tangent_sources.items()))).encode())
-    for name in sorted(registry.printable_name(fn) for fn in registry.nondifferentiable_functions()):
-        h.update(name.encode())
-    return h.hexdigest()
+    version = registry.version()
+    digest = _FINGERPRINTS.get(version)
+    if digest is None:
+        h = hashlib.sha256()
+        for rule in registry.rules():
+            h.update(repr((rule.name, rule.params, rule.sources, rule.tangent_sources)).encode())
+        for name in sorted(registry.printable_name(fn) for fn in registry.nondifferentiable_functions()):
+            h.update(name.encode())
+        digest = _FINGERPRINTS[version] = h.hexdigest()
+    return digest
 
 
 _CODE_HASH: list = []
 
 
 def _srcdiff_code() -> str:
-    """A hash of srcdiff's own source files: a changed srcdiff (an upgrade, an edit)
-    never loads derivatives an older one generated."""
+    """A digest of srcdiff's own source files (their names, sizes and modification
+    times, which is much cheaper than reading them): a changed srcdiff (an upgrade, an
+    edit) never loads derivatives an older one generated."""
     if not _CODE_HASH:
         h = hashlib.sha256()
         root = Path(__file__).resolve().parent
         for path in sorted(root.rglob("*.py")):
-            h.update(path.relative_to(root).as_posix().encode())
-            h.update(path.read_bytes())
+            stat = path.stat()
+            h.update(f"{path.relative_to(root).as_posix()} {stat.st_size} {stat.st_mtime_ns}\n".encode())
         _CODE_HASH.append(h.hexdigest())
     return _CODE_HASH[0]
 

@@ -356,20 +356,20 @@ def _disk_key(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, 
     code = getattr(fn, "__code__", None)
     if code is None:
         return None
-    # The definition parse finds is the one that compiles to this very code (not the
-    # other lambda on the same line, not a file edited since): it and the code itself
-    # are the key.  parse raises for a function whose source cannot be trusted.
-    source = parse.parse(fn)
-    return cache.key(gast.dump(source.node), _fingerprint(code), code.co_filename,
-                     code.co_firstlineno, code.co_qualname, mode, wrt, sorted(kinds.items()),
-                     optimize, single, functional)
+    # The key is the code itself, not the text of the file: an entry was made from a
+    # definition that compiles to this very code (parse checks that), so the other
+    # lambda on the same line, or the function of a file edited since, has another key.
+    # Reading the code is much cheaper than finding and checking the definition.
+    return cache.key(_fingerprint(code), code.co_filename, code.co_firstlineno, code.co_qualname,
+                     mode, wrt, sorted(kinds.items()), optimize, single, functional)
 
 
 def _fingerprint(code: types.CodeType) -> tuple:
     """What a code object computes, the same in every process (marshal's bytes are not:
     they depend on reference counts)."""
     consts = tuple(_fingerprint(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts)
-    return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars)
+    return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars,
+            code.co_firstlineno, getattr(code, "co_linetable", code.co_lnotab))
 
 
 def _from_disk(fn: Callable, digest: str, mode: str, wrt: tuple) -> Generated | None:

@@ -474,9 +474,12 @@ def test_hvp_through_a_loop_that_saves_values():
     check_grad(rnn, vec(3), vec(3, 3) * 0.4, vec(2, 3), vec(4, 2), wrt=(1,), modes=("forward",), order=2)
 
 
-def test_grad_of_grad_through_a_loop_that_saves_values_is_reported():
-    with pytest.raises(srcdiff.NoRuleError, match="forward-mode rule only"):
-        srcdiff.grad(srcdiff.grad(power_saved))(1.5, 3)
+def test_grad_of_grad_through_a_loop_that_saves_values():
+    second = srcdiff.grad(srcdiff.grad(power_saved))
+    first = srcdiff.grad(power_saved)
+    eps = 1e-6
+    assert second(1.5, 3) == pytest.approx((first(1.5 + eps, 3) - first(1.5 - eps, 3)) / (2 * eps), rel=1e-6)
+    check_grad(power_saved, 1.5, 3, modes=("reverse",), order=2)
 
 
 def test_check_grad_forward_mode_with_containers():

@@ -176,6 +176,12 @@ _TEXTS: dict = {}
 
 def _search(fn: types.FunctionType, text: str) -> tuple | object | None:
     code = fn.__code__
+    # First the block of lines at the code's first line, parsed alone: usually the
+    # definition is there, and neither the whole file nor its tree need be read.
+    variants = _import_variants(fn, text)
+    for node, indent in _block_candidates(code, text):
+        if _compiles_to(node, code, variants):
+            return node, indent
     tree = _parse_text(text)
     if tree is not None:
         # Definitions on the code's first line first, then any other of its name in the
@@ -187,7 +193,8 @@ def _search(fn: types.FunctionType, text: str) -> tuple | object | None:
         candidates = list(_block_candidates(code, text))
         if not candidates:
             return _UNPARSED
-    variants = _import_variants(fn, text if tree is not None else None)
+    if tree is None:
+        variants = _import_variants(fn, None)
     for node, indent in candidates:
         if _compiles_to(node, code, variants):
             return node, indent
