@@ -199,8 +199,9 @@ class Hooks:
         return []
 
 
-def _inline_test(test_body: list, test: Any) -> gast.expr | None:
-    """The while-loop test as one expression, when its statements only feed the test."""
+def _inline_test(test_body: list, test: Any, others: tuple = ()) -> gast.expr | None:
+    """The while-loop test as one expression, when its statements only feed the test
+    (``others``: atoms read elsewhere, by the loop's phis and breaks)."""
     defs = {}
     for stmt in test_body:
         if not isinstance(stmt, ir.Assign) or isinstance(stmt.value, ir.Raw):
@@ -210,8 +211,9 @@ def _inline_test(test_body: list, test: Any) -> gast.expr | None:
     for stmt in test_body:
         for n in ir.expr_uses(stmt.value):
             uses[n] = uses.get(n, 0) + 1
-    for n in ir.atom_vars(test):
-        uses[n] = uses.get(n, 0) + 1
+    for atom in (test, *others):
+        for n in ir.atom_vars(atom):
+            uses[n] = uses.get(n, 0) + 1
     if any(uses.get(n, 0) != 1 for n in defs):
         return None
 
@@ -270,7 +272,8 @@ def _loop_nodes(loop: ir.Loop, hooks: Hooks) -> list:
         out.append(gast.For(target=store(loop.target), iter=atom_expr(loop.iter), body=body or [gast.Pass()],
                             orelse=[], type_comment=None))
     else:
-        inline = _inline_test(loop.test_body, loop.test)
+        inline = _inline_test(loop.test_body, loop.test,
+                              tuple(src for phi in loop.phis for src in phi.sources) + tuple(loop.breaks))
         if inline is not None:
             out.append(gast.While(test=inline, body=body or [gast.Pass()], orelse=[]))
         else:

@@ -162,7 +162,7 @@ def unbroadcast_to(g: Any, shape: tuple) -> Any:
             g = g.sum(axis=axes, keepdims=True)
             gshape = g.shape
     if gshape != shape:
-        g = np.broadcast_to(g, shape)
+        g = np.array(np.broadcast_to(g, shape))  # a writable array, not a read-only view
     return g
 
 

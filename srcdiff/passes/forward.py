@@ -33,7 +33,7 @@ from typing import Any
 import gast
 
 from .. import ir
-from ..emit import Hooks, atom_expr, block_nodes, name, store, value_expr
+from ..emit import Hooks, atom_expr, block_nodes, name, store, value_expr, walk
 from ..errors import NoRuleError
 from ..names import Namer
 from ..rules import registry
@@ -135,7 +135,33 @@ class _Forward(Hooks):
         total = terms[0]
         for term in terms[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=term)
+        if registry._is_elementwise(rule.fn) and self._may_be_smaller(total, cls, active):
+            # the tangents may all be smaller than the result, which an argument without
+            # one broadcast (s + np.ones(3) for a float s): spread them to its shape
+            total = _call("unbroadcast", total, name(stmt.target))
         return total
+
+    def _may_be_smaller(self, total: gast.expr, cls: Any, active: list) -> bool:
+        """Whether an argument without a tangent may broadcast the result beyond the
+        tangent ``total``: one that ``total`` does not read, that is not a number and
+        not certainly of the shape of an argument with a tangent."""
+        read = {n.id for n in walk(total) if isinstance(n, gast.Name)}
+        shaped = [v for p in active for v in ir.atom_vars(cls.bound[p])]
+        for param, atom in cls.bound.items():
+            if param in active or isinstance(atom, registry._DEFAULT):
+                continue
+            if isinstance(atom, ir.Const) and (atom.value is None or isinstance(atom.value, (int, float))):
+                continue
+            if isinstance(atom, ir.Var) and (self.act.shapes.get(atom.id) == 0 or any(
+                    self.act.same_shape(atom.id, v) for v in shaped)):
+                continue
+            root = atom_expr(atom)
+            while isinstance(root, gast.Attribute):
+                root = root.value
+            if isinstance(root, gast.Name) and root.id in read:
+                continue
+            return True
+        return False
 
     def user_call(self, stmt: ir.Assign) -> list:
         """A call to the user's own function: call its jvp (generated and cached on its own)."""
