@@ -578,6 +578,44 @@ def test_register_adjoint_two_parameters_and_defaults():
 
 
 @pytest.mark.usefixtures("clean_registry")
+@pytest.mark.parametrize("transform", ["grad", "jvp"])
+def test_user_rule_without_an_adjoint_for_a_differentiated_parameter(transform):
+    """A parameter the user's rule gives no template is never silently zero."""
+    scaled = _sourceless("def scaled(a, b):\n    return a * b\n", "scaled")
+    srcdiff.register_adjoint(scaled, "scaled(a, b)", a="g * b", tangents={"a": "t * b"})
+
+    def loss(a, b):
+        return np.sum(scaled(a, b))
+
+    a, b = np.array([1.0, -2.0]), np.array([0.5, 3.0])
+    np.testing.assert_allclose(srcdiff.grad(loss)(a, b), b)  # b not differentiated: fine
+    with pytest.raises(srcdiff.NoRuleError) as info:
+        if transform == "grad":
+            srcdiff.grad(loss, wrt=(0, 1))(a, b)
+        else:
+            srcdiff.jvp(loss, wrt=1)(a, b, np.ones(2))
+    message = str(info.value)
+    assert "'b'" in message and "test_errors.py" in message and "return np.sum(scaled(a, b))" in message
+    assert "nondiff=" in info.value.hint or "tangent" in message
+
+
+@pytest.mark.usefixtures("clean_registry")
+def test_user_rule_with_a_declared_nondifferentiable_parameter():
+    scaled = _sourceless("def scaled(a, b):\n    return a * b\n", "scaled")
+    srcdiff.register_adjoint(scaled, "scaled(a, b)", a="g * b", nondiff=("b",))
+
+    def loss(a, b):
+        return np.sum(scaled(a, b))
+
+    a, b = np.array([1.0, -2.0]), np.array([0.5, 3.0])
+    ga, gb = srcdiff.grad(loss, wrt=(0, 1))(a, b)  # b declared: its gradient is zero
+    np.testing.assert_allclose(ga, b)
+    np.testing.assert_allclose(gb, [0.0, 0.0])
+    with pytest.raises(srcdiff.RuleDefinitionError, match="nondiff names 'c'"):
+        srcdiff.register_adjoint(scaled, "scaled(a, b)", a="g * b", nondiff=("c",))
+
+
+@pytest.mark.usefixtures("clean_registry")
 def test_nondifferentiable_function_carries_no_gradient():
     stop = _sourceless("def stop(v):\n    return v * 1.0\n", "stop")
     srcdiff.nondifferentiable(stop)

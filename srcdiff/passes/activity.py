@@ -73,7 +73,10 @@ def classify(value: Any) -> Classified:
         if bound is None:
             return Classified("unbound", rule=rule, flows=tuple(ir.expr_uses(value)))
         flows = []
-        for param in (rule.adjoints if rule.reverse else rule.tangents):
+        params = rule.adjoints if rule.reverse else rule.tangents
+        if rule.strict:  # the user's rule: every parameter not declared nondiff
+            params = [p for p in rule.params if p not in rule.nondiff]
+        for param in params:
             atom = bound[param]
             if not isinstance(atom, registry._DEFAULT):
                 flows += ir.atom_vars(atom)

@@ -119,6 +119,11 @@ class Rule:
     tangent: Any = None  # or one template for the whole result tangent, over d<param>
     tangent_sources: dict = field(default_factory=dict)
     reverse: bool = True  # False: a forward-mode-only rule (no adjoints at all)
+    # A rule the user registered: a differentiated argument of a parameter without an
+    # adjoint template is an error unless the parameter is declared in ``nondiff``.
+    # (srcdiff's own rules leave out structural parameters: axis, shapes, indices.)
+    strict: bool = False
+    nondiff: frozenset = frozenset()
 
     def bind(self, args: tuple, kwargs: tuple) -> dict | None:
         """Map call atoms onto parameter names, defaults filled in; None if they don't fit."""
@@ -179,6 +184,15 @@ def _caller_loc() -> Any:
         return None
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).rstrip("\n")
     return Loc(frame.f_code.co_filename, frame.f_lineno, len(line) - len(line.lstrip()), line)
+
+
+def _called_by_user() -> bool:
+    """Whether register_adjoint was called from outside srcdiff."""
+    import os
+    import sys
+
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return not os.path.abspath(sys._getframe(2).f_code.co_filename).startswith(package)
 
 
 def _rule_error(message: str, hint: str = _RULE_HINT) -> RuleDefinitionError:
@@ -286,6 +300,7 @@ def register_adjoint(
     tangents: dict | None = None,
     tangent: str | None = None,
     reverse: bool = True,
+    nondiff: Iterable[str] = (),
     **adjoints: str,
 ) -> Rule:
     """Register the reverse-mode rule of ``fn``.
@@ -294,7 +309,9 @@ def register_adjoint(
     ``"sum(a, axis=None, keepdims=False)"``.  Each keyword names a parameter and gives
     its adjoint as an expression template over the parameter names, ``out`` (the
     result) and ``g`` (the cotangent of the result); the template must give a value of
-    the parameter's own shape.  Parameters without a template get no gradient.
+    the parameter's own shape.  A parameter that carries no gradient (a flag, a count)
+    is named in ``nondiff``; differentiating through any other parameter without a
+    template is an error, never a silent zero.
 
     >>> import srcdiff, numpy as np
     >>> def softplus(x):
@@ -305,6 +322,9 @@ def register_adjoint(
     """
     name, params, defaults = _parse_signature(signature)
     where = f"rule for {printable_name(fn)}"
+    for param in nondiff:
+        if param not in params:
+            raise _rule_error(f"{where}: nondiff names {param!r}, not a parameter of {signature!r}")
     parsed = {}
     for param, text in adjoints.items():
         if param not in params:
@@ -354,6 +374,8 @@ def register_adjoint(
         tangent_sources={**{p: t.strip() for p, t in tangents.items()},
                          **({"*": tangent.strip()} if tangent else {})},
         reverse=reverse,
+        strict=_called_by_user(),
+        nondiff=frozenset(nondiff),
     )
     _RULES[_key(fn)] = rule
     _NONDIFF.discard(fn)
