@@ -1284,3 +1284,26 @@ def test_regression_helper_loop_reassigning_a_parameter():
 
 def test_regression_jvp_where_broadcasts_a_scalar_branch():
     _assert_all_modes_agree("def f(s):\n    return np.sum(np.where(False, np.ones(3), s))\n", (0.7,))
+
+
+def test_regression_inner_loop_header_read_after_an_outer_iteration():
+    """The adjoint of an inner loop starts from the inner header's last value, which the
+    outer loop must save for each of its iterations (its read came before a pop of the
+    same name, which a loads-minus-stores count missed): NaN from a stale value."""
+    src = ("def f(x):\n"
+           "    x = x[0]\n"
+           "    n = 0\n"
+           "    while n < 1:\n"
+           "        x, a = x, (0.5 + x)\n"
+           "        n += 1\n"
+           "    n = 0\n"
+           "    while n < 2:\n"
+           "        for j in range(1):\n"
+           "            a = np.sqrt((1.0 + (x * x)))\n"
+           "        a -= a\n"
+           "        x = 0.5\n"
+           "        n += 1\n"
+           "    return np.sum(np.tanh(a))\n")
+    _assert_matches_finite_differences(src, (np.array([0.54784675, -0.92085314, -1.8361059]),), 0)
+    src2 = src.replace("a -= a", "a = a * 0.5")
+    _assert_matches_finite_differences(src2, (np.array([0.5, -0.9, 1.8]),), 0)

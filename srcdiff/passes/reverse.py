@@ -76,13 +76,46 @@ def _assign(target: str | gast.expr, value: gast.expr) -> gast.Assign:
     return gast.Assign(targets=[target], value=value, type_comment=None)
 
 
-def _loads_minus_stores(nodes: list) -> set:
-    loads, stores = set(), set()
+def _loads_minus_stores(nodes: list, stored: set | None = None) -> set:
+    """The names ``nodes`` may read before assigning them (what they need from before).
+
+    In order: a read counts unless an earlier statement of the same block assigned
+    the name.  Assignments inside a loop or branch do not count after it (the body
+    may not run), and a loop body reads what it reads in any iteration.
+    """
+    stored = set() if stored is None else set(stored)
+    exposed: set = set()
+
+    def reads(node: gast.AST) -> None:
+        exposed.update(n.id for n in walk(node) if isinstance(n, gast.Name)
+                       and isinstance(n.ctx, gast.Load) and n.id not in stored)
+
     for stmt in nodes:
-        for n in walk(stmt):
-            if isinstance(n, gast.Name):
-                (loads if isinstance(n.ctx, gast.Load) else stores).add(n.id)
-    return loads - stores
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            reads(stmt.value)
+            targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+            for target in targets:
+                if isinstance(stmt, gast.AugAssign) and isinstance(target, gast.Name):
+                    if target.id not in stored:
+                        exposed.add(target.id)  # x += e reads x
+                elif isinstance(target, (gast.Subscript, gast.Attribute)):
+                    reads(target)  # x[i] = e reads x and i
+            for target in targets:
+                stored.update(n.id for n in walk(target) if isinstance(n, gast.Name)
+                              and isinstance(n.ctx, gast.Store))
+        elif isinstance(stmt, (gast.For, gast.While)):
+            reads(stmt.iter if isinstance(stmt, gast.For) else stmt.test)
+            inner = set(stored)
+            if isinstance(stmt, gast.For):
+                inner.update(n.id for n in walk(stmt.target) if isinstance(n, gast.Name))
+            exposed.update(_loads_minus_stores(stmt.body, inner))
+        elif isinstance(stmt, gast.If):
+            reads(stmt.test)
+            exposed.update(_loads_minus_stores(stmt.body, stored))
+            exposed.update(_loads_minus_stores(stmt.orelse, stored))
+        else:
+            reads(stmt)
+    return exposed
 
 
 @dataclass
