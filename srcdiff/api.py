@@ -240,6 +240,20 @@ class Derivative:
             kinds.append(_kind(value, name, self._fn))
         return tuple(kinds)
 
+    def _takes_positional(self, count: int, kwargs: dict) -> bool:
+        """Whether the function accepts ``count`` positional arguments besides ``kwargs``
+        (True when its signature cannot be read)."""
+        try:
+            params = list(inspect.signature(self._fn).parameters.values())
+        except (TypeError, ValueError):
+            return True
+        if any(p.kind == p.VAR_POSITIONAL for p in params):
+            return True
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if count > len(positional):
+            return False
+        return all(p.default is not p.empty or p.name in kwargs for p in positional[count:])
+
     def _target(self, args: tuple | None, kwargs: dict | None) -> Callable:
         """The Python function to transform: the user's, or, when differentiating a
         derivative, the code srcdiff generated for it (without updates in place)."""
@@ -309,12 +323,16 @@ class Derivative:
             args = (self._bound,) + args
         tangents: tuple = ()
         if self._mode == "jvp":
-            if len(args) < len(self._wrt):
-                raise ArgumentError(
-                    f"jvp of {getattr(self._fn, '__name__', 'fn')} takes the function's arguments "
-                    f"followed by {len(self._wrt)} tangent(s), one per wrt entry {self._names}",
-                    pipeline.function_loc(self._fn), hint="append one tangent per wrt entry")
             split = len(args) - len(self._wrt)
+            if split < 0 or not self._takes_positional(split, kwargs):
+                name = getattr(self._fn, "__name__", "fn")
+                raise ArgumentError(
+                    f"jvp of {name} takes the function's arguments followed by {len(self._wrt)} "
+                    f"tangent(s), one per wrt entry {self._names}; it got {len(args)} positional "
+                    f"argument(s), which do not split that way",
+                    pipeline.function_loc(self._fn),
+                    hint=f"call it as jvp({name})(*args, " + ", ".join(f"{n}_dot" for n in self._names)
+                    + "): one tangent of the same shape per differentiated argument")
             args, tangents = args[:split], args[split:]
         spec = self._spec(args, kwargs)
         entry = self._table.get(spec)

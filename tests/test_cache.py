@@ -320,6 +320,33 @@ def test_cache_is_per_function_not_per_name():
 
 # -- the on-disk cache -------------------------------------------------------------------
 
+
+def _key_of(f):
+    return pipeline._disk_key(f, "grad", ("x",), {"x": "array"}, True, True, False)
+
+
+def test_disk_key_changes_with_srcdiff_itself_and_with_the_rules(monkeypatch, clean_registry):
+    """A changed srcdiff (its source files) or a new rule gives every function new keys."""
+    from srcdiff import cache
+
+    monkeypatch.delenv("SRCDIFF_DISABLE_CACHE", raising=False)
+    f = make_function("def keyed(x):\n    return np.sum(x * x)\n")
+    before = _key_of(f)
+    assert _key_of(f) == before
+    monkeypatch.setattr(cache, "_CODE_HASH", ["a different srcdiff"])
+    assert _key_of(f) != before
+    monkeypatch.undo()
+    monkeypatch.delenv("SRCDIFF_DISABLE_CACHE", raising=False)
+    assert _key_of(f) == before
+    srcdiff.register_adjoint(make_function("def op(x):\n    return x\n"), "op(x)", x="g")
+    assert _key_of(f) != before
+
+
+def test_disk_key_differs_for_two_functions_with_one_name_and_line(monkeypatch):
+    monkeypatch.delenv("SRCDIFF_DISABLE_CACHE", raising=False)
+    f, g = make_function("pair = (lambda x: x * 2.0), (lambda x: x * 3.0)\n", name="pair")
+    assert _key_of(f) != _key_of(g)
+
 _DISK_SCRIPT = """
 import sys
 import numpy as np

@@ -641,3 +641,18 @@ def test_nondifferentiable_on_a_function_with_source():
     x = np.array([0.5, 1.0])
     np.testing.assert_allclose(srcdiff.grad(f)(x), np.cos(x) * x)
 
+
+
+def _two_args(x, y):
+    return np.sum(x * y)
+
+
+@pytest.mark.parametrize("count", [1, 2, 4])
+def test_jvp_with_the_wrong_number_of_tangents(count):
+    x = np.ones(2)
+    with pytest.raises(srcdiff.ArgumentError) as info:
+        srcdiff.jvp(_two_args)(*[x] * count)
+    assert "test_errors.py" in str(info.value) and "1 tangent(s)" in str(info.value)
+    assert "x_dot" in info.value.hint
+    value, tangent = srcdiff.jvp(_two_args)(x, 2 * x, np.ones(2))  # the right number
+    assert value == 4.0 and tangent == 4.0
