@@ -120,15 +120,20 @@ def store(digest: str, entry: dict) -> None:
     if not enabled():
         return
     folder = cache_dir() / digest[:2]
+    tmp = None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         data = pickle.dumps({**entry, "code": marshal.dumps(entry["code"])})
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.replace(tmp, folder / f"{digest}.srcdiff")
+        os.replace(tmp, folder / f"{digest}.srcdiff")  # readers see the old file or the new one
     except (OSError, pickle.PicklingError, ValueError, TypeError):
-        pass
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def info() -> dict:

@@ -401,6 +401,27 @@ def test_a_changed_function_is_transformed_again(tmp_path):
     np.testing.assert_allclose([float(v) for v in out[2:4]], [4.0, 1.0])
 
 
+def test_concurrent_writers_leave_one_whole_entry(tmp_path):
+    """Processes that transform the same function at once each write the entry by an
+    atomic rename: none sees a half-written file, and the survivor loads."""
+    import os
+    import subprocess
+    import sys
+
+    _write_module(tmp_path, "    return np.sum(helper(x) * y)")
+    env = {k: v for k, v in os.environ.items() if k != "SRCDIFF_DISABLE_CACHE"}
+    env.update(SRCDIFF_CACHE_DIR=str(tmp_path / "cache"))
+    script = _DISK_SCRIPT.format(folder=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=env) for _ in range(4)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outputs]
+    assert len({tuple(out.split()[2:]) for out, _ in outputs}) == 1  # the same gradients
+    assert not list((tmp_path / "cache").rglob("*.tmp"))  # no temporary file left behind
+    out, err = _run_disk(tmp_path, {})
+    assert out[:2] == ["0", "2"] and "unreadable" not in err
+
+
 def test_disabled_disk_cache_writes_nothing(tmp_path):
     _write_module(tmp_path, "    return np.sum(x * y)")
     _run_disk(tmp_path, {"SRCDIFF_DISABLE_CACHE": "1"})
