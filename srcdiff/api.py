@@ -287,7 +287,7 @@ class Derivative:
                 per_fn[key] = gen
             _remember(target, key)
         if not functional and not isinstance(self._fn, Derivative):
-            self._table[spec] = (version, gen.function, gen.current)
+            self._table[spec] = (gen.function, gen.current)
         self._last = gen
         return gen
 
@@ -298,9 +298,14 @@ class Derivative:
         return args, kwargs
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        # The common path, kept short: the table maps the kinds of the differentiated
+        # arguments to (function, check that nothing it was built from changed).
         one = self._one
-        if one is not None and not kwargs and len(args) > one:  # one wrt argument: kept short
-            value = args[one]
+        if one is not None and not kwargs:  # one differentiated argument
+            try:
+                value = args[one]
+            except IndexError:
+                return self._call(args, kwargs)
             kind = type(value)
             if kind is float:
                 entry = self._table.get(_FLOAT)
@@ -308,14 +313,14 @@ class Derivative:
                 entry = self._table.get(_ARRAY)
             else:
                 entry = None
-            if entry is not None and entry[0] == _VERSION[0] and entry[2]():
-                return entry[1](*args)
+            if entry is not None and entry[1]():
+                return entry[0](*args)
         elif self._fast and not kwargs:
             kinds = _fast_kinds(args, self._positions)
             if kinds is not None:
                 entry = self._table.get(kinds)
-                if entry is not None and entry[0] == _VERSION[0] and entry[2]():
-                    return entry[1](*args)
+                if entry is not None and entry[1]():
+                    return entry[0](*args)
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
@@ -336,11 +341,11 @@ class Derivative:
             args, tangents = args[:split], args[split:]
         spec = self._spec(args, kwargs)
         entry = self._table.get(spec)
-        if entry is None or entry[0] != _VERSION[0] or not entry[2]():
+        if entry is None or not entry[1]():
             gen = self._generated(spec, args, kwargs)
             function = gen.function
         else:
-            function = entry[1]
+            function = entry[0]
         if tangents:
             kwargs = dict(kwargs)
             kwargs.update(zip(function.__code__.co_varnames[

@@ -121,8 +121,10 @@ def _guard(fn: Callable, roots: list[str]) -> Callable[[], bool]:
     checks = [_lookup_root(fn, root) for root in roots]
 
     # One boolean expression, no loop: the check runs on every call of a derivative.
-    env: dict[str, Any] = {"fn": fn, "code": code, "MISSING": resolve.MISSING, "cell": _cell}
-    terms = ["fn.__code__ is code"]
+    # It also checks that no rule was registered since (the registry's version).
+    env: dict[str, Any] = {"fn": fn, "code": code, "MISSING": resolve.MISSING, "cell": _cell,
+                           "version": registry._version, "built": registry._version[0]}
+    terms = ["version[0] == built", "fn.__code__ is code"]
     for i, (where, key, value) in enumerate(checks):
         env[f"w{i}"], env[f"v{i}"], env[f"k{i}"] = where, value, key
         terms.append(f"cell(w{i}) is v{i}" if key is None else f"w{i}.get(k{i}, MISSING) is v{i}")
