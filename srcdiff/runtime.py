@@ -15,6 +15,8 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "unbroadcast_to",
+    "power_term",
+    "literal",
     "seed",
     "sum_grad",
     "mean_grad",
@@ -164,6 +166,25 @@ def unbroadcast_to(g: Any, shape: tuple) -> Any:
     if gshape != shape:
         g = np.array(np.broadcast_to(g, shape))  # a writable array, not a read-only view
     return g
+
+
+def power_term(c: Any, x: Any, e: Any) -> Any:
+    """``c * x ** e``, with 0 where ``c == 0``: the derivatives of ``x ** y`` in ``x``
+    (``power_term(y, x, y - 1)``, then ``power_term(y * (y - 1), x, y - 2)``, ...), which
+    the textbook form makes ``0 * inf`` at ``x == 0``.
+
+    >>> power_term(np.array([0.0, 3.0]), np.array([0.0, 2.0]), np.array([-1.0, 2.0])).tolist()
+    [0.0, 12.0]
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return np.where(np.equal(c, 0), 0.0, c * np.power(x, e))
+
+
+def literal(value: Any) -> bool:
+    """In a rule template, whether an argument is a number written in the code: the
+    choice is made when the code is generated, so this runs only when it could not be
+    (and then the general form is taken)."""
+    return False
 
 
 def seed(out: Any, where: str) -> Any:
@@ -697,8 +718,8 @@ def as_sequence(x: Any) -> Any:
 def zeros_like_value(x: Any) -> Any:
     """A zero cotangent for ``x``: 0.0 for a scalar, zeros for an array, a container of
     zeros for a container, None (no value, no derivative) for None."""
-    if x is None:
-        return None
+    if x is None or isinstance(x, (range, str, bytes, slice)):
+        return None  # saved loop bookkeeping: no derivative
     if isinstance(x, (float, int, np.number, np.bool_)):
         return 0.0
     if isinstance(x, (list, tuple, dict)):

@@ -267,9 +267,6 @@ def test_power_with_large_exponents():
     assert_matches(dy, reference(lambda x, y: x**y * mpmath.log(x), x, y), rtol=64 * EPS)
 
 
-@pytest.mark.xfail(strict=True, reason="y * x ** (y - 1) at x = y = 0 is 0 * inf = NaN, but x ** 0 is "
-                   "constant; fix: np.where(y == 0, 0.0, y * x ** (y - 1)) in the rules of np.power and "
-                   "operator.pow")
 def test_power_zero_exponent_at_zero():
     with np.errstate(divide="ignore", invalid="ignore"):
         assert_matches(srcdiff.grad(power_sum)(np.zeros(1), np.zeros(1)), [0.0])

@@ -148,6 +148,30 @@ def test_unbroadcast_is_the_adjoint_of_broadcasting(out_shape, x_shape):
                lambda u: runtime.unbroadcast(u, x), linear=True)
 
 
+@covers("power_term")
+def test_power_term_is_zero_where_its_coefficient_is():
+    x = np.array([0.0, 0.0, 2.0, 0.5])
+    c = np.array([0.0, 2.0, 3.0, -1.5])
+    e = np.array([-1.0, 1.0, 2.0, -0.5])
+    with np.errstate(all="raise"):  # no warning for the 0 * inf it avoids
+        got = runtime.power_term(c, x, e)
+    np.testing.assert_allclose(got, [0.0, 0.0, 12.0, -1.5 * 0.5 ** -0.5])
+
+
+@covers("literal")
+def test_literal_is_decided_when_the_code_is_generated():
+    import gast
+
+    from srcdiff.passes.simplify import fold
+
+    def folded(text):
+        return fold(gast.parse(text).body[0].value).value
+
+    assert folded("literal(2)") is True and folded("literal(-0.5)") is True
+    assert folded("literal(y)") is False
+    assert runtime.literal(2.0) is False  # at run time: the general form
+
+
 @covers("unbroadcast_to")
 @pytest.mark.parametrize("out_shape, x_shape", [((2, 3), (2, 3)), ((2, 3), (3,)), ((4, 2, 3), (2, 1)),
                                                 ((2, 3), ()), ((), ())])

@@ -99,6 +99,12 @@ class _Folder(gast.NodeTransformer):
 
     def visit_Compare(self, node: gast.Compare) -> gast.expr:
         self.generic_visit(node)
+        if len(node.ops) == 1 and type(node.ops[0]) in (gast.Is, gast.IsNot):
+            # a tuple or list display is never None: (1, 0, 2) is None -> False
+            left, right = node.left, node.comparators[0]
+            if (isinstance(left, (gast.Tuple, gast.List)) and _is_const(right, None)
+                    or isinstance(right, (gast.Tuple, gast.List)) and _is_const(left, None)):
+                return gast.Constant(value=isinstance(node.ops[0], gast.IsNot), kind=None)
         if len(node.ops) == 1 and type(node.ops[0]) in _CMP:
             left, right = node.left, node.comparators[0]
             if _is_const(left) and _is_const(right):
@@ -136,6 +142,8 @@ class _Folder(gast.NodeTransformer):
             # negate after summing: the sum is the smaller array
             node.args[0] = node.args[0].operand
             return gast.UnaryOp(op=gast.USub(), operand=node)
+        if isinstance(func, gast.Name) and func.id == "literal" and len(node.args) == 1:
+            return gast.Constant(value=_number(node.args[0]) is not None, kind=None)
         if isinstance(func, gast.Name) and func.id == "isinstance" and len(node.args) == 2:
             value, types = node.args
             if isinstance(value, (gast.List, gast.Tuple)) and isinstance(types, gast.Tuple):

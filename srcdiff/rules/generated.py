@@ -63,6 +63,17 @@ rule(rt.distinct, "distinct(results)", results="g", seq=("results",),
 rule(rt.unbroadcast, "unbroadcast(v, x)", v="unbroadcast(g, v)", tangents={"v": "unbroadcast(t, x)"},
      cases=[Case(((2, 3), _ones(3))), Case(((3,), Fixed(2.0)))])
 
+# power_term(c, x, e) = c x^e (0 where c == 0): in c, x^e; in x, power_term(c e, x, e - 1);
+# in e (for x > 0), c x^e log x.
+rule(rt.power_term, "power_term(c, x, e)",
+     c="unbroadcast(g * power_term(1.0, x, e), c)",
+     x="unbroadcast(g * power_term(c * e, x, e - 1), x)",
+     e="unbroadcast(g * np.where(x > 0, power_term(c, x, e) * np.log(np.where(x > 0, x, 1.0)), 0.0), e)",
+     tangents={"c": "t * power_term(1.0, x, e)", "x": "t * power_term(c * e, x, e - 1)",
+               "e": "t * np.where(x > 0, power_term(c, x, e) * np.log(np.where(x > 0, x, 1.0)), 0.0)"},
+     domain={"x": POSITIVE}, cases=[Case(((3,), (3,), (3,))), Case(((2, 3), (3,), ()))])
+nondifferentiable(rt.literal)
+
 # ---- reductions ------------------------------------------------------------------------------
 
 rule(rt.sum_grad, "sum_grad(v, a, axis=None, keepdims=False)",

@@ -16,7 +16,9 @@ rule(
 )
 rule(
     operator.pow, "pow(x, y)",
-    x="unbroadcast(g * y * x ** (y - 1), x)",
+    # y x^(y-1), as written for an exponent in the code (x ** 2 -> 2 * x); else with 0
+    # where y == 0 (the textbook form is 0 * inf at x == 0)
+    x="unbroadcast(g * y * x ** (y - 1) if literal(y) and y != 0 else g * power_term(y, x, y - 1), x)",
     # d/dy x**y = x**y log x; where x <= 0 the real derivative does not exist: use 0.
     y="unbroadcast(g * out * np.log(np.where(x > 0, x, 1.0)), y)",
     domain={"x": POSITIVE},
