@@ -182,6 +182,8 @@ class Derivative:
             # a bound method (of an instance, or a classmethod of its class): differentiate
             # its function, with what it is bound to passed first
             self._bound = fn.__self__
+        elif isinstance(fn, Derivative) and fn._bound is not None:
+            self._bound = fn._bound  # a derivative of a bound method: bound the same way
         self._fn = _underlying(fn)
         self._mode = mode
         self._wrt, self._single = _wrt_spec(fn if self._bound is not None else self._fn, wrt)
@@ -249,6 +251,8 @@ class Derivative:
             return True
         if any(p.kind == p.VAR_POSITIONAL for p in params):
             return True
+        if self._bound is not None and isinstance(self._fn, Derivative):
+            count -= 1  # its signature is the bound method's, without the instance
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         if count > len(positional):
             return False
@@ -505,7 +509,9 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
     single = not isinstance(wrt, (tuple, list))
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        targets = [args[p] if p is not None and p < len(args) else kwargs[n] for p, n in forward._wrt]
+        shift = 0 if forward._bound is None else 1  # positions count the bound instance
+        targets = [args[p - shift] if p is not None and p - shift < len(args) else kwargs[n]
+                   for p, n in forward._wrt]
         for (_, name), target in zip(forward._wrt, targets):
             if isinstance(target, (dict, list, tuple)):
                 raise ArgumentError(

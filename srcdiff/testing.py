@@ -129,7 +129,9 @@ def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, modes: tuple = 
                 raise AssertionError(f"{what}{path} has shape {a_arr.shape}, expected {e_arr.shape}")
             err = np.abs(a_arr - e_arr)
             rel = err / np.maximum(np.abs(e_arr), 1e-12)
-            bad = err > atol + rtol * np.abs(e_arr)
+            # not (err <= tol): a NaN on one side only is a mismatch too
+            with np.errstate(invalid="ignore"):
+                bad = ~(err <= atol + rtol * np.abs(e_arr)) & ~(np.isnan(a_arr) & np.isnan(e_arr))
             if err.size and err.max() >= worst.worst_abs:
                 worst.worst_abs = float(err.max())
                 worst.where = f"{what}{path}"
