@@ -17,6 +17,8 @@ __all__ = [
     "unbroadcast_to",
     "power_term",
     "literal",
+    "method_vjp",
+    "method_jvp",
     "seed",
     "sum_grad",
     "mean_grad",
@@ -185,6 +187,42 @@ def literal(value: Any) -> bool:
     choice is made when the code is generated, so this runs only when it could not be
     (and then the general form is taken)."""
     return False
+
+
+_METHOD_DERIVATIVES: dict = {}
+
+
+def method_vjp(obj: Any, name: str, wrt: tuple) -> Any:
+    """The vjp of the method ``name`` of ``obj``'s class, with respect to the parameter
+    positions ``wrt`` (``obj`` is position 0): how generated code differentiates
+    ``obj.name(...)``, whose class is known only when it runs."""
+    return _method_derivative("vjp", obj, name, wrt)
+
+
+def method_jvp(obj: Any, name: str, wrt: tuple) -> Any:
+    """The jvp of the method ``name`` of ``obj``'s class (see :func:`method_vjp`)."""
+    return _method_derivative("jvp", obj, name, wrt)
+
+
+def _method_derivative(mode: str, obj: Any, name: str, wrt: tuple) -> Any:
+    import inspect
+    import types
+
+    fn = inspect.getattr_static(type(obj), name, None)
+    key = (mode, fn, wrt)
+    found = _METHOD_DERIVATIVES.get(key)
+    if found is None:
+        from . import api
+        from .errors import NoRuleError
+
+        if not isinstance(fn, types.FunctionType):
+            raise NoRuleError(
+                f"cannot differentiate the call of .{name}() on a {type(obj).__name__}: it is not "
+                "a method defined in Python on its class",
+                hint=f"call the function it runs directly, with the instance first "
+                f"({type(obj).__name__}.{name}(obj, ...)), or register a rule for it")
+        found = _METHOD_DERIVATIVES[key] = getattr(api, mode)(fn, wrt=wrt)
+    return found
 
 
 def seed(out: Any, where: str) -> Any:

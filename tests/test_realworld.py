@@ -245,9 +245,6 @@ class Scaler:
         return np.sum(Scaler.predict(self, w) ** 2)
 
 
-@pytest.mark.xfail(strict=True, raises=srcdiff.NoRuleError,
-                   reason="a method calling another method on self, self.predict(w), is a NoRuleError "
-                          "('no derivative rule for the method .predict() on a differentiated value')")
 def test_method_calling_another_method_on_self():
     check(Scaler(2.0).loss, np.array([1.0, -0.5]))
 

@@ -172,6 +172,29 @@ def test_literal_is_decided_when_the_code_is_generated():
     assert runtime.literal(2.0) is False  # at run time: the general form
 
 
+class _Affine:
+    def __init__(self, a):
+        self.a = a
+
+    def apply(self, x, b=0.0):
+        return self.a * np.sin(x) + b
+
+
+@covers("method_vjp", "method_jvp")
+def test_method_derivatives_of_an_objects_class():
+    obj, x = _Affine(2.0), np.array([0.3, -1.2])
+    value, pullback = runtime.method_vjp(obj, "apply", (1, "b"))(obj, x, b=0.5)
+    np.testing.assert_allclose(value, 2.0 * np.sin(x) + 0.5)
+    gx, gb = pullback(np.ones(2))
+    np.testing.assert_allclose(gx, 2.0 * np.cos(x))
+    assert gb == pytest.approx(2.0)
+    value, tangent = runtime.method_jvp(obj, "apply", (1,))(obj, x, np.ones(2))
+    np.testing.assert_allclose(tangent, 2.0 * np.cos(x))
+    assert runtime.method_vjp(obj, "apply", (1,)) is runtime.method_vjp(_Affine(3.0), "apply", (1,))
+    with pytest.raises(srcdiff.NoRuleError, match="not a method defined in Python"):
+        runtime.method_vjp(np.ones(2), "cumsum", (1,))
+
+
 @covers("unbroadcast_to")
 @pytest.mark.parametrize("out_shape, x_shape", [((2, 3), (2, 3)), ((2, 3), (3,)), ((4, 2, 3), (2, 1)),
                                                 ((2, 3), ()), ((), ())])

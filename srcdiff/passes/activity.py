@@ -85,6 +85,10 @@ def classify(value: Any) -> Classified:
         return Classified("nondiff")
     if is_user_function(obj):
         return Classified("user", flows=tuple(ir.expr_uses(value)))
+    if isinstance(obj, ir.Method) and value.args:
+        # obj.method(args): the method of obj's class, found when the code runs and
+        # differentiated with respect to the arguments (obj itself must not be active)
+        return Classified("method", flows=tuple(ir.expr_uses(value)))
     return Classified("unknown", flows=tuple(ir.expr_uses(value)))
 
 
@@ -317,6 +321,11 @@ def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None
                 f'{params[0]}="<cotangent of {params[0]} in terms of g, out and the arguments>")',
             ) from exc
         return
+    if cls.kind == "method":
+        receiver = stmt.value.args[0]
+        if not any(n in active for n in ir.atom_vars(receiver)):
+            return  # differentiated through the method's source, found at run time
+        cls = Classified("unknown", flows=cls.flows)
     if cls.kind == "raw":
         import ast
 

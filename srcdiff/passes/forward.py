@@ -98,6 +98,8 @@ class _Forward(Hooks):
                                         type_comment=None)]
         if cls.kind == "user":
             return self.user_call(stmt)
+        if cls.kind == "method":
+            return self.method_call(stmt)
         assert cls.kind == "rule", cls.kind  # activity analysis rejected the rest
         return [primal, gast.Assign(targets=[target], value=self.rule_tangent(stmt, cls), type_comment=None)]
 
@@ -187,6 +189,26 @@ class _Forward(Hooks):
         expr = value_expr(call)
         expr.func = name(alias)
         expr.args = list(expr.args) + tangents
+        pair = gast.Tuple(elts=[store(stmt.target), store(self.dot(stmt.target))], ctx=gast.Store())
+        return [gast.Assign(targets=[pair], value=expr, type_comment=None)]
+
+    def method_call(self, stmt: ir.Assign) -> list:
+        """``obj.method(args)``: the jvp of the method of ``obj``'s class (method_jvp)."""
+        call = stmt.value
+        wrt, tangents = [], []
+        for i, atom in enumerate(call.args[1:], start=1):
+            if self.tangent(atom) is not None:
+                wrt.append(i)
+                tangents.append(self.tangent(atom))
+        for key, atom in call.kwargs:
+            if self.tangent(atom) is not None:
+                wrt.append(key)
+                tangents.append(self.tangent(atom))
+        const = lambda v: gast.Constant(value=v, kind=None)  # noqa: E731
+        derivative = _call("method_jvp", atom_expr(call.args[0]), const(call.fn.name),
+                           gast.Tuple(elts=[const(w) for w in wrt], ctx=gast.Load()))
+        expr = gast.Call(func=derivative, args=[atom_expr(a) for a in call.args] + tangents,
+                         keywords=[gast.keyword(arg=k, value=atom_expr(a)) for k, a in call.kwargs])
         pair = gast.Tuple(elts=[store(stmt.target), store(self.dot(stmt.target))], ctx=gast.Store())
         return [gast.Assign(targets=[pair], value=expr, type_comment=None)]
 

@@ -286,6 +286,9 @@ class _Reverse(Hooks):
         if cls.kind == "user":
             self.user_call(stmt, g)
             return
+        if cls.kind == "method":
+            self.method_call(stmt, g)
+            return
         assert cls.kind == "rule", cls.kind  # activity analysis rejected the rest
         rule = cls.rule
         if not rule.reverse:
@@ -405,11 +408,46 @@ class _Reverse(Hooks):
         for i, atom in enumerate(atoms):
             self.contribute(atom, _index(grads, i))
 
+    def method_call(self, stmt: ir.Assign, g: gast.expr) -> None:
+        """``obj.method(args)`` with ``obj`` not differentiated: the primal calls the vjp
+        of the method of ``obj``'s class, found when the code runs (method_vjp), and
+        keeps the pullback; the adjoint calls the pullback."""
+        from ..errors import NoRuleError
+
+        call = stmt.value
+        if self.functional:
+            raise NoRuleError(
+                f"the method call .{call.fn.name}() cannot be differentiated twice in reverse mode",
+                stmt.loc, hint="call the class's function directly: Class.method(obj, ...)")
+        wrt, atoms = [], []
+        for i, atom in enumerate(call.args[1:], start=1):
+            if any(v in self.act.active for v in ir.atom_vars(atom)):
+                wrt.append(i)
+                atoms.append(atom)
+        for key, atom in call.kwargs:
+            if any(v in self.act.active for v in ir.atom_vars(atom)):
+                wrt.append(key)
+                atoms.append(atom)
+        derivative = _call("method_vjp", atom_expr(call.args[0]), _const(call.fn.name),
+                           gast.Tuple(elts=[_const(w) for w in wrt], ctx=gast.Load()))
+        pullback = self.namer.temp("_pullback")
+        self.user_calls[id(stmt)] = (derivative, pullback)
+        if self.act.kinds.get(stmt.target) == "tree":
+            g = _call("tree_fill", g, name(stmt.target))
+        grads = self.bind(_call(pullback, g))
+        for i, atom in enumerate(atoms):
+            self.contribute(atom, _index(grads, i))
+
     def rewrite_assign(self, stmt: ir.Assign) -> list | None:
         entry = self.user_calls.get(id(stmt))
         if entry is None:
             return None
         alias, pullback = entry
+        if isinstance(alias, gast.expr):  # obj.method(args): method_vjp(obj, ...)(obj, args)
+            call = gast.Call(func=alias, args=[atom_expr(a) for a in stmt.value.args],
+                             keywords=[gast.keyword(arg=k, value=atom_expr(a)) for k, a in stmt.value.kwargs])
+            target = gast.Tuple(elts=[store(stmt.target), store(pullback)], ctx=gast.Store())
+            return [gast.Assign(targets=[target], value=call, type_comment=None)]
         call = value_expr(stmt.value)
         call.func = name(alias)
         target = gast.Tuple(elts=[store(stmt.target), store(pullback)], ctx=gast.Store())
