@@ -656,3 +656,29 @@ def test_jvp_with_the_wrong_number_of_tangents(count):
     assert "x_dot" in info.value.hint
     value, tangent = srcdiff.jvp(_two_args)(x, 2 * x, np.ones(2))  # the right number
     assert value == 4.0 and tangent == 4.0
+
+
+def _critic(w, x):
+    return np.sum(np.tanh(w * x))
+
+
+def _penalty_inline(w, x):
+    gx = srcdiff.grad(_critic, wrt=1)(w, x)
+    return np.sum(gx ** 2)
+
+
+def _apply(f, y):
+    return np.sum(f(y))
+
+
+def test_a_derivative_made_inside_the_differentiated_function_says_to_make_it_outside():
+    with pytest.raises(srcdiff.NonDifferentiableError) as info:
+        srcdiff.grad(_penalty_inline)(np.ones(2), np.ones(2))
+    assert "test_errors.py" in str(info.value) and "srcdiff.grad(_critic, wrt=1)(w, x)" in str(info.value)
+    assert "d = srcdiff.grad(_critic, wrt=1)" in info.value.hint
+
+
+def test_a_function_held_in_a_parameter_says_to_call_it_by_name():
+    with pytest.raises(srcdiff.NonDifferentiableError) as info:
+        srcdiff.grad(_apply, wrt=1)(np.sin, np.ones(2))
+    assert "f is a local variable or a parameter" in info.value.hint

@@ -331,13 +331,23 @@ def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None
 
         import gast
 
-        what = type(stmt.value.node).__name__
-        text = ast.unparse(gast.gast_to_ast(stmt.value.node))
+        node = stmt.value.node
+        what = type(node).__name__
+        text = ast.unparse(gast.gast_to_ast(node))
+        hint = _RAW_HINTS.get(what, "rewrite it with plain assignments and NumPy calls")
+        if isinstance(node, gast.Call) and isinstance(node.func, gast.Call):
+            inner = ast.unparse(gast.gast_to_ast(node.func))
+            hint = (f"make the function once, outside (at module level): d = {inner}, and call "
+                    "d(...) here; srcdiff differentiates a call of a function it can name")
+        elif isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+            hint = (f"{node.func.id} is a local variable or a parameter holding a function, which "
+                    "srcdiff cannot know before the call: define the function at module level (or in "
+                    "the enclosing function) and call it by its name")
         raise NonDifferentiableError(
             f"srcdiff cannot differentiate through this expression ({what}: {text}), "
             f"which reads the differentiated value {which[0]!r}",
             stmt.loc,
-            hint=_RAW_HINTS.get(what, "rewrite it with plain assignments and NumPy calls"),
+            hint=hint,
         )
     if cls.kind in ("unknown", "unbound"):
         call = stmt.value
