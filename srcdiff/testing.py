@@ -158,7 +158,7 @@ def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, modes: tuple = 
             _, tangent = jvp(fn, wrt=pos)(*copy.deepcopy(args), v)
             plus = args[:pos] + (_step(args[pos], v, eps),) + args[pos + 1:]
             minus = args[:pos] + (_step(args[pos], v, -eps),) + args[pos + 1:]
-            expected = (np.asarray(fn(*plus), dtype=float) - np.asarray(fn(*minus), dtype=float)) / (2 * eps)
+            expected = _difference(fn(*plus), fn(*minus), 2 * eps)
             compare(tangent, expected, f"jvp along a random direction of argument {pos}")
     if order >= 2:
         for pos in positions:
@@ -167,12 +167,24 @@ def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, modes: tuple = 
             g = grad(fn, wrt=pos)
             plus = args[:pos] + (_step(args[pos], v, 1e-4),) + args[pos + 1:]
             minus = args[:pos] + (_step(args[pos], v, -1e-4),) + args[pos + 1:]
-            expected = (np.asarray(g(*plus), dtype=float) - np.asarray(g(*minus), dtype=float)) / 2e-4
+            expected = _difference(g(*plus), g(*minus), 2e-4)  # leaf by leaf, for containers
             old = (rtol, atol)
             rtol, atol = max(rtol, 1e-4), max(atol, 1e-5)  # differences of a gradient: looser
             compare(got, expected, f"Hessian-vector product of argument {pos}")
             rtol, atol = old
     return worst
+
+
+def _difference(a: Any, b: Any, scale: float) -> Any:
+    """``(a - b) / scale`` leaf by leaf, keeping the structure of ``a``."""
+    if isinstance(a, dict):
+        return {k: _difference(a[k], b[k], scale) for k in a}
+    if isinstance(a, (list, tuple)):
+        items = [_difference(x, y, scale) for x, y in zip(a, b)]
+        return tuple(items) if isinstance(a, tuple) else items
+    if a is None:
+        return None
+    return (np.asarray(a, dtype=float) - np.asarray(b, dtype=float)) / scale
 
 
 def _direction(x: Any, rng: np.random.Generator) -> Any:
