@@ -83,6 +83,8 @@ rule(Method("astype"), "astype(self, dtype)",
      self="g if np.issubdtype(dtype, np.inexact) else np.zeros_like(self)",
      cases=[Case(((3,), Fixed(np.float64)))])
 rule(Method("item"), "item(self)", self="np.zeros_like(self, dtype=float) + g", cases=[Case(((1,),))])
+# x.copy() of an array, a list or a dict: the copy's cotangent is the original's.
+rule(Method("copy"), "copy(self)", self="g", tangents={"self": "t"}, cases=[Case(((3,),)), Case(((2, 3),))])
 
 # Constant arrays whose fill value is differentiated: every entry is that value.
 rule(np.full, "full(shape, fill_value, dtype=None)", fill_value="unbroadcast(g, fill_value)",
