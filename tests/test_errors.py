@@ -20,6 +20,8 @@ import srcdiff
 from srcdiff.rules import registry
 from srcdiff.testing import numerical_grad
 
+from .conftest import make_function
+
 
 def line_of(fn, marker: str) -> tuple[int, str]:
     """The file line number and text of the line of ``fn``'s source containing ``marker``."""
@@ -682,3 +684,23 @@ def test_a_function_held_in_a_parameter_says_to_call_it_by_name():
     with pytest.raises(srcdiff.NonDifferentiableError) as info:
         srcdiff.grad(_apply, wrt=1)(np.sin, np.ones(2))
     assert "f is a local variable or a parameter" in info.value.hint
+
+
+@pytest.mark.parametrize("share", ["b = a", "b = a[:2]", "b = a.T", "hs = [a]\n    b = hs[0]"])
+def test_writing_into_an_array_another_name_shares_is_unsupported(share):
+    f = make_function(f"def f(x):\n    a = np.zeros(3)\n    {share}\n    a[0] = x\n    return np.sum(b)\n")
+    with pytest.raises(srcdiff.UnsupportedSyntaxError) as info:
+        srcdiff.value_and_grad(f)(0.7)
+    assert "writing into a, which b" in str(info.value) and "b = a.copy()" in info.value.hint
+
+
+@pytest.mark.parametrize("body", [
+    "a = np.zeros(3)\n    b = a.copy()\n    a[0] = x\n    return np.sum(a) + np.sum(b)",
+    "p = [x * 1.0]\n    w = p[0]\n    p[0] = x * 2.0\n    return np.sum(w) + np.sum(p[0])",
+    "a = np.zeros(3)\n    b = a[:2]\n    s = np.sum(b)\n    a[0] = x\n    return s + np.sum(a)",
+])
+def test_writes_that_no_other_name_sees_are_fine(body):
+    f = make_function(f"def f(x):\n    {body}\n")
+    value, grad = srcdiff.value_and_grad(f)(0.7)
+    assert value == pytest.approx(f(0.7))
+    assert grad == pytest.approx((f(0.7 + 1e-6) - f(0.7 - 1e-6)) / 2e-6, rel=1e-6)

@@ -84,7 +84,87 @@ def check(source: Source) -> Source:
                 "name each parameter, or pass a tuple/dict as one parameter")
     for stmt in fdef.body:
         _check_stmt(source, stmt)
+    _check_aliased_writes(source)
     return source
+
+
+# Calls that may return their first argument itself or a view of it.
+_VIEWS = {"reshape", "ravel", "transpose", "squeeze", "swapaxes", "view", "asarray", "atleast_1d",
+          "atleast_2d", "atleast_3d", "expand_dims", "broadcast_to", "moveaxis", "diagonal"}
+
+
+def _may_alias(value: gast.expr) -> set:
+    """The names whose array ``value`` may be (or be a view of, or hold)."""
+    if isinstance(value, gast.Name):
+        return {value.id}
+    if isinstance(value, gast.Subscript):
+        # a[1:], a[:, 0]: views.  Not a[0] or p["w"]: an entry of a list or dict is
+        # replaced by a write into the container, not changed
+        index = value.slice
+        parts = index.elts if isinstance(index, gast.Tuple) else [index]
+        if any(isinstance(p, gast.Slice) or (isinstance(p, gast.Constant) and p.value is Ellipsis)
+               for p in parts):
+            return _may_alias(value.value)
+        return set()
+    if isinstance(value, gast.Attribute):  # a.T
+        return _may_alias(value.value)
+    if isinstance(value, (gast.Tuple, gast.List, gast.Set)):
+        return {e.id for e in value.elts if isinstance(e, gast.Name)}
+    if isinstance(value, gast.Dict):
+        return {e.id for e in value.values if isinstance(e, gast.Name)}
+    if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and value.func.attr in _VIEWS:
+        receiver = value.func.value
+        if isinstance(receiver, gast.Name) and receiver.id not in ("np", "numpy") or not value.args:
+            return _may_alias(receiver)
+        return _may_alias(value.args[0])
+    return set()
+
+
+def _ordered(stmts: list):
+    for stmt in stmts:
+        yield stmt
+        for block in (getattr(stmt, "body", None), getattr(stmt, "orelse", None)):
+            if isinstance(block, list):
+                yield from _ordered(block)
+
+
+def _check_aliased_writes(source: Source) -> None:
+    """Reject a write into an entry of an array that another name also refers to, when
+    that name is read after the write: Python's write shows through every name, and the
+    derivative, which never writes into an array, would not see it (copy on write)."""
+    stmts = list(_ordered(source.node.body))
+    aliases: dict[str, set] = {}  # name -> names that may share its array
+    holds: dict[str, set] = {}  # a list/tuple/dict display -> the names put in it
+    for i, stmt in enumerate(stmts):
+        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
+            target = stmt.targets[0]
+            if isinstance(target, gast.Name):
+                shared = _may_alias(stmt.value) - {target.id}
+                value = stmt.value
+                if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+                    holds[target.id] = set(shared)
+                elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+                    shared |= holds.get(value.value.id, set()) - {target.id}  # hs[0] is a
+                for other in shared:
+                    group = aliases.setdefault(other, {other}) | aliases.setdefault(target.id, {target.id})
+                    for n in group:
+                        aliases[n] = group
+                continue
+            if isinstance(target, gast.Subscript):
+                base = target.value
+                while isinstance(base, gast.Subscript):
+                    base = base.value
+                if not isinstance(base, gast.Name):
+                    continue
+                others = aliases.get(base.id, {base.id}) - {base.id}
+                later = {n.id for s in stmts[i + 1:] for n in gast.walk(s)
+                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+                for other in sorted(others & later):
+                    _reject(source, stmt, f"writing into {base.id}, which {other} may also refer to "
+                            f"(a copy, a view or a container of it) and is read afterwards",
+                            f"make the copy explicit ({other} = {base.id}.copy()) or build a new "
+                            f"array: srcdiff's derivative never writes into an array, so {other} "
+                            "would keep the old values")
 
 
 def _check_stmt(source: Source, stmt: gast.stmt) -> None:
