@@ -308,7 +308,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     recipes = extra.pop("__recipes__", {})
     if optimize:
         tree = _after("spread", spread.keep_scalars(tree, act.shapes))
-        tree = _after("simplify", simplify.simplify(tree, _purity(source)))
+        tree = _after("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
     if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)
     code = source.fn.__code__

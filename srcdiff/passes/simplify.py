@@ -213,8 +213,12 @@ def _loads(nodes: list) -> dict[str, int]:
     return counts
 
 
-def propagate_constants(fdef: gast.FunctionDef) -> gast.FunctionDef:
-    """After ``a = 1.0`` with ``a`` assigned once, read the constant for ``a``."""
+def propagate_constants(fdef: gast.FunctionDef, primal: frozenset = frozenset()) -> gast.FunctionDef:
+    """After ``a = 1.0`` with ``a`` assigned once, read the constant for ``a``.
+
+    Statements that assign names in ``primal`` (the user's own computation) read the
+    constant but are not folded: ``1.0 * n`` there makes an int ``n`` a float, and must
+    stay as the user wrote it."""
     counts = _assignments(fdef)
     constants: dict[str, gast.Constant] = {}
     for body in _blocks(fdef):
@@ -234,9 +238,11 @@ def propagate_constants(fdef: gast.FunctionDef) -> gast.FunctionDef:
 
     Replace().visit(fdef)
     for node in walk(fdef):
+        if isinstance(node, gast.Assign) and all(
+                isinstance(t, gast.Name) and t.id in primal for t in node.targets):
+            continue
         if isinstance(node, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)):
-            for field in ("value",):
-                setattr(node, field, fold(getattr(node, field)))
+            node.value = fold(node.value)
     return fdef
 
 
@@ -361,10 +367,12 @@ def _is_comment(stmt: gast.stmt) -> bool:
             and isinstance(stmt.value.value, str) and stmt.value.value.startswith("#srcdiff#"))
 
 
-def simplify(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> gast.FunctionDef:
-    """All whole-function simplifications, in order."""
+def simplify(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool],
+             primal: frozenset = frozenset()) -> gast.FunctionDef:
+    """All whole-function simplifications, in order (``primal``: the names of the
+    user's own values, whose arithmetic is kept as written)."""
     fdef = propagate_copies(fdef)
-    fdef = propagate_constants(fdef)
+    fdef = propagate_constants(fdef, primal)
     fdef = propagate_copies(fdef)  # folding constants makes copies (1.0 * x -> x)
     fdef = eliminate_dead_code(fdef, is_pure)
     return fdef
