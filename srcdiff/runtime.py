@@ -160,6 +160,9 @@ def unbroadcast_to(g: Any, shape: tuple) -> Any:
     if extra > 0:
         g = g.sum(axis=0) if extra == 1 else g.sum(axis=tuple(range(extra)))
         gshape = gshape[extra:]
+    elif extra < 0 and np.ndim(g):  # fewer axes than the target: leading axes of length 1
+        g = np.reshape(g, (1,) * -extra + tuple(gshape))
+        gshape = g.shape
     if len(gshape) == len(shape):
         axes = tuple(i for i, n in enumerate(shape) if n == 1 and gshape[i] != 1)
         if axes:

@@ -206,6 +206,15 @@ def test_unbroadcast_to_a_shape_is_unbroadcast_to_a_value_of_that_shape(out_shap
     np.testing.assert_array_equal(runtime.unbroadcast_to(g, x_shape), runtime.unbroadcast(g, x))
 
 
+@covers("unbroadcast_to")
+def test_unbroadcast_to_a_shape_with_more_axes_of_length_one():
+    """x[:] = v with v of shape (1, 1) into 3 entries (NumPy drops the leading 1s of v):
+    the cotangent of v is the sum of the entries', in v's shape."""
+    got = runtime.unbroadcast_to(np.array([1.0, 2.0, 4.0]), (1, 1))
+    assert got.shape == (1, 1) and got[0, 0] == 7.0
+    np.testing.assert_array_equal(runtime.unbroadcast_to(np.array([1.0, 2.0]), (1, 2)), [[1.0, 2.0]])
+
+
 @covers("unbroadcast")
 def test_unbroadcast_to_a_python_float_is_a_scalar():
     got = runtime.unbroadcast(np.arange(6.0).reshape(2, 3), 0.5)
