@@ -135,36 +135,60 @@ def _check_aliased_writes(source: Source) -> None:
     stmts = list(_ordered(source.node.body))
     aliases: dict[str, set] = {}  # name -> names that may share its array
     holds: dict[str, set] = {}  # a list/tuple/dict display -> the names put in it
+
+    def rebind(name: str, shared: set) -> None:
+        """``name`` now refers to a new value, which may share the arrays of ``shared``."""
+        for n in aliases.pop(name, set()) - {name}:  # the old value's sharers stay together
+            aliases[n].discard(name)
+        holds.pop(name, None)
+        group = {name}
+        for other in shared - {name}:
+            group |= aliases.setdefault(other, {other})
+        for n in group:
+            aliases[n] = group
+
     for i, stmt in enumerate(stmts):
-        if isinstance(stmt, gast.Assign) and len(stmt.targets) == 1:
-            target = stmt.targets[0]
-            if isinstance(target, gast.Name):
-                shared = _may_alias(stmt.value) - {target.id}
-                value = stmt.value
-                if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
-                    holds[target.id] = set(shared)
-                elif isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
-                    shared |= holds.get(value.value.id, set()) - {target.id}  # hs[0] is a
-                for other in shared:
-                    group = aliases.setdefault(other, {other}) | aliases.setdefault(target.id, {target.id})
-                    for n in group:
-                        aliases[n] = group
-                continue
-            if isinstance(target, gast.Subscript):
-                base = target.value
-                while isinstance(base, gast.Subscript):
-                    base = base.value
-                if not isinstance(base, gast.Name):
-                    continue
-                others = aliases.get(base.id, {base.id}) - {base.id}
-                later = {n.id for s in stmts[i + 1:] for n in gast.walk(s)
-                         if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
-                for other in sorted(others & later):
-                    _reject(source, stmt, f"writing into {base.id}, which {other} may also refer to "
-                            f"(a copy, a view or a container of it) and is read afterwards",
-                            f"make the copy explicit ({other} = {base.id}.copy()) or build a new "
-                            f"array: srcdiff's derivative never writes into an array, so {other} "
-                            "would keep the old values")
+        if isinstance(stmt, gast.Assign):
+            for target in stmt.targets:
+                if isinstance(target, gast.Name):
+                    shared = _may_alias(stmt.value)
+                    value = stmt.value
+                    if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
+                        shared |= holds.get(value.value.id, set())  # hs[0] is a
+                    rebind(target.id, shared)
+                    if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
+                        holds[target.id] = set(shared)
+                elif isinstance(target, (gast.Tuple, gast.List)):  # b, c = a, 1.0
+                    values = stmt.value.elts if isinstance(stmt.value, (gast.Tuple, gast.List)) else None
+                    for k, elt in enumerate(target.elts):
+                        if isinstance(elt, gast.Name):
+                            shared = _may_alias(values[k]) if values and k < len(values) else set()
+                            rebind(elt.id, shared)
+        if isinstance(stmt, (gast.Assign, gast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
+            for target in targets:
+                if isinstance(target, gast.Subscript):  # a[i] = v, a[:] += v
+                    _check_write(source, stmt, target, aliases, stmts[i + 1:])
+
+
+def _check_write(source: Source, stmt: gast.stmt, target: gast.Subscript, aliases: dict,
+                 after: list) -> None:
+    base = target.value
+    while isinstance(base, gast.Subscript):
+        base = base.value
+    if not isinstance(base, gast.Name):
+        return
+    others = aliases.get(base.id, {base.id}) - {base.id}
+    if not others:
+        return
+    later = {n.id for s in after for n in gast.walk(s)
+             if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load)}
+    for other in sorted(others & later):
+        _reject(source, stmt, f"writing into {base.id}, which {other} may also refer to "
+                f"(a copy, a view or a container of it) and is read afterwards",
+                f"make the copy explicit ({other} = {base.id}.copy()) or build a new "
+                f"array: srcdiff's derivative never writes into an array, so {other} "
+                "would keep the old values")
 
 
 def _check_stmt(source: Source, stmt: gast.stmt) -> None:
