@@ -170,15 +170,7 @@ class _Forward(Hooks):
         from ..api import jvp
 
         call, callee = stmt.value, stmt.value.fn.value
-        wrt, tangents = [], []
-        for i, atom in enumerate(call.args):
-            if self.tangent(atom) is not None:
-                wrt.append(i)
-                tangents.append(self.tangent(atom))
-        for key, atom in call.kwargs:
-            if self.tangent(atom) is not None:
-                wrt.append(key)
-                tangents.append(self.tangent(atom))
+        wrt, tangents = self._tangent_arguments(call)
         key = (callee, tuple(wrt))
         alias = self.derivative_names.get(key)
         if alias is None:
@@ -192,18 +184,17 @@ class _Forward(Hooks):
         pair = gast.Tuple(elts=[store(stmt.target), store(self.dot(stmt.target))], ctx=gast.Store())
         return [gast.Assign(targets=[pair], value=expr, type_comment=None)]
 
+    def _tangent_arguments(self, call: ir.Call, first: int = 0) -> tuple[list, list]:
+        """The positions (or keywords) of the call's arguments that have a tangent, and
+        their tangents."""
+        pairs = [(i, a) for i, a in enumerate(call.args) if i >= first] + list(call.kwargs)
+        moving = [(k, self.tangent(a)) for k, a in pairs if self.tangent(a) is not None]
+        return [k for k, _ in moving], [t for _, t in moving]
+
     def method_call(self, stmt: ir.Assign) -> list:
         """``obj.method(args)``: the jvp of the method of ``obj``'s class (method_jvp)."""
         call = stmt.value
-        wrt, tangents = [], []
-        for i, atom in enumerate(call.args[1:], start=1):
-            if self.tangent(atom) is not None:
-                wrt.append(i)
-                tangents.append(self.tangent(atom))
-        for key, atom in call.kwargs:
-            if self.tangent(atom) is not None:
-                wrt.append(key)
-                tangents.append(self.tangent(atom))
+        wrt, tangents = self._tangent_arguments(call, first=1)  # not the receiver
         const = lambda v: gast.Constant(value=v, kind=None)  # noqa: E731
         derivative = _call("method_jvp", atom_expr(call.args[0]), const(call.fn.name),
                            gast.Tuple(elts=[const(w) for w in wrt], ctx=gast.Load()))

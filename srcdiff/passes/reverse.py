@@ -362,15 +362,7 @@ class _Reverse(Hooks):
         from ..api import vjp
 
         call, callee = stmt.value, stmt.value.fn.value
-        wrt, atoms = [], []
-        for i, atom in enumerate(call.args):
-            if any(v in self.act.active for v in ir.atom_vars(atom)):
-                wrt.append(i)
-                atoms.append(atom)
-        for key, atom in call.kwargs:
-            if any(v in self.act.active for v in ir.atom_vars(atom)):
-                wrt.append(key)
-                atoms.append(atom)
+        wrt, atoms = self._active_arguments(call)
         if self.functional:
             # Code that will be differentiated again calls the callee as it is, and in
             # the adjoint a generated function of (arguments, cotangent) -> gradients,
@@ -408,6 +400,13 @@ class _Reverse(Hooks):
         for i, atom in enumerate(atoms):
             self.contribute(atom, _index(grads, i))
 
+    def _active_arguments(self, call: ir.Call, first: int = 0) -> tuple[list, list]:
+        """The positions (or keywords) of the call's differentiated arguments, and those
+        arguments."""
+        pairs = [(i, a) for i, a in enumerate(call.args) if i >= first] + list(call.kwargs)
+        active = [(k, a) for k, a in pairs if any(v in self.act.active for v in ir.atom_vars(a))]
+        return [k for k, _ in active], [a for _, a in active]
+
     def method_call(self, stmt: ir.Assign, g: gast.expr) -> None:
         """``obj.method(args)`` with ``obj`` not differentiated: the primal calls the vjp
         of the method of ``obj``'s class, found when the code runs (method_vjp), and
@@ -419,15 +418,7 @@ class _Reverse(Hooks):
             raise NoRuleError(
                 f"the method call .{call.fn.name}() cannot be differentiated twice in reverse mode",
                 stmt.loc, hint="call the class's function directly: Class.method(obj, ...)")
-        wrt, atoms = [], []
-        for i, atom in enumerate(call.args[1:], start=1):
-            if any(v in self.act.active for v in ir.atom_vars(atom)):
-                wrt.append(i)
-                atoms.append(atom)
-        for key, atom in call.kwargs:
-            if any(v in self.act.active for v in ir.atom_vars(atom)):
-                wrt.append(key)
-                atoms.append(atom)
+        wrt, atoms = self._active_arguments(call, first=1)  # the receiver is not differentiated
         derivative = _call("method_vjp", atom_expr(call.args[0]), _const(call.fn.name),
                            gast.Tuple(elts=[_const(w) for w in wrt], ctx=gast.Load()))
         pullback = self.namer.temp("_pullback")
