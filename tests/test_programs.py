@@ -1319,9 +1319,9 @@ DRAW_WHILE_INSIDE_LOOPS = True  # False while test_regression_while_inside_a_loo
 # srcdiff rejects a write through an alias that is read afterwards (UnsupportedSyntaxError), and
 # misses some (test_regression_write_through_an_alias_missed): drawn only to try the fence.
 DRAW_WRITES_THROUGH_ALIASES = False
-# The fence takes a name once assigned a name or view for an alias even after it is rebound to a
-# fresh array: False while test_regression_write_into_a_rebound_name fails.
-DRAW_WRITES_AFTER_REBINDING = False
+# Writes into a name that once held another name's array, after rebinding it to a fresh one; the
+# fence took it for an alias (test_regression_write_into_a_rebound_name, fixed): False steers away.
+DRAW_WRITES_AFTER_REBINDING = True
 LOOP_VARIABLES = ("i", "j")  # by how many loops enclose the new one
 COUNTERS = ("n", "p")
 LIST_NAMES = ("hs", "gs")
