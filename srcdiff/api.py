@@ -198,12 +198,19 @@ class Derivative:
         self._table: dict = {}
         self._last: Any = None
         self._defaults = {}
+        # the positional parameters' names; None when any number is accepted (or unknown)
+        self._positional: tuple | None = None
         try:
-            for p in inspect.signature(self._fn).parameters.values():
-                if p.default is not p.empty:
-                    self._defaults[p.name] = p.default
+            params = list(inspect.signature(self._fn).parameters.values())
         except (TypeError, ValueError):
-            pass
+            params = []
+        else:
+            if not any(p.kind == p.VAR_POSITIONAL for p in params):
+                self._positional = tuple(p.name for p in params
+                                         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD))
+        for p in params:
+            if p.default is not p.empty:
+                self._defaults[p.name] = p.default
         for attr in ("__name__", "__qualname__", "__module__", "__doc__"):
             try:
                 setattr(self, attr, getattr(fn, attr))
@@ -245,18 +252,14 @@ class Derivative:
     def _takes_positional(self, count: int, kwargs: dict) -> bool:
         """Whether the function accepts ``count`` positional arguments besides ``kwargs``
         (True when its signature cannot be read)."""
-        try:
-            params = list(inspect.signature(self._fn).parameters.values())
-        except (TypeError, ValueError):
-            return True
-        if any(p.kind == p.VAR_POSITIONAL for p in params):
+        positional = self._positional
+        if positional is None:
             return True
         if self._bound is not None and isinstance(self._fn, Derivative):
             count -= 1  # its signature is the bound method's, without the instance
-        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         if count > len(positional):
             return False
-        return all(p.default is not p.empty or p.name in kwargs for p in positional[count:])
+        return all(n in self._defaults or n in kwargs for n in positional[count:])
 
     def _target(self, args: tuple | None, kwargs: dict | None) -> Callable:
         """The Python function to transform: the user's, or, when differentiating a
