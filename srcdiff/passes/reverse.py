@@ -392,8 +392,14 @@ class _Reverse(Hooks):
             self.derivative_names[key] = alias
             self.globals[alias] = vjp(callee, wrt=tuple(wrt))
             self.recipes[alias] = ("vjp", stmt.value.fn.text, tuple(wrt))
+        self._through_pullback(stmt, alias, g, atoms)
+
+    def _through_pullback(self, stmt: ir.Assign, derivative: str | gast.expr, g: gast.expr,
+                          atoms: list) -> None:
+        """The primal calls ``derivative`` (a vjp) and keeps its pullback; the adjoint
+        gives the pullback ``g`` and adds what it returns to ``atoms``' adjoints."""
         pullback = self.namer.temp("_pullback")
-        self.user_calls[id(stmt)] = (alias, pullback)
+        self.user_calls[id(stmt)] = (derivative, pullback)
         if self.act.kinds.get(stmt.target) == "tree":
             g = _call("tree_fill", g, name(stmt.target))
         grads = self.bind(_call(pullback, g))
@@ -421,13 +427,7 @@ class _Reverse(Hooks):
         wrt, atoms = self._active_arguments(call, first=1)  # the receiver is not differentiated
         derivative = _call("method_vjp", atom_expr(call.args[0]), _const(call.fn.name),
                            gast.Tuple(elts=[_const(w) for w in wrt], ctx=gast.Load()))
-        pullback = self.namer.temp("_pullback")
-        self.user_calls[id(stmt)] = (derivative, pullback)
-        if self.act.kinds.get(stmt.target) == "tree":
-            g = _call("tree_fill", g, name(stmt.target))
-        grads = self.bind(_call(pullback, g))
-        for i, atom in enumerate(atoms):
-            self.contribute(atom, _index(grads, i))
+        self._through_pullback(stmt, derivative, g, atoms)
 
     def rewrite_assign(self, stmt: ir.Assign) -> list | None:
         entry = self.user_calls.get(id(stmt))
@@ -437,10 +437,9 @@ class _Reverse(Hooks):
         if isinstance(alias, gast.expr):  # obj.method(args): method_vjp(obj, ...)(obj, args)
             call = gast.Call(func=alias, args=[atom_expr(a) for a in stmt.value.args],
                              keywords=[gast.keyword(arg=k, value=atom_expr(a)) for k, a in stmt.value.kwargs])
-            target = gast.Tuple(elts=[store(stmt.target), store(pullback)], ctx=gast.Store())
-            return [gast.Assign(targets=[target], value=call, type_comment=None)]
-        call = value_expr(stmt.value)
-        call.func = name(alias)
+        else:
+            call = value_expr(stmt.value)
+            call.func = name(alias)
         target = gast.Tuple(elts=[store(stmt.target), store(pullback)], ctx=gast.Store())
         return [gast.Assign(targets=[target], value=call, type_comment=None)]
 
@@ -629,7 +628,8 @@ class _Reverse(Hooks):
             self.emit(gast.For(target=store(self.namer.temp("_")),
                                iter=_call("range", name(saved.counter)),
                                body=body or [gast.Pass()], orelse=[], type_comment=None))
-        used = {n.id for stmt in body for n in walk(stmt) if isinstance(n, gast.Name)}
+        used = {n.id for stmt in body for n in walk(stmt) if isinstance(n, gast.Name)} \
+            if saved.products else set()
         for (var, side), products in saved.products.items():
             total = _call("matmul_grads_sum", _const(side), name(products), name(var))
             adjoint = self.names[var]
