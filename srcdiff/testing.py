@@ -175,40 +175,37 @@ def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, modes: tuple = 
     return worst
 
 
+def _map(leaf: Callable, x: Any, *others: Any) -> Any:
+    """``leaf`` applied to the leaves of ``x`` (and the matching leaves of ``others``),
+    keeping ``x``'s structure of dicts, lists and tuples."""
+    if isinstance(x, dict):
+        return {k: _map(leaf, x[k], *(o[k] for o in others)) for k in x}
+    if isinstance(x, (list, tuple)):
+        items = [_map(leaf, *parts) for parts in zip(x, *others)]
+        return tuple(items) if isinstance(x, tuple) else items
+    return leaf(x, *others)
+
+
 def _difference(a: Any, b: Any, scale: float) -> Any:
     """``(a - b) / scale`` leaf by leaf, keeping the structure of ``a``."""
-    if isinstance(a, dict):
-        return {k: _difference(a[k], b[k], scale) for k in a}
-    if isinstance(a, (list, tuple)):
-        items = [_difference(x, y, scale) for x, y in zip(a, b)]
-        return tuple(items) if isinstance(a, tuple) else items
-    if a is None:
-        return None
-    return (np.asarray(a, dtype=float) - np.asarray(b, dtype=float)) / scale
+    return _map(lambda x, y: None if x is None else
+                (np.asarray(x, dtype=float) - np.asarray(y, dtype=float)) / scale, a, b)
 
 
 def _direction(x: Any, rng: np.random.Generator) -> Any:
     """A random direction with the structure of ``x`` (zeros at non-float leaves)."""
-    if isinstance(x, dict):
-        return {k: _direction(v, rng) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        items = [_direction(v, rng) for v in x]
-        return tuple(items) if isinstance(x, tuple) else items
-    if isinstance(x, np.ndarray):
-        return rng.normal(size=x.shape) if x.dtype.kind == "f" else np.zeros(x.shape)
-    return float(rng.normal()) if isinstance(x, float) else 0.0
+    def leaf(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return rng.normal(size=v.shape) if v.dtype.kind == "f" else np.zeros(v.shape)
+        return float(rng.normal()) if isinstance(v, float) else 0.0
+
+    return _map(leaf, x)
 
 
 def _step(x: Any, v: Any, eps: float) -> Any:
     """``x + eps * v`` leaf by leaf."""
-    if isinstance(x, dict):
-        return {k: _step(x[k], v[k], eps) for k in x}
-    if isinstance(x, (list, tuple)):
-        items = [_step(a, b, eps) for a, b in zip(x, v)]
-        return tuple(items) if isinstance(x, tuple) else items
-    if isinstance(x, (float, np.ndarray)) and np.asarray(x).dtype.kind == "f":
-        return x + eps * v
-    return x
+    return _map(lambda a, b: a + eps * b if isinstance(a, (float, np.ndarray))
+                and np.asarray(a).dtype.kind == "f" else a, x, v)
 
 
 def _positions(fn: Callable, wrt: Any) -> list[int]:
