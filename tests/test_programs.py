@@ -357,7 +357,11 @@ class AugAssign(Stmt):
         return [f"{self.target} {self.op}= {self.value.source()}"]
 
     def execute(self, env: dict, trace: Trace) -> None:
-        env[self.target] = BINARY[self.op](env[self.target], self.value.evaluate(env, trace))
+        current = env[self.target]
+        result = BINARY[self.op](current, self.value.evaluate(env, trace))
+        if isinstance(current, np.ndarray):  # in place: an array (0-d too) keeps its shape
+            result = np.array(np.broadcast_to(result, current.shape), dtype=current.dtype)
+        env[self.target] = result
         trace.value(env[self.target])
 
 
