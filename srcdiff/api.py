@@ -148,6 +148,22 @@ def _kind(value: Any, name: str, fn: Callable) -> str:
     )
 
 
+def _shape_check(names: tuple, arg_shapes: dict, count: int) -> Callable[[tuple], bool]:
+    """A check that ``count`` positional arguments (the parameters ``names``) have the
+    shapes, and are the floats, ``arg_shapes`` says: one boolean expression, as it runs
+    on every call."""
+    env: dict[str, Any] = {"ndarray": np.ndarray}
+    terms = [f"len(a) == {count}"]
+    for i, name in enumerate(names[:count]):
+        shape = arg_shapes.get(name)
+        if shape == "float":
+            terms.append(f"type(a[{i}]) is float")
+        elif shape is not None:
+            env[f"s{i}"] = shape
+            terms.append(f"type(a[{i}]) is ndarray and a[{i}].shape == s{i}")
+    return eval(f"lambda a: {' and '.join(terms)}", env)
+
+
 def _fast_kinds(args: tuple, positions: tuple) -> tuple | None:
     """The kinds of the positional arguments at ``positions`` when each is a Python float
     or a float ndarray (the common case, kept short); None otherwise."""
@@ -195,7 +211,8 @@ class Derivative:
         self._fast = self._all_positional and self._bound is None and mode != "jvp"
         self._one = self._positions[0] if self._fast and len(self._positions) == 1 else None
         self._optimize = optimize
-        self._table: dict = {}
+        self._table: dict = {}  # kinds -> (function, its guard, its shape check or None)
+        self._shapes_seen: dict = {}  # kinds -> the first argument shapes seen with them
         self._last: Any = None
         self._defaults = {}
         # the positional parameters' names; None when any number is accepted (or unknown)
@@ -281,22 +298,50 @@ class Derivative:
 
             parse(target)  # raises SourceUnavailableError with a hint
         version = _VERSION[0]
+        arg_shapes = None if functional else self._arg_shapes(spec, args, kwargs)
         key = (self._mode, self._names, self._single, spec, self._optimize, version, functional)
+        # code made for these shapes, or else code that holds for any
+        special = key + (tuple(arg_shapes.items()),) if arg_shapes else None
         with _LOCK:
             per_fn = _CACHE.setdefault(target, {})
-            gen = per_fn.get(key)
+            gen = per_fn.get(special) if special else None
+            if gen is None or not gen.current():
+                gen = per_fn.get(key)
             if gen is None or not gen.current():
                 gen = pipeline.transform(
                     target, mode=self._mode, wrt=self._names,
                     kinds=dict(zip(self._names, spec)), optimize=self._optimize,
-                    single=self._single, functional=functional,
+                    single=self._single, functional=functional, arg_shapes=arg_shapes,
                 )
-                per_fn[key] = gen
-            _remember(target, key)
+                per_fn[special if gen.specialized else key] = gen
+            _remember(target, special if gen.specialized else key)
         if not functional and not isinstance(self._fn, Derivative):
-            self._table[spec] = (gen.function, gen.current)
+            check = _shape_check(self._positional, arg_shapes, len(args)) if gen.specialized else None
+            self._table[spec] = (gen.function, gen.current, check)
         self._last = gen
         return gen
+
+    def _arg_shapes(self, spec: tuple, args: tuple | None, kwargs: dict | None) -> dict | None:
+        """The shape of each array argument (``"float"`` for a float) when all are passed
+        by position: what the derivative may be specialised to.  Only the first shapes
+        seen with these kinds are; once others come, one function serves all shapes
+        (None)."""
+        names = self._positional
+        if args is None or kwargs or names is None:
+            return None
+        found = {}
+        for name, value in zip(names, args):
+            kind = type(value)
+            if kind is float:
+                found[name] = "float"
+            elif kind is np.ndarray:
+                found[name] = value.shape
+        if not found:
+            return None
+        signature = (tuple(found.items()), len(args))
+        if self._shapes_seen.setdefault(spec, signature) != signature:
+            return None
+        return found
 
     def _split(self, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         """The function's own arguments (for jvp, without the trailing tangents)."""
@@ -320,13 +365,13 @@ class Derivative:
                 entry = self._table.get(_ARRAY)
             else:
                 entry = None
-            if entry is not None and entry[1]():
+            if entry is not None and entry[1]() and (entry[2] is None or entry[2](args)):
                 return entry[0](*args)
         elif self._fast and not kwargs:
             kinds = _fast_kinds(args, self._positions)
             if kinds is not None:
                 entry = self._table.get(kinds)
-                if entry is not None and entry[1]():
+                if entry is not None and entry[1]() and (entry[2] is None or entry[2](args)):
                     return entry[0](*args)
         return self._call(args, kwargs)
 
@@ -348,7 +393,7 @@ class Derivative:
             args, tangents = args[:split], args[split:]
         spec = self._spec(args, kwargs)
         entry = self._table.get(spec)
-        if entry is None or not entry[1]():
+        if entry is None or not entry[1]() or entry[2] is not None and (kwargs or not entry[2](args)):
             gen = self._generated(spec, args, kwargs)
             function = gen.function
         else:

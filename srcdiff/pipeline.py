@@ -44,8 +44,10 @@ from .passes import (
     forward,
     jumps,
     parse,
+    products,
     resolve,
     reverse,
+    shapes,
     simplify,
     spread,
     ssa,
@@ -56,7 +58,7 @@ __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
 
 # The names HOOKS["after"] is called with, in order.
 PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "cse", "activity", "reverse", "forward",
-          "spread", "simplify", "emit")
+          "spread", "products", "simplify", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
 STATS = {"transforms": 0, "disk_hits": 0}
@@ -81,13 +83,15 @@ class Generated:
     mode: str
     wrt: tuple
     current: Callable[[], bool] = lambda: True  # false once what it was built from changed
+    specialized: bool = False  # made for the argument shapes given to transform only
 
 
 def _roots(res: resolve.Resolution) -> list[str]:
     """The global or closure names through which the function reaches what it calls."""
     roots: list[str] = []
     for node, value in res.refs.items():
-        if isinstance(value, ir.Prim) or not callable(value) and not isinstance(value, types.ModuleType):
+        if isinstance(value, ir.Prim) or not callable(value) and not isinstance(value, types.ModuleType) \
+                and not shapes.is_number(value):
             continue
         root = res.texts.get(node, "").split(".")[0]
         if root and root not in roots:
@@ -110,6 +114,8 @@ def _describe(obj: Any) -> str:
     """What an object is, in words that survive a new process (for the disk cache)."""
     if isinstance(obj, types.ModuleType):
         return f"module {obj.__name__}"
+    if shapes.is_number(obj):
+        return f"number {type(obj).__name__}"  # its type is what the derivative assumed
     return f"{type(obj).__name__} {getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
@@ -127,7 +133,12 @@ def _guard(fn: Callable, roots: list[str]) -> Callable[[], bool]:
     terms = ["version[0] == built", "fn.__code__ is code"]
     for i, (where, key, value) in enumerate(checks):
         env[f"w{i}"], env[f"v{i}"], env[f"k{i}"] = where, value, key
-        terms.append(f"cell(w{i}) is v{i}" if key is None else f"w{i}.get(k{i}, MISSING) is v{i}")
+        read = f"cell(w{i})" if key is None else f"w{i}.get(k{i}, MISSING)"
+        if shapes.is_number(value):  # a global number may change, but must stay a number
+            env[f"v{i}"] = type(value)
+            terms.append(f"type({read}) is v{i}")
+        else:
+            terms.append(f"{read} is v{i}")
     return eval(f"lambda: {' and '.join(terms)}", env)
 
 
@@ -272,25 +283,27 @@ def _purity(source: parse.Source) -> Callable[[gast.expr], bool]:
 
 def transform(
     fn: Callable, *, mode: str, wrt: tuple, kinds: dict, optimize: bool = True, single: bool = True,
-    functional: bool = False,
+    functional: bool = False, arg_shapes: dict | None = None,
 ) -> Generated:
     """Run the whole pipeline: the derivative of ``fn`` in ``mode`` w.r.t. parameters ``wrt``
-    (or load it from the disk cache)."""
+    (or load it from the disk cache).  With ``arg_shapes`` (parameter -> shape tuple or
+    ``"float"``), the code may be specialised to those shapes: ``specialized`` on the
+    result says whether it was."""
     # The passes make many small trees and free them all at the end; the cyclic garbage
     # collector would scan them over and over (more, the bigger the function), so it
     # waits until the transformation is done.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _transform(fn, mode, wrt, kinds, optimize, single, functional)
+        return _transform(fn, mode, wrt, kinds, optimize, single, functional, arg_shapes)
     finally:
         if enabled:
             gc.enable()
 
 
 def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, single: bool,
-               functional: bool) -> Generated:
-    digest = _disk_key(fn, mode, wrt, kinds, optimize, single, functional)
+               functional: bool, arg_shapes: dict | None) -> Generated:
+    digest = _disk_key(fn, mode, wrt, kinds, optimize, single, functional, arg_shapes)
     if digest is not None:
         cached = _from_disk(fn, digest, mode, wrt)
         if cached is not None:
@@ -298,7 +311,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     STATS["transforms"] += 1
     source, program, namer, res = _front(fn)
     kinds = {**_guess(source.node), **kinds}  # containers among the other arguments too
-    act = _after("activity", activity.analyze(program, wrt, kinds))
+    act = _after("activity", activity.analyze(program, wrt, kinds, arg_shapes))
     extra: dict = {}
     if mode == "jvp":
         tree = _after("forward", forward.differentiate(program, act, wrt, namer, extra))
@@ -308,6 +321,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     recipes = extra.pop("__recipes__", {})
     if optimize:
         tree = _after("spread", spread.keep_scalars(tree, act.shapes))
+        tree = _after("products", products.write_products(tree, act.shapes))
         tree = _after("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
     if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)
@@ -330,10 +344,10 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     if digest is not None:
         cache.store(digest, {
             "code": module_code, "text": text, "shown": shown, "name": function.__name__,
-            "recipes": recipes, "ret_loc": ret_loc,
+            "recipes": recipes, "ret_loc": ret_loc, "specialized": act.specialized,
             "roots": [(r, _describe(_lookup_root(source.fn, r)[2])) for r in roots],
         })
-    return Generated(function, shown, mode, wrt, _guard(source.fn, roots))
+    return Generated(function, shown, mode, wrt, _guard(source.fn, roots), act.specialized)
 
 
 def _check_names(tree: gast.FunctionDef, source: parse.Source, helpers: dict) -> None:
@@ -352,7 +366,7 @@ def _check_names(tree: gast.FunctionDef, source: parse.Source, helpers: dict) ->
 
 
 def _disk_key(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, single: bool,
-              functional: bool) -> str | None:
+              functional: bool, arg_shapes: dict | None = None) -> str | None:
     if not cache.enabled():
         return None
     code = getattr(fn, "__code__", None)
@@ -363,7 +377,8 @@ def _disk_key(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, 
     # lambda on the same line, or the function of a file edited since, has another key.
     # Reading the code is much cheaper than finding and checking the definition.
     return cache.key(_fingerprint(code), code.co_filename, code.co_firstlineno, code.co_qualname,
-                     mode, wrt, sorted(kinds.items()), optimize, single, functional)
+                     mode, wrt, sorted(kinds.items()), optimize, single, functional,
+                     sorted((arg_shapes or {}).items()))
 
 
 def _fingerprint(code: types.CodeType) -> tuple:
@@ -399,7 +414,8 @@ def _from_disk(fn: Callable, digest: str, mode: str, wrt: tuple) -> Generated | 
         cells=cells, globals_=fn.__globals__, defaults=fn.__defaults__, kwdefaults=fn.__kwdefaults__)
     RETURN_LOCATIONS[function.__code__] = entry["ret_loc"]
     STATS["disk_hits"] += 1
-    return Generated(function, entry["shown"], mode, wrt, _guard(fn, roots))
+    return Generated(function, entry["shown"], mode, wrt, _guard(fn, roots),
+                     entry.get("specialized", False))
 
 
 def _resolve_text(fn: Callable, text: str) -> Any:

@@ -93,10 +93,22 @@ def test_new_argument_values_of_the_same_kind_reuse_the_derivative():
     f = fresh()
     d = srcdiff.grad(f)
     start = transforms()
-    for n in (2, 3, 5):
+    for n in (2, 2, 2):
         x, y = np.linspace(0, 1, n), np.ones(n)
         np.testing.assert_allclose(d(x, y), np.cos(x))
     assert transforms() == start + 1
+
+
+def test_new_shapes_get_one_derivative_for_all_shapes():
+    """The first shapes get code made for them; any other shapes of the same kinds,
+    one function for all shapes: two transformations however many shapes come."""
+    f = fresh()
+    d = srcdiff.grad(f)
+    start = transforms()
+    for n in (2, 3, 5, 2, 7, 3):
+        x, y = np.linspace(0, 1, n), np.linspace(1, 2, n)
+        np.testing.assert_allclose(d(x, y), np.cos(x) * y)
+    assert transforms() == start + 2
 
 
 def test_source_and_call_share_the_transformation():

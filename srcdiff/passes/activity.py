@@ -34,6 +34,7 @@ import numpy as np
 from .. import ir, runtime
 from ..errors import NonDifferentiableError, NoRuleError
 from ..rules import registry
+from . import shapes
 from .resolve import MISSING
 
 __all__ = ["Activity", "analyze", "classify", "Classified"]
@@ -111,6 +112,8 @@ class Activity:
     kinds: dict  # name -> "array" | "float" | "tree"
     classes: dict  # target name -> Classified
     shapes: dict = field(default_factory=dict)  # name -> shape class: equal classes, equal shapes
+    # whether ``shapes`` holds facts true only for the argument shapes given to analyze
+    specialized: bool = False
 
     def same_shape(self, a: str, b: str) -> bool:
         ca, cb = self.shapes.get(a), self.shapes.get(b)
@@ -161,8 +164,10 @@ def _edges(fn: ir.Function, classes: dict) -> list:
     return edges
 
 
-def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict) -> Activity:
-    """Compute varied/useful/active names and kinds for ``fn`` differentiated in ``wrt``."""
+def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | None = None) -> Activity:
+    """Compute varied/useful/active names and kinds for ``fn`` differentiated in ``wrt``;
+    with ``arg_shapes`` (parameter -> shape, or ``"float"``), shape classes for those
+    argument shapes."""
     classes: dict[str, Classified] = {}
     edges = _edges(fn, classes)
     kinds = {p.name: param_kinds.get(p.name, "array") for p in fn.params}
@@ -199,8 +204,25 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict) -> Activity:
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign) and stmt.target in active:
             _check_differentiable(stmt, classes[stmt.target], active)
-    shapes = shape_classes(fn, kinds)
-    return Activity(frozenset(varied), frozenset(useful), frozenset(active), kinds, classes, shapes)
+    classes_of_shapes = shape_classes(fn, kinds)
+    specialized = False
+    if arg_shapes:
+        special = shape_classes(fn, kinds, arg_shapes)
+        specialized = _merges(special, classes_of_shapes)
+        classes_of_shapes = special
+    return Activity(frozenset(varied), frozenset(useful), frozenset(active), kinds, classes,
+                    classes_of_shapes, specialized)
+
+
+def _merges(special: dict, generic: dict) -> bool:
+    """Whether ``special`` puts in one class values ``generic`` does not (or knows a
+    scalar ``generic`` does not): code made from it then holds for those shapes only."""
+    seen: dict = {}
+    for name, cls in special.items():
+        other = generic.get(name)
+        if cls == SCALAR and other != SCALAR or seen.setdefault(cls, other) != other:
+            return True
+    return False
 
 
 _ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
@@ -235,43 +257,50 @@ def _scalar_result(call: ir.Call) -> bool:
         k == "axis" and isinstance(a, ir.Const) and a.value is None for k, a in call.kwargs)
 
 
-def shape_classes(fn: ir.Function, kinds: dict) -> dict:
+def shape_classes(fn: ir.Function, kinds: dict, arg_shapes: dict | None = None) -> dict:
     """Which values certainly have the same shape (side table name -> class).
 
     Elementwise operations keep the shape of their array operands when those share a
-    class (a numeric literal never changes a shape); copies and joins of one class
-    keep it.  Everything else gets a class of its own.  The reverse pass drops
-    ``unbroadcast`` where an argument's class is the result's.
+    class (a number, literal or global, never changes a shape); copies and joins of
+    one class keep it.  Everything else gets a class of its own, unless its shape is
+    known: with ``arg_shapes`` (parameter -> shape tuple, or ``"float"``) the class of
+    a value whose shape follows from the parameters' is that shape tuple
+    (:mod:`.shapes`).  The reverse pass drops ``unbroadcast`` where an argument's
+    class is the result's.
     """
+    arg_shapes = arg_shapes or {}
     split: set = set()  # loop headers whose class turned out to differ from their init
     while True:
         counter = iter(range(1, 1 << 62))
-        classes: dict[str, int] = {}
+        classes: dict[str, Any] = {}
+        ranges: set = set()  # names holding a range()
+        ints: set = set()  # loop counters over a range
 
-        def of(atom: Any, classes: dict = classes) -> int | None:
-            if isinstance(atom, ir.Const) and isinstance(atom.value, (int, float)):
-                return SCALAR
+        def of(atom: Any, classes: dict = classes) -> Any:
             if isinstance(atom, ir.Var):
                 return classes.get(atom.id)
+            if isinstance(atom, (ir.Const, ir.Ref)) and shapes.is_number(atom.value):
+                return SCALAR
             return None
 
+        def shape_of(atom: Any) -> tuple | None:
+            cls = of(atom)
+            return () if cls == SCALAR else cls if isinstance(cls, tuple) else None
+
         for p in fn.params:
-            classes[p.name] = SCALAR if kinds.get(p.name) == "float" else next(counter)
+            given = arg_shapes.get(p.name)
+            if kinds.get(p.name) == "float" or given == "float":
+                classes[p.name] = SCALAR
+            else:
+                classes[p.name] = given if isinstance(given, tuple) else next(counter)
         loops = []
         for stmt in ir.walk(fn.body):
             if isinstance(stmt, ir.Assign):
-                value, cls = stmt.value, None
-                if isinstance(value, ir.Var):
-                    cls = of(value)
-                elif isinstance(value, ir.Call) and _scalar_result(value):
-                    cls = SCALAR
-                elif isinstance(value, ir.Call) and _elementwise(value.callee) and not value.kwargs:
-                    found = {of(a) for a in value.args if not isinstance(a, ir.Const)}
-                    if not found:
-                        cls = SCALAR
-                    elif len(found) == 1 and None not in found:
-                        cls = found.pop()
-                classes[stmt.target] = next(counter) if cls is None else cls
+                classes[stmt.target] = _class(stmt.value, of, shape_of, ints)
+                if classes[stmt.target] is None:
+                    classes[stmt.target] = next(counter)
+                if isinstance(stmt.value, ir.Call) and stmt.value.callee is range:
+                    ranges.add(stmt.target)
             elif isinstance(stmt, ir.If):
                 for phi in stmt.phis:
                     a, b = (of(src) for src in phi.sources)
@@ -286,11 +315,45 @@ def shape_classes(fn: ir.Function, kinds: dict) -> dict:
                     classes[x] = classes[h]
                 if stmt.target:
                     classes[stmt.target] = next(counter)
+                    if isinstance(stmt.iter, ir.Var) and stmt.iter.id in ranges:
+                        ints.add(stmt.target)
         wrong = {phi.target for loop in loops for phi in loop.phis
                  if phi.target not in split and of(phi.sources[1]) != classes[phi.target]}
         if not wrong:
             return classes
         split |= wrong
+
+
+def _class(value: Any, of: Any, shape_of: Any, ints: set) -> Any:
+    """The shape class of an assignment's value (None: a class of its own)."""
+    if isinstance(value, ir.Var):
+        return of(value)
+    if not isinstance(value, ir.Call):
+        return None
+    if _scalar_result(value):
+        return SCALAR
+    callee = value.callee
+    if _elementwise(callee) and not value.kwargs:
+        found = {of(a) for a in value.args if not isinstance(a, ir.Const)}
+        if not found or found == {SCALAR}:
+            return SCALAR
+        found.discard(SCALAR)  # a number never changes a shape
+        if len(found) == 1 and None not in found:
+            return found.pop()
+        if all(c == SCALAR or isinstance(c, tuple) for c in found):
+            try:
+                return tuple(np.broadcast_shapes(*(shape_of(a) for a in value.args)))
+            except (ValueError, TypeError):
+                return None
+        return None
+    known = shapes.result_shape(value, shape_of, ints)
+    if known is not None:
+        return known
+    try:
+        like = callee in shapes.LIKE or callee == ir.Method("copy")
+    except TypeError:
+        return None
+    return of(value.args[0]) if like and len(value.args) == 1 and not value.kwargs else None
 
 
 def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None:

@@ -342,16 +342,20 @@ class _Reverse(Hooks):
             self.contribute(atom, expr, maybe_none=sparse)
 
     def _drop_unbroadcast(self, expr: gast.expr, target: str) -> gast.expr:
-        """``unbroadcast(e, x)`` is ``e`` where ``x`` has the result's shape."""
+        """``unbroadcast(e, x)`` is ``e`` where ``x`` has the result's shape, and the sum
+        over the broadcast axes where both shapes are known."""
         act = self.act
 
         class Drop(gast.NodeTransformer):
             def visit_Call(self, node: gast.Call) -> gast.expr:
                 self.generic_visit(node)
                 if (isinstance(node.func, gast.Name) and node.func.id == "unbroadcast"
-                        and len(node.args) == 2 and isinstance(node.args[1], gast.Name)
-                        and act.same_shape(node.args[1].id, target)):
-                    return node.args[0]
+                        and len(node.args) == 2 and isinstance(node.args[1], gast.Name)):
+                    if act.same_shape(node.args[1].id, target):
+                        return node.args[0]
+                    summed = _summed(node.args[0], act.shapes.get(target), act.shapes.get(node.args[1].id))
+                    if summed is not None:
+                        return summed
                 return node
 
         return Drop().visit(expr)
@@ -721,6 +725,39 @@ class _Reverse(Hooks):
 def _is_call(expr: gast.expr, *names: str) -> bool:
     return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)
             and expr.func.id in names)
+
+
+def _summed(g: gast.expr, shape: Any, to: Any) -> gast.expr | None:
+    """``g`` (of ``shape``) summed over the axes broadcasting added to ``to``, when both
+    shapes are known (tuples) and ``to`` broadcasts to ``shape``; None otherwise.
+
+    >>> import ast
+    >>> print(ast.unparse(gast.gast_to_ast(_summed(name("g"), (32, 10), (10,)))))
+    g.sum(axis=0)
+    >>> print(ast.unparse(gast.gast_to_ast(_summed(name("g"), (4, 3, 5), (3, 1)))))
+    g.sum(axis=2, keepdims=True).sum(axis=0)
+    """
+    if not isinstance(shape, tuple) or not isinstance(to, tuple) or len(to) > len(shape):
+        return None
+    extra = len(shape) - len(to)
+    if any(t not in (1, n) for n, t in zip(shape[extra:], to)):
+        return None
+    kept = tuple(extra + i for i, (n, t) in enumerate(zip(shape[extra:], to)) if t == 1 and n != 1)
+
+    def total(value: gast.expr, axes: tuple, keepdims: bool) -> gast.expr:
+        axis = _const(axes[0]) if len(axes) == 1 else gast.Tuple(elts=[_const(a) for a in axes],
+                                                                  ctx=gast.Load())
+        keywords = [gast.keyword(arg="axis", value=axis)]
+        if keepdims:
+            keywords.append(gast.keyword(arg="keepdims", value=_const(True)))
+        method = gast.Attribute(value=value, attr="sum", ctx=gast.Load())
+        return gast.Call(func=method, args=[], keywords=keywords)
+
+    if kept:
+        g = total(g, kept, True)
+    if extra:
+        g = total(g, tuple(range(extra)), False)
+    return g
 
 
 def _names(expr: gast.expr, var: str) -> bool:

@@ -31,6 +31,7 @@ def grad_f(x):
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gast
@@ -143,7 +144,10 @@ def keep_scalars(fdef: gast.FunctionDef, shapes: dict) -> gast.FunctionDef:
         if cls == SCALAR:
             node.value = g
             continue
-        size = _np("size", _load(representative.get(cls, reduced)))
+        if isinstance(cls, tuple):  # a shape known when the code was made
+            size = gast.Constant(value=math.prod(cls), kind=None)
+        else:
+            size = _np("size", _load(representative.get(cls, reduced)))
         if axis is None and not keepdims:
             node.value = gast.BinOp(left=g, op=gast.Div(), right=size) if divides else g
             continue
