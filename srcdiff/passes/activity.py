@@ -34,7 +34,7 @@ import numpy as np
 from .. import ir, runtime
 from ..errors import NonDifferentiableError, NoRuleError
 from ..rules import registry
-from . import shapes
+from . import invariance, shapes
 from .resolve import MISSING
 
 __all__ = ["Activity", "analyze", "classify", "Classified"]
@@ -199,7 +199,8 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | N
                 if new:
                     useful |= new
                     changed = True
-    active = varied & useful
+    # a max that only shifts a logsumexp or softmax changes no result: a constant
+    active = varied & useful - invariance.shift_invariant(fn)
 
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign) and stmt.target in active:
@@ -275,6 +276,7 @@ def shape_classes(fn: ir.Function, kinds: dict, arg_shapes: dict | None = None) 
         classes: dict[str, Any] = {}
         ranges: set = set()  # names holding a range()
         ints: set = set()  # loop counters over a range
+        sizes: set = set()  # names holding an array's shape (a tuple of ints)
 
         def of(atom: Any, classes: dict = classes) -> Any:
             if isinstance(atom, ir.Var):
@@ -296,11 +298,15 @@ def shape_classes(fn: ir.Function, kinds: dict, arg_shapes: dict | None = None) 
         loops = []
         for stmt in ir.walk(fn.body):
             if isinstance(stmt, ir.Assign):
-                classes[stmt.target] = _class(stmt.value, of, shape_of, ints)
+                classes[stmt.target] = _class(stmt.value, of, shape_of, ints, sizes)
                 if classes[stmt.target] is None:
                     classes[stmt.target] = next(counter)
-                if isinstance(stmt.value, ir.Call) and stmt.value.callee is range:
-                    ranges.add(stmt.target)
+                if isinstance(stmt.value, ir.Call):
+                    callee = stmt.value.callee
+                    if callee is range:
+                        ranges.add(stmt.target)
+                    elif callee is np.shape or callee == ir.Attr("shape"):
+                        sizes.add(stmt.target)
             elif isinstance(stmt, ir.If):
                 for phi in stmt.phis:
                     a, b = (of(src) for src in phi.sources)
@@ -324,7 +330,26 @@ def shape_classes(fn: ir.Function, kinds: dict, arg_shapes: dict | None = None) 
         split |= wrong
 
 
-def _class(value: Any, of: Any, shape_of: Any, ints: set) -> Any:
+_COUNTS = {len, np.size, np.ndim, int}
+
+
+def _counts(call: ir.Call, sizes: set) -> bool:
+    """Whether a call certainly returns a Python int: ``len(x)``, ``x.size``,
+    ``x.shape[0]``."""
+    callee = call.callee
+    if isinstance(callee, ir.Attr):
+        return callee.name in ("size", "ndim")
+    if callee is operator.getitem:
+        base, index = call.args
+        return (isinstance(base, ir.Var) and base.id in sizes and isinstance(index, ir.Const)
+                and isinstance(index.value, int))
+    try:
+        return callee in _COUNTS and len(call.args) == 1 and not call.kwargs
+    except TypeError:
+        return False
+
+
+def _class(value: Any, of: Any, shape_of: Any, ints: set, sizes: set) -> Any:
     """The shape class of an assignment's value (None: a class of its own)."""
     if isinstance(value, ir.Var):
         return of(value)
@@ -333,6 +358,8 @@ def _class(value: Any, of: Any, shape_of: Any, ints: set) -> Any:
     if _scalar_result(value):
         return SCALAR
     callee = value.callee
+    if _counts(value, sizes):
+        return SCALAR
     if _elementwise(callee) and not value.kwargs:
         found = {of(a) for a in value.args if not isinstance(a, ir.Const)}
         if not found or found == {SCALAR}:

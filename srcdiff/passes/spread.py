@@ -79,11 +79,18 @@ def _spread(value: Any) -> tuple | None:
     return g, a.id, axis, keepdims.value, _SPREADS[value.func.id]
 
 
-def _materialised(node: gast.AST, parents: dict, cls: int, shapes: dict) -> bool:
+def _materialised(node: gast.AST, parents: dict, cls: int, shapes: dict, loads: dict | None = None,
+                  stores: dict | None = None) -> bool:
     """Whether every value computed from the read ``node`` (a scalar standing for an
-    array of shape class ``cls``) meets an array of that class before it is used."""
+    array of shape class ``cls``) meets an array of that class before it is used
+    (through copies ``a = b`` too, given ``loads`` and ``stores`` of the names)."""
     while True:
         parent = parents.get(node)
+        if (loads is not None and isinstance(parent, gast.Assign) and parent.value is node
+                and len(parent.targets) == 1 and isinstance(parent.targets[0], gast.Name)
+                and stores.get(parent.targets[0].id) == 1):
+            copy = parent.targets[0].id
+            return all(_materialised(n, parents, cls, shapes) for n in loads.get(copy, ()))
         if isinstance(parent, gast.UnaryOp) and isinstance(parent.op, (gast.USub, gast.UAdd)):
             node = parent
             continue
@@ -139,7 +146,8 @@ def keep_scalars(fdef: gast.FunctionDef, shapes: dict) -> gast.FunctionDef:
         cls = shapes.get(reduced)
         if cls is None or stores.get(target) != 1 or (cls == SCALAR and axis is not None):
             continue
-        if cls != SCALAR and not all(_materialised(n, parents, cls, shapes) for n in loads.get(target, [])):
+        if cls != SCALAR and not all(_materialised(n, parents, cls, shapes, loads, stores)
+                                     for n in loads.get(target, [])):
             continue
         if cls == SCALAR:
             node.value = g

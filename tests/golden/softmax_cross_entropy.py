@@ -22,6 +22,4 @@ def grad_softmax_cross_entropy(logits, labels):
     dz = dz + d_t2 * _t1
     # Grad of: z = logits - np.max(logits, axis=1, keepdims=True)
     dlogits = unbroadcast(dz, logits)
-    d_t0 = -unbroadcast(dz, _t0)
-    dlogits = dlogits + minmax_grad(d_t0, logits, _t0, 1, True)
     return dlogits
