@@ -18,6 +18,7 @@ import ast
 import builtins
 import math
 import operator
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -213,17 +214,17 @@ _RULE_HINT = (
 )
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # srcdiff's own files
+
+
 def _caller_loc() -> Any:
     """Where the user's code called into the registry (the first frame outside srcdiff)."""
     import linecache
-    import os
-    import sys
 
     from ..errors import Loc
 
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
         frame = frame.f_back
     if frame is None:
         return None
@@ -233,11 +234,7 @@ def _caller_loc() -> Any:
 
 def _called_by_user() -> bool:
     """Whether register_adjoint was called from outside srcdiff."""
-    import os
-    import sys
-
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return not os.path.abspath(sys._getframe(2).f_code.co_filename).startswith(package)
+    return not os.path.abspath(sys._getframe(2).f_code.co_filename).startswith(_PACKAGE)
 
 
 def _rule_error(message: str, hint: str = _RULE_HINT) -> RuleDefinitionError:
