@@ -292,13 +292,21 @@ def _parse_signature(signature: str) -> tuple[tuple, dict]:
         params.append(arg.id)
     for kw in node.keywords:
         try:
-            defaults[kw.arg] = eval(ast.unparse(kw.value), {"np": np, "math": math})  # literal defaults only
+            defaults[kw.arg] = _literal(kw.value)
         except Exception as exc:
             raise _rule_error(
                 f"rule signature {signature!r}: default of {kw.arg} must be a literal"
             ) from exc
         params.append(kw.arg)
     return tuple(params), defaults
+
+
+def _literal(node: ast.expr) -> Any:
+    """The value of a literal default, NumPy's and math's constants (np.nan) included."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return eval(ast.unparse(node), {"np": np, "math": math})
 
 
 def parse_template(text: str, allowed: Iterable[str], where: str) -> gast.expr:
