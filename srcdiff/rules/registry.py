@@ -390,11 +390,10 @@ def register_adjoint(
     if tangent is not None:
         if by_user:
             parse_template(tangent, set(params) | {"out"} | {"d" + p for p in params}, where)
+        tangent_texts["*"] = tangent.strip()
     elif _is_elementwise(fn):
         for param in adjoints:
             tangent_texts.setdefault(param, None)  # written from the adjoint when first read
-    if tangent is not None:
-        tangent_texts["*"] = tangent.strip()
     if isinstance(domain, Domain) or domain is None:
         domain = {p: domain or REAL for p in params}
     else:
