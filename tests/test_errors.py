@@ -511,6 +511,32 @@ def test_malformed_rule_is_rejected_at_registration(signature, templates, words)
 
 
 @pytest.mark.usefixtures("clean_registry")
+@pytest.mark.parametrize(
+    "tangents, words",
+    [
+        ({"tangents": {"x": "t * unknown_name"}}, ["unknown_name"]),
+        ({"tangents": {"x": "t *"}}, ["does not parse"]),
+        ({"tangent": "dx * unknown_name"}, ["unknown_name"]),
+    ],
+    ids=["tangent-unknown-name", "tangent-bad-syntax", "joint-tangent-unknown-name"],
+)
+def test_malformed_tangent_is_rejected_at_registration(tangents, words):
+    fn = _fresh_function()
+    version = registry.version()
+    with pytest.raises(srcdiff.RuleDefinitionError) as info:
+        srcdiff.register_adjoint(fn, "fresh(x)", x="g * 2.0", **tangents)
+    for word in words:
+        assert word in str(info.value)
+    assert registry.lookup(fn) is None
+    assert registry.version() == version
+    srcdiff.register_adjoint(fn, "fresh(x)", x="g * 2.0")
+    with pytest.raises(srcdiff.RuleDefinitionError) as info:
+        srcdiff.define_tangents(fn, **tangents.get("tangents", {}), tangent=tangents.get("tangent"))
+    for word in words:
+        assert word in str(info.value)
+
+
+@pytest.mark.usefixtures("clean_registry")
 def test_malformed_rule_error_unknown_name_has_a_hint():
     with pytest.raises(srcdiff.RuleDefinitionError) as info:
         srcdiff.register_adjoint(_fresh_function(), "fresh(x)", x="g * unknown_name(x)")

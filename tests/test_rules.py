@@ -17,10 +17,12 @@ with no value) has no derivative and is skipped.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import zlib
 
+import gast
 import numpy as np
 import pytest
 
@@ -156,6 +158,51 @@ def test_every_adjoint_template_is_exercised():
                     covered.add(k)
         missing += [f"{rule.name}:{p}" for p in rule.adjoints if p not in covered]
     assert not missing, f"adjoint templates no case exercises: {missing}"
+
+
+def test_every_template_parses():
+    """srcdiff's own rules are parsed when first used, not at import: this parses them all."""
+    for rule in registry.rules():
+        assert rule.adjoints.keys() == rule.sources.keys()
+        assert rule.tangents.keys() == rule.tangent_sources.keys() - {"*"}
+        assert (rule.tangent is None) == ("*" not in rule.tangent_sources)
+
+
+@pytest.mark.usefixtures("clean_registry")
+def test_srcdiffs_own_rules_are_parsed_when_first_used(monkeypatch):
+    monkeypatch.setattr(registry, "_called_by_user", lambda: False)
+
+    def fresh(x):
+        return x
+
+    rule = registry.register_adjoint(fresh, "fresh(x)", x="g * unknown_name")
+    assert rule.sources == {"x": "g * unknown_name"}
+    with pytest.raises(srcdiff.RuleDefinitionError, match="unknown_name"):
+        _ = rule.adjoints
+
+
+def test_an_elementwise_tangent_is_written_from_the_adjoint():
+    """``g`` becomes ``t`` and ``unbroadcast(e, x)`` becomes ``e``."""
+    import operator
+
+    assert registry.lookup(np.sin).tangent_sources == {"x": "t * np.cos(x)"}
+    mul = registry.lookup(operator.mul)
+    assert mul.tangent_sources == {"x": "t * y", "y": "t * x"}
+    assert {p: ast.unparse(gast.gast_to_ast(t)) for p, t in mul.tangents.items()} == mul.tangent_sources
+
+
+@pytest.mark.usefixtures("clean_registry")
+def test_define_tangents_replaces_a_parsed_tangent():
+    def fresh(x):
+        return x
+
+    rule = srcdiff.register_adjoint(fresh, "fresh(x)", x="g * 2.0", tangents={"x": "t * 2.0"})
+    assert ast.unparse(gast.gast_to_ast(rule.tangents["x"])) == "t * 2.0"
+    srcdiff.define_tangents(fresh, x="2.0 * t")
+    assert ast.unparse(gast.gast_to_ast(rule.tangents["x"])) == "2.0 * t"
+    assert rule.tangent is None
+    srcdiff.define_tangents(fresh, tangent="2.0 * dx")
+    assert ast.unparse(gast.gast_to_ast(rule.tangent)) == "2.0 * dx"
 
 
 # ---- forward mode: each rule's tangent -------------------------------------------------

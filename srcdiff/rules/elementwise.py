@@ -1,5 +1,7 @@
 """NumPy element-wise functions (ufuncs and their friends)."""
 
+from __future__ import annotations  # (so np.random.Generator annotations do not import numpy.random)
+
 import numpy as np
 
 from .registry import ABOVE_ONE, NONZERO, POSITIVE, UNIT, Case, Domain, Fixed

@@ -20,6 +20,8 @@ A helper's own parameter called ``g`` (or ``out``) is spelled ``v`` (or ``res``,
 placeholders.
 """
 
+from __future__ import annotations  # (so np.random.Generator annotations do not import numpy.random)
+
 from typing import Any
 
 import numpy as np
@@ -42,9 +44,11 @@ def _ones(*shape: int) -> Fixed:
     return Fixed(np.ones(shape))
 
 
-def _values(*shape: int, seed: int = 0) -> Fixed:
-    """Fixed distinct values (no ties), for helpers that read an order or a median."""
-    order = np.random.default_rng(seed).permutation(np.prod(shape, dtype=int))
+def _values(*shape: int) -> Fixed:
+    """Fixed distinct values (no ties) in a scrambled order, for helpers that read an order
+    or a median.  (Scrambled by sorting sin(0), sin(1), ..., which are distinct, rather than
+    by np.random: importing srcdiff does not import numpy.random.)"""
+    order = np.argsort(np.sin(np.arange(np.prod(shape, dtype=int))))
     return Fixed(np.reshape(order, shape) * 0.5 - 1.0)
 
 

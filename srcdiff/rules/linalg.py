@@ -1,5 +1,7 @@
 """Products and linear algebra."""
 
+from __future__ import annotations  # (so np.random.Generator annotations do not import numpy.random)
+
 import numpy as np
 
 from .registry import Case, Domain, Fixed

@@ -1,5 +1,7 @@
 """Reductions: the cotangent of a reduced result is spread back over the input."""
 
+from __future__ import annotations  # (so np.random.Generator annotations do not import numpy.random)
+
 from dataclasses import dataclass
 
 import numpy as np

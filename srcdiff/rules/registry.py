@@ -5,16 +5,20 @@ a Python expression over the primitive's parameter names, ``out`` (the primal re
 and ``g`` (the cotangent of ``out``).  The reverse pass inlines the template into the
 generated code, so a rule costs nothing at run time beyond the NumPy it computes.
 
-Templates are parsed and checked here, when the rule is registered: an unknown name or
-a signature that does not parse raises :class:`~srcdiff.errors.RuleDefinitionError`.
+A rule the user registers is parsed and checked here, when it is registered: an unknown
+name or a signature that does not parse raises :class:`~srcdiff.errors.RuleDefinitionError`.
+srcdiff's own rules (hundreds of them) keep their templates as text until a
+transformation first uses the rule, so that ``import srcdiff`` does not parse them all;
+the rule tests parse every one of them.
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
-import copy
 import math
 import operator
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -101,29 +105,71 @@ BINARY_CASES = (
 
 @dataclass(eq=False)
 class Rule:
-    """The derivative rule of one primitive."""
+    """The derivative rule of one primitive.
+
+    Its templates are kept as text (``sources``, ``tangent_sources``) and parsed the
+    first time a transformation reads them (``adjoints``, ``tangents``, ``tangent``).
+    """
 
     fn: Any
     name: str
     params: tuple  # parameter names, in positional order
     defaults: dict  # name -> default value (parameters without one are required)
-    adjoints: dict  # name -> parsed template (gast expression)
-    sources: dict  # name -> template text, for docs and error messages
+    sources: dict  # name -> adjoint template text
     domain: dict  # name -> Domain
     cases: tuple
     seq: frozenset = frozenset()  # parameters that take a sequence of arrays
     doc: str = ""
     tree_out: bool = False  # the result is a container (its cotangent may be sparse)
     sparse: bool = False  # templates may give None (a zero) for an entry
-    tangents: dict = field(default_factory=dict)  # param -> template over params, out, t
-    tangent: Any = None  # or one template for the whole result tangent, over d<param>
-    tangent_sources: dict = field(default_factory=dict)
     reverse: bool = True  # False: a forward-mode-only rule (no adjoints at all)
     # A rule the user registered: a differentiated argument of a parameter without an
     # adjoint template is an error unless the parameter is declared in ``nondiff``.
     # (srcdiff's own rules leave out structural parameters: axis, shapes, indices.)
     strict: bool = False
     nondiff: frozenset = frozenset()
+    # name -> tangent template text over params, out and t; "*" -> one template for the
+    # whole result tangent, over params, out and d<param>.  None stands for the tangent
+    # of an element-wise rule, written from its adjoint template when first read.
+    _tangent_texts: dict = field(default_factory=dict, repr=False)
+    _parsed: dict = field(default_factory=dict, init=False, repr=False)  # kind -> parsed
+
+    @property
+    def tangent_sources(self) -> dict:
+        """Parameter -> tangent template text, and ``"*"`` -> the result's tangent."""
+        for param, text in self._tangent_texts.items():
+            if text is None:
+                self._tangent_texts[param] = _tangent_of_elementwise(self.sources[param])
+        return self._tangent_texts
+
+    @property
+    def adjoints(self) -> dict:
+        """Parameter -> parsed adjoint template (over the parameters, ``g`` and ``out``)."""
+        return self._parse("adjoints", self.sources, {"g", "out"})
+
+    @property
+    def tangents(self) -> dict:
+        """Parameter -> parsed tangent template (over the parameters, ``t`` and ``out``)."""
+        texts = {p: text for p, text in self.tangent_sources.items() if p != "*"}
+        return self._parse("tangents", texts, {"t", "out"})
+
+    @property
+    def tangent(self) -> gast.expr | None:
+        """The parsed template of the result's tangent (over the parameters, ``out`` and
+        ``d<param>``), or None when the rule has one per parameter."""
+        text = self._tangent_texts.get("*")
+        if text is None:
+            return None
+        return self._parse("tangent", {"*": text}, {"out"} | {"d" + p for p in self.params})["*"]
+
+    def _parse(self, kind: str, texts: dict, placeholders: set) -> dict:
+        parsed = self._parsed.get(kind)
+        if parsed is None:
+            allowed = set(self.params) | placeholders
+            where = f"rule for {self.name}"
+            parsed = {p: parse_template(text, allowed, where) for p, text in texts.items()}
+            self._parsed[kind] = parsed
+        return parsed
 
     def bind(self, args: tuple, kwargs: tuple) -> dict | None:
         """Map call atoms onto parameter names, defaults filled in; None if they don't fit."""
@@ -168,17 +214,17 @@ _RULE_HINT = (
 )
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # srcdiff's own files
+
+
 def _caller_loc() -> Any:
     """Where the user's code called into the registry (the first frame outside srcdiff)."""
     import linecache
-    import os
-    import sys
 
     from ..errors import Loc
 
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
         frame = frame.f_back
     if frame is None:
         return None
@@ -188,11 +234,7 @@ def _caller_loc() -> Any:
 
 def _called_by_user() -> bool:
     """Whether register_adjoint was called from outside srcdiff."""
-    import os
-    import sys
-
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return not os.path.abspath(sys._getframe(2).f_code.co_filename).startswith(package)
+    return not os.path.abspath(sys._getframe(2).f_code.co_filename).startswith(_PACKAGE)
 
 
 def _rule_error(message: str, hint: str = _RULE_HINT) -> RuleDefinitionError:
@@ -230,35 +272,41 @@ def printable_name(fn: Any) -> str:
     return f"{module}.{name}" if module else name
 
 
-def _parse_signature(signature: str) -> tuple[str, tuple, dict]:
+def _parse_signature(signature: str) -> tuple[tuple, dict]:
+    """The parameter names and the defaults of a signature like ``"sum(a, axis=None)"``.
+
+    (The standard library's parser, not gast's: nothing here keeps the tree, and every
+    rule srcdiff registers at import goes through this.)
+    """
     try:
-        node = gast.parse(signature.strip()).body[0].value
+        node = ast.parse(signature.strip()).body[0].value
     except (SyntaxError, IndexError, AttributeError) as exc:
         raise _rule_error(f"rule signature {signature!r} is not a call like 'sin(x)'") from exc
-    if not isinstance(node, gast.Call):
+    if not isinstance(node, ast.Call):
         raise _rule_error(f"rule signature {signature!r} is not a call like 'sin(x)'")
     params: list[str] = []
     defaults: dict = {}
     for arg in node.args:
-        if not isinstance(arg, gast.Name):
+        if not isinstance(arg, ast.Name):
             raise _rule_error(f"rule signature {signature!r}: parameters must be plain names")
         params.append(arg.id)
     for kw in node.keywords:
-        text = _unparse(kw.value)
         try:
-            defaults[kw.arg] = eval(text, {"np": np, "math": math})  # literal defaults only
+            defaults[kw.arg] = _literal(kw.value)
         except Exception as exc:
             raise _rule_error(
                 f"rule signature {signature!r}: default of {kw.arg} must be a literal"
             ) from exc
         params.append(kw.arg)
-    return _unparse(node.func), tuple(params), defaults
+    return tuple(params), defaults
 
 
-def _unparse(node: Any) -> str:
-    import ast
-
-    return ast.unparse(gast.gast_to_ast(node)) if not isinstance(node, str) else node
+def _literal(node: ast.expr) -> Any:
+    """The value of a literal default, NumPy's and math's constants (np.nan) included."""
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        return eval(ast.unparse(node), {"np": np, "math": math})
 
 
 def parse_template(text: str, allowed: Iterable[str], where: str) -> gast.expr:
@@ -320,30 +368,32 @@ def register_adjoint(
     >>> rule.sources["x"]
     'g / (1 + np.exp(-x))'
     """
-    name, params, defaults = _parse_signature(signature)
-    where = f"rule for {printable_name(fn)}"
+    params, defaults = _parse_signature(signature)
+    by_user = _called_by_user()
+    name = printable_name(fn)
+    where = f"rule for {name}"
     for param in nondiff:
         if param not in params:
             raise _rule_error(f"{where}: nondiff names {param!r}, not a parameter of {signature!r}")
-    parsed = {}
     for param, text in adjoints.items():
         if param not in params:
             raise _rule_error(f"{where}: {param!r} is not a parameter of {signature!r}")
-        parsed[param] = parse_template(text, set(params) | {"g", "out"}, where)
-    tangents = dict(tangents or {})
-    parsed_tangents = {}
-    for param, text in tangents.items():
+        if by_user:  # (srcdiff's own templates are parsed when first used)
+            parse_template(text, set(params) | {"g", "out"}, where)
+    tangent_texts: dict = {}
+    for param, text in (tangents or {}).items():
         if param not in params:
             raise _rule_error(f"{where}: tangent for {param!r}, which is not a parameter of {signature!r}")
-        parsed_tangents[param] = parse_template(text, set(params) | {"t", "out"}, where)
-    joint = None
+        if by_user:
+            parse_template(text, set(params) | {"t", "out"}, where)
+        tangent_texts[param] = text.strip()
     if tangent is not None:
-        joint = parse_template(tangent, set(params) | {"out"} | {"d" + p for p in params}, where)
+        if by_user:
+            parse_template(tangent, set(params) | {"out"} | {"d" + p for p in params}, where)
+        tangent_texts["*"] = tangent.strip()
     elif _is_elementwise(fn):
-        for param, template in parsed.items():
-            if param not in parsed_tangents:
-                parsed_tangents[param] = _tangent_of_elementwise(template)
-                tangents[param] = _unparse(parsed_tangents[param])
+        for param in adjoints:
+            tangent_texts.setdefault(param, None)  # written from the adjoint when first read
     if isinstance(domain, Domain) or domain is None:
         domain = {p: domain or REAL for p in params}
     else:
@@ -358,10 +408,9 @@ def register_adjoint(
             raise _rule_error(f"{where}: give test cases for a primitive of this arity")
     rule = Rule(
         fn=fn,
-        name=printable_name(fn),
+        name=name,
         params=params,
         defaults=defaults,
-        adjoints=parsed,
         sources={p: t.strip() for p, t in adjoints.items()},
         domain=domain,
         cases=tuple(cases),
@@ -369,13 +418,10 @@ def register_adjoint(
         doc=doc,
         tree_out=tree_out,
         sparse=sparse,
-        tangents=parsed_tangents,
-        tangent=joint,
-        tangent_sources={**{p: t.strip() for p, t in tangents.items()},
-                         **({"*": tangent.strip()} if tangent else {})},
         reverse=reverse,
-        strict=_called_by_user(),
+        strict=by_user,
         nondiff=frozenset(nondiff),
+        _tangent_texts=tangent_texts,
     )
     _RULES[_key(fn)] = rule
     _NONDIFF.discard(fn)
@@ -395,15 +441,19 @@ def define_tangents(fn: Any, tangent: str | None = None, **tangents: str) -> Rul
     where = f"tangent rule for {printable_name(fn)}"
     if rule is None:
         raise _rule_error(f"{where}: {printable_name(fn)} has no registered rule")
+    by_user = _called_by_user()
     for param, text in tangents.items():
         if param not in rule.params:
             raise _rule_error(f"{where}: {param!r} is not a parameter of {rule.name}")
-        rule.tangents[param] = parse_template(text, set(rule.params) | {"t", "out"}, where)
-        rule.tangent_sources[param] = text.strip()
+        if by_user:  # (srcdiff's own templates are parsed when first used)
+            parse_template(text, set(rule.params) | {"t", "out"}, where)
+        rule._tangent_texts[param] = text.strip()
+        rule._parsed.pop("tangents", None)
     if tangent is not None:
-        rule.tangent = parse_template(tangent, set(rule.params) | {"out"} | {"d" + p for p in rule.params},
-                                      where)
-        rule.tangent_sources["*"] = tangent.strip()
+        if by_user:
+            parse_template(tangent, set(rule.params) | {"out"} | {"d" + p for p in rule.params}, where)
+        rule._tangent_texts["*"] = tangent.strip()
+        rule._parsed.pop("tangent", None)
     _version[0] += 1
     return rule
 
@@ -430,23 +480,22 @@ def _is_elementwise(fn: Any) -> bool:
     return getattr(fn, "__module__", None) == "math" or getattr(fn, "__self__", None) is math
 
 
-def _tangent_of_elementwise(template: gast.expr) -> gast.expr:
+def _tangent_of_elementwise(adjoint: str) -> str:
     """The adjoint template with ``t`` for ``g`` and every ``unbroadcast(e, x)`` as ``e``."""
-    expr = copy.deepcopy(template)
+    return ast.unparse(_ElementwiseTangent().visit(ast.parse(adjoint, mode="eval")).body)
 
-    class Swap(gast.NodeTransformer):
-        def visit_Name(self, node: gast.Name) -> gast.expr:
-            if isinstance(node.ctx, gast.Load) and node.id == "g":
-                return gast.Name(id="t", ctx=gast.Load(), annotation=None, type_comment=None)
-            return node
 
-        def visit_Call(self, node: gast.Call) -> gast.expr:
-            self.generic_visit(node)
-            if isinstance(node.func, gast.Name) and node.func.id == "unbroadcast":
-                return node.args[0]
-            return node
+class _ElementwiseTangent(ast.NodeTransformer):
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if isinstance(node.ctx, ast.Load) and node.id == "g":
+            return ast.Name(id="t", ctx=ast.Load())
+        return node
 
-    return Swap().visit(expr)
+    def visit_Call(self, node: ast.Call) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.func, ast.Name) and node.func.id == "unbroadcast":
+            return node.args[0]
+        return node
 
 
 def nondifferentiable(*fns: Any) -> None:
