@@ -56,7 +56,7 @@ def rules_fingerprint() -> str:
     if digest is None:
         h = hashlib.sha256()
         for rule in registry.rules():
-            h.update(repr((rule.name, rule.params, rule.sources, rule.tangent_sources)).encode())
+            h.update(repr((rule.name, rule.params, rule.sources, rule.declared_tangents)).encode())
         for name in sorted(registry.printable_name(fn) for fn in registry.nondifferentiable_functions()):
             h.update(name.encode())
         digest = _FINGERPRINTS[version] = h.hexdigest()

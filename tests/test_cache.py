@@ -462,3 +462,17 @@ def test_cache_info_and_clear(tmp_path, monkeypatch):
     info = cache.info()
     assert info["entries"] == 1 and info["bytes"] > 0 and info["path"] == str(tmp_path / "c")
     assert cache.clear() == 1 and cache.info()["entries"] == 0
+
+
+def test_rules_fingerprint_does_not_depend_on_which_rules_were_used_first():
+    """Built-in rules are parsed (and element-wise tangents written) when first used;
+    the disk keys must be the same whether that happened before the key or not."""
+    from srcdiff import cache
+
+    cache._FINGERPRINTS.clear()
+    before = cache.rules_fingerprint()
+    f = make_function("def used(x):\n    return np.sum(np.tanh(x) * np.arcsinh(x))\n")
+    srcdiff.jvp(f)(np.ones(2), np.ones(2))
+    srcdiff.grad(f)(np.ones(2))
+    cache._FINGERPRINTS.clear()
+    assert cache.rules_fingerprint() == before

@@ -135,12 +135,20 @@ class Rule:
     _parsed: dict = field(default_factory=dict, init=False, repr=False)  # kind -> parsed
 
     @property
+    def declared_tangents(self) -> dict:
+        """The tangent template texts as registered: None where an element-wise rule's
+        tangent is written from its adjoint (which, with srcdiff's code, fixes it)."""
+        return self._tangent_texts
+
+    @property
     def tangent_sources(self) -> dict:
         """Parameter -> tangent template text, and ``"*"`` -> the result's tangent."""
-        for param, text in self._tangent_texts.items():
-            if text is None:
-                self._tangent_texts[param] = _tangent_of_elementwise(self.sources[param])
-        return self._tangent_texts
+        texts = self._parsed.get("tangent_sources")
+        if texts is None:  # (kept apart: declared_tangents stays as registered)
+            texts = {param: _tangent_of_elementwise(self.sources[param]) if text is None else text
+                     for param, text in self._tangent_texts.items()}
+            self._parsed["tangent_sources"] = texts
+        return texts
 
     @property
     def adjoints(self) -> dict:
@@ -449,11 +457,13 @@ def define_tangents(fn: Any, tangent: str | None = None, **tangents: str) -> Rul
             parse_template(text, set(rule.params) | {"t", "out"}, where)
         rule._tangent_texts[param] = text.strip()
         rule._parsed.pop("tangents", None)
+        rule._parsed.pop("tangent_sources", None)
     if tangent is not None:
         if by_user:
             parse_template(tangent, set(rule.params) | {"out"} | {"d" + p for p in rule.params}, where)
         rule._tangent_texts["*"] = tangent.strip()
         rule._parsed.pop("tangent", None)
+        rule._parsed.pop("tangent_sources", None)
     _version[0] += 1
     return rule
 
