@@ -55,8 +55,6 @@ def _remember(target: Callable, key: tuple) -> None:
             if per_fn is not None:
                 per_fn.pop(old_key, None)
 _VERSION = registry._version  # a one-element list, bumped by every rule registration
-_FLOAT, _ARRAY = ("float",), ("array",)
-_F64 = np.dtype(np.float64)
 
 
 def _underlying(fn: Callable) -> Callable:
@@ -212,6 +210,7 @@ class Derivative:
         self._one = self._positions[0] if self._fast and len(self._positions) == 1 else None
         self._optimize = optimize
         self._table: dict = {}  # kinds -> (function, its guard, its shape check or None)
+        self._hot: tuple | None = None  # see __call__
         self._shapes_seen: dict = {}  # kinds -> the first argument shapes seen with them
         self._last: Any = None
         self._defaults = {}
@@ -318,8 +317,22 @@ class Derivative:
         if not functional and not isinstance(self._fn, Derivative):
             check = _shape_check(self._positional, arg_shapes, len(args)) if gen.specialized else None
             self._table[spec] = (gen.function, gen.current, check)
+            self._remember_hot(args, kwargs, gen, check)
         self._last = gen
         return gen
+
+    def _remember_hot(self, args: tuple | None, kwargs: dict | None, gen: pipeline.Generated,
+                      check: Callable | None) -> None:
+        """With one differentiated argument, passed by position as a float or a float
+        array: keep what the next call with an argument of that type needs."""
+        one = self._one
+        if one is None or args is None or kwargs or one >= len(args):
+            return
+        value = args[one]
+        if type(value) is float:
+            self._hot = (one, float, None, gen.function, gen.current, check)
+        elif type(value) is np.ndarray and value.dtype.kind == "f":
+            self._hot = (one, np.ndarray, value.dtype, gen.function, gen.current, check)
 
     def _arg_shapes(self, spec: tuple, args: tuple | None, kwargs: dict | None) -> dict | None:
         """The shape of each array argument (``"float"`` for a float) when all are passed
@@ -350,24 +363,21 @@ class Derivative:
         return args, kwargs
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # The common path, kept short: the table maps the kinds of the differentiated
-        # arguments to (function, check that nothing it was built from changed).
-        one = self._one
-        if one is not None and not kwargs:  # one differentiated argument
+        # The common path, kept short.  With one differentiated argument, ``_hot`` holds
+        # what the last call made used: (its position, its type, its dtype or None, the
+        # function, the check that nothing it was built from changed, the shape check
+        # or None).  Then the table maps the kinds of the differentiated arguments to
+        # (function, check, shape check).
+        hot = self._hot
+        if hot is not None and not kwargs:
             try:
-                value = args[one]
+                value = args[hot[0]]
             except IndexError:
                 return self._call(args, kwargs)
-            kind = type(value)
-            if kind is float:
-                entry = self._table.get(_FLOAT)
-            elif kind is np.ndarray and (value.dtype is _F64 or value.dtype.kind == "f"):
-                entry = self._table.get(_ARRAY)
-            else:
-                entry = None
-            if entry is not None and entry[1]() and (entry[2] is None or entry[2](args)):
-                return entry[0](*args)
-        elif self._fast and not kwargs:
+            if (type(value) is hot[1] and (hot[2] is None or value.dtype is hot[2]) and hot[4]()
+                    and (hot[5] is None or hot[5](args))):
+                return hot[3](*args)
+        if self._fast and not kwargs:
             kinds = _fast_kinds(args, self._positions)
             if kinds is not None:
                 entry = self._table.get(kinds)

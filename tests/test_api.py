@@ -978,3 +978,13 @@ def test_float_leaf_of_a_dict_gets_a_float():
     g = srcdiff.grad(f)({"a": np.ones(2), "b": 2.0})
     assert type(g["b"]) is float and g["b"] == 4.0
     close(g["a"], np.ones(2))
+
+
+def test_float_and_array_calls_in_turn_use_their_own_derivatives():
+    f = make_function("def turns(x):\n    return np.sum(np.sin(x))\n")
+    d = srcdiff.grad(f)
+    for _ in range(3):
+        assert d(0.5) == pytest.approx(np.cos(0.5))
+        assert isinstance(d(0.5), float)
+        np.testing.assert_allclose(d(np.array([0.5, 1.0])), np.cos([0.5, 1.0]))
+        np.testing.assert_allclose(d(np.array([[0.5], [1.0]])), np.cos([[0.5], [1.0]]))
