@@ -8,6 +8,7 @@ they are given through ``np.*`` functions and never convert with ``np.asarray``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,8 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "unbroadcast_to",
+    "getitem_grad_to",
+    "unconcatenate_to",
     "power_term",
     "literal",
     "method_vjp",
@@ -493,6 +496,23 @@ def getitem_grad(g: Any, x: Any, index: Any) -> Any:
     return out
 
 
+def getitem_grad_to(g: Any, shape: tuple, index: Any) -> Any:
+    """``getitem_grad`` for an array given its shape rather than the array: what a
+    loop's adjoint uses where the primal iteration kept only the shape.
+
+    >>> getitem_grad_to(np.ones(2), (4,), slice(1, 3)).tolist()
+    [0.0, 1.0, 1.0, 0.0]
+    """
+    if g is None:
+        return None
+    out = np.zeros(shape, dtype=np.result_type(g, 1.0))
+    if _is_basic_index(index) or getattr(index, "dtype", None) == np.bool_:
+        out[index] = g
+    else:
+        np.add.at(out, index, g)
+    return out
+
+
 def index_add(acc: Any, index: Any, g: Any) -> None:
     """``acc[index] += g`` in place, summing repeated integer indices (``np.add.at``).
 
@@ -507,18 +527,27 @@ def index_add(acc: Any, index: Any, g: Any) -> None:
 
 def unconcatenate(g: Any, arrays: Any, axis: Any = 0) -> list:
     """Cotangents of the inputs of ``np.concatenate(arrays, axis)``: slices of ``g``."""
+    return unconcatenate_to(g, [np.shape(a) for a in arrays], axis)
+
+
+def unconcatenate_to(g: Any, shapes: Any, axis: Any = 0) -> list:
+    """``unconcatenate`` given the inputs' shapes rather than the inputs.
+
+    >>> [p.tolist() for p in unconcatenate_to(np.arange(5.0), [(2,), (3,)])]
+    [[0.0, 1.0], [2.0, 3.0, 4.0]]
+    """
     if axis is None:
         out, start = [], 0
         flat = np.ravel(g)
-        for a in arrays:
-            n = np.size(a)
-            out.append(np.reshape(flat[start:start + n], np.shape(a)))
+        for shape in shapes:
+            n = math.prod(shape)
+            out.append(np.reshape(flat[start:start + n], shape))
             start += n
         return out
     index = [slice(None)] * np.ndim(g)
     out, start = [], 0
-    for a in arrays:
-        n = np.shape(a)[axis]
+    for shape in shapes:
+        n = shape[axis]
         index[axis] = slice(start, start + n)
         out.append(g[tuple(index)])
         start += n

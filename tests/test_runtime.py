@@ -651,6 +651,30 @@ def test_getitem_grad(shape, index):
     assert_vjp(lambda v: v[index], x, lambda u: runtime.getitem_grad(u, x, index), linear=True)
 
 
+@covers("getitem_grad_to")
+@pytest.mark.parametrize("shape, index", _INDICES)
+def test_getitem_grad_to_a_shape_is_getitem_grad_of_a_value_of_that_shape(shape, index):
+    x = _rand(shape, np.random.default_rng(19))
+    g = _rand(np.shape(x[index]), np.random.default_rng(20))
+    np.testing.assert_array_equal(runtime.getitem_grad_to(g, shape, index), runtime.getitem_grad(g, x, index))
+    assert runtime.getitem_grad_to(None, shape, index) is None
+
+
+@covers("unconcatenate_to")
+@pytest.mark.parametrize("shapes, axis", [([(2,), (3,)], 0), ([(2, 3), (2, 1)], 1), ([(2, 2), (1, 2)], 0),
+                                          ([(2, 2), (3,)], None)])
+def test_unconcatenate_to_shapes_is_the_adjoint_of_concatenate(shapes, axis):
+    rng = np.random.default_rng(21)
+    parts = [_rand(s, rng) for s in shapes]
+    g = _rand(np.shape(np.concatenate(parts, axis=axis)), rng)
+    got = runtime.unconcatenate_to(g, shapes, axis)
+    # <g, concatenate(parts)> == sum <got_i, parts_i>: the adjoint of a linear map
+    assert np.sum(g * np.concatenate(parts, axis=axis)) == pytest.approx(
+        sum(np.sum(a * b) for a, b in zip(got, parts)))
+    for want, part in zip(runtime.unconcatenate(g, parts, axis), got):
+        np.testing.assert_array_equal(want, part)
+
+
 @covers("getitem_grad")
 def test_getitem_grad_sums_repeated_indices():
     got = runtime.getitem_grad(np.array([1.0, 2.0, 3.0]), np.zeros(5), np.array([1, 1, 3]))

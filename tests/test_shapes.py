@@ -230,3 +230,48 @@ def test_arguments_by_keyword_get_code_for_any_shape():
     d = srcdiff.grad(f)
     np.testing.assert_allclose(d(np.ones(3), y=np.full((2, 3), 2.0)), [4.0] * 3)
     np.testing.assert_allclose(d(np.ones(3), np.full(3, 2.0)), [2.0] * 3)
+
+
+CHAIN = """
+def chain(k, x, target):
+    end = np.zeros(1)
+    for _ in range(5):
+        f = k * (x[1:] - x[:-1] - 1.0)
+        a = np.concatenate((f, end)) - np.concatenate((end, f))
+        x = x + 0.1 * a * x
+    return np.sum((x - target) ** 2)
+"""
+
+
+def test_a_loop_keeps_no_value_it_reads_only_for_its_shape():
+    """``np.concatenate``'s adjoint reads only its inputs' shapes: with the shapes known,
+    nothing is saved for them; with other shapes the gradients are still right."""
+    f = make_function(CHAIN)
+    rng = np.random.default_rng(4)
+    d = srcdiff.grad(f, wrt=(0, 1))
+    for n in (6, 9):  # the first shapes, then code for any shapes
+        args = (rng.normal(size=n - 1), rng.normal(size=n), rng.normal(size=n))
+        check_grad(f, *args, wrt=(0, 1))
+        expected = srcdiff.grad(f, wrt=(0, 1))(*args)
+        for got, want in zip(d(*args), expected):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+        if n == 6:
+            push = next(line for line in d.source.splitlines() if ".append(" in line)
+            assert "f," not in push and "f)" not in push, push
+            assert "unconcatenate_to(d_t6, ((1,), (5,)), 0)" in d.source
+
+
+def test_values_read_for_their_shape_in_a_loop_keep_only_the_shape():
+    f = make_function(
+        "def rows(x, w):\n"
+        "    for _ in range(3):\n"
+        "        h = np.tanh(x * w)\n"
+        "        x = np.concatenate((h[:1], np.sin(h)))[1:]\n"
+        "    return np.sum(x)\n")
+    d = srcdiff.grad(f, wrt=1)
+    rng = np.random.default_rng(5)
+    for shape in ((4,), (3, 2), (5,)):
+        x, w = rng.normal(size=shape), rng.normal(size=shape)
+        check_grad(f, x, w, wrt=1)
+        np.testing.assert_allclose(d(x, w), srcdiff.grad(f, wrt=1)(x, w), rtol=1e-12)
+    assert ".shape" in d.source and "unconcatenate_to" in d.source

@@ -589,11 +589,12 @@ class _Reverse(Hooks):
         if not self.functional:
             shifted = {n for pair in shifts for n in pair}
             # values that certainly have a .shape (NumPy results), or are Python floats
-            plain = {n for n in needed - shifted if self.act.kinds.get(n) == "float"
+            known = {n for n in needed if isinstance(self.act.shapes.get(n), tuple)}
+            plain = {n for n in needed - shifted if self.act.kinds.get(n) == "float" or n in known
                      or self.act.kinds.get(n) == "array" and _numpy_result(loop.body, n)}
             for var in self._shape_only(body + ends, plain):
-                if self.act.kinds.get(var) == "float":
-                    needed.discard(var)  # a Python float: the shape is ()
+                if self.act.kinds.get(var) == "float" or var in known:
+                    needed.discard(var)  # a Python float (shape ()), or a shape known now
                 else:
                     saved.shapes.add(var)
         saved.names = sorted(needed)
@@ -647,16 +648,22 @@ class _Reverse(Hooks):
             self.contribute(phi.sources[0], name(carries[phi.target]))
 
     def _shape_only(self, stmts: list, names: set) -> set:
-        """The names in ``names`` that ``stmts`` read only as the target of
-        ``unbroadcast(g, x)``, which reads nothing but ``x.shape``; those reads become
-        ``unbroadcast_to(g, shape)``, and the loop keeps the shape, not the array."""
-        reads: dict[str, list] = {}
+        """The names in ``names`` that ``stmts`` read only for their shape: as ``x`` in
+        ``unbroadcast(g, x)`` or ``getitem_grad(g, x, index)``, or in the inputs of
+        ``unconcatenate(g, (a, b), axis)``.  Those calls become their ``_to`` forms,
+        which take shapes, and the loop keeps the shape, not the array."""
+        reads: dict[str, list] = {}  # name -> [(call, argument position, item or None)]
         for stmt in stmts:
             for node in walk(stmt):
-                if isinstance(node, gast.Call):
-                    for i, arg in enumerate(node.args):
-                        if isinstance(arg, gast.Name) and arg.id in names:
-                            reads.setdefault(arg.id, []).append((node, i))
+                if not isinstance(node, gast.Call):
+                    continue
+                for i, arg in enumerate(node.args):
+                    if isinstance(arg, gast.Name) and arg.id in names:
+                        reads.setdefault(arg.id, []).append((node, i, None))
+                    elif isinstance(arg, gast.Tuple) and _is_call(node, "unconcatenate") and i == 1:
+                        for j, item in enumerate(arg.elts):
+                            if isinstance(item, gast.Name) and item.id in names:
+                                reads.setdefault(item.id, []).append((node, i, j))
         loads = {}
         for stmt in stmts:
             for node in walk(stmt):
@@ -664,13 +671,11 @@ class _Reverse(Hooks):
                     loads[node.id] = loads.get(node.id, 0) + 1
         found = set()
         for var, uses in reads.items():
-            if len(uses) == loads.get(var) and all(
-                    _is_call(call, "unbroadcast") and i == 1 and len(call.args) == 2 for call, i in uses):
+            if len(uses) == loads.get(var) and all(_reads_shape(call, i, j, self.act.kinds.get(var))
+                                                   for call, i, j in uses):
                 found.add(var)
-                for call, _ in uses:
-                    call.func = name("unbroadcast_to")
-                    if self.act.kinds.get(var) == "float":
-                        call.args[1] = gast.Tuple(elts=[], ctx=gast.Load())
+        for call in {id(call): call for var in found for call, _, _ in reads[var]}.values():
+            _to_shapes(call, found, self.act.kinds, self.act.shapes)
         return found
 
     def _child_names(self, stmts: list) -> set:
@@ -725,6 +730,41 @@ class _Reverse(Hooks):
 def _is_call(expr: gast.expr, *names: str) -> bool:
     return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)
             and expr.func.id in names)
+
+
+def _reads_shape(call: gast.Call, position: int, item: int | None, kind: str | None) -> bool:
+    """Whether argument ``position`` (entry ``item`` of it) of ``call`` is read only
+    for its shape."""
+    if _is_call(call, "unbroadcast"):
+        return position == 1 and item is None and len(call.args) == 2
+    if _is_call(call, "getitem_grad"):  # an array's: a container's cotangent is another
+        return position == 1 and item is None and kind == "array" and len(call.args) == 3
+    if _is_call(call, "unconcatenate"):
+        return position == 1 and item is not None and kind == "array" and not call.keywords
+    return False
+
+
+def _to_shapes(call: gast.Call, shaped: set, kinds: dict, classes: dict) -> None:
+    """Rewrite a call of ``_reads_shape`` to its form taking shapes: the names in
+    ``shaped`` hold shapes now, or have shapes known already (``classes``); anything
+    else is asked for its shape."""
+
+    def shape(node: gast.expr) -> gast.expr:
+        known = classes.get(node.id) if isinstance(node, gast.Name) else None
+        if isinstance(known, tuple):
+            return gast.Tuple(elts=[_const(n) for n in known], ctx=gast.Load())
+        if isinstance(node, gast.Name) and node.id in shaped:
+            if kinds.get(node.id) == "float":
+                return gast.Tuple(elts=[], ctx=gast.Load())
+            return node
+        return gast.Call(func=gast.Attribute(value=name("np"), attr="shape", ctx=gast.Load()),
+                         args=[node], keywords=[])
+
+    call.func = name(call.func.id + "_to")
+    if call.func.id == "unconcatenate_to":
+        call.args[1] = gast.Tuple(elts=[shape(item) for item in call.args[1].elts], ctx=gast.Load())
+    else:
+        call.args[1] = shape(call.args[1])
 
 
 def _summed(g: gast.expr, shape: Any, to: Any) -> gast.expr | None:
