@@ -329,6 +329,32 @@ def walk(node: Any):
         yield node
 
 
+def loaded_names(node: Any) -> list[gast.Name]:
+    """Every ``Name`` in a tree that reads its variable (Load context), in no set order.
+
+    The passes over generated code count reads again and again; collecting them in one
+    list is several times cheaper than filtering ``walk``, which yields every node."""
+    found = []
+    todo = [node]
+    pop, push, extend = todo.pop, todo.append, todo.extend
+    tree, name_type, load = ast.AST, gast.Name, gast.Load
+    while todo:
+        node = pop()
+        if isinstance(node, name_type):
+            if isinstance(node.ctx, load):
+                found.append(node)
+            if node.annotation is not None:
+                push(node.annotation)
+            continue
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                extend([v for v in value if isinstance(v, tree)])
+            elif isinstance(value, tree):
+                push(value)
+    return found
+
+
 def clone(node: Any, mapping: dict | None = None) -> Any:
     """A deep copy of a tree (much cheaper than ``copy.deepcopy``); with ``mapping``,
     every ``Name`` it loads that ``mapping`` holds becomes a copy of that expression."""
