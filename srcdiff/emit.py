@@ -378,7 +378,7 @@ def clone(node: Any, mapping: dict | None = None) -> Any:
 def to_source(tree: gast.AST) -> str:
     """Print a gast tree as Python source, turning comment markers into comments."""
     node = gast.gast_to_ast(tree)
-    ast.fix_missing_locations(node)
+    _number_statements(node)
     text = ast.unparse(node)
 
     def _comment(match: re.Match) -> str:
@@ -386,3 +386,25 @@ def to_source(tree: gast.AST) -> str:
         return match.group(1) + "# " + literal[len(_COMMENT):]
 
     return _COMMENT_LINE.sub(_comment, text) + "\n"
+
+
+# The statements ast.unparse reads the line number of (to find ``# type: ignore``
+# comments for that line).
+_LINE_READ = (ast.Assign, ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.FunctionDef,
+              ast.AsyncFunctionDef)
+
+
+def _number_statements(tree: ast.AST) -> None:
+    """Give each statement of ``_LINE_READ`` without a line number its enclosing one's,
+    as ``ast.fix_missing_locations`` would: unparse reads nothing else of a location,
+    and fixing every node (expressions are most of them) costs more than the unparse."""
+    todo = [(tree, getattr(tree, "lineno", 1))]
+    while todo:
+        node, lineno = todo.pop()
+        if isinstance(node, _LINE_READ) and not hasattr(node, "lineno"):
+            node.lineno = lineno
+        lineno = getattr(node, "lineno", lineno)
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(node, field, None)
+            if type(block) is list:  # (an expression's body is not)
+                todo.extend((stmt, lineno) for stmt in block)
