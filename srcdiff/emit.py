@@ -330,19 +330,23 @@ def walk(node: Any):
 
 
 def loaded_names(node: Any) -> list[gast.Name]:
-    """Every ``Name`` in a tree that reads its variable (Load context), in no set order.
+    """Every ``Name`` in a tree that reads its variable (Load context), in no set order."""
+    return [n for n in names(node) if isinstance(n.ctx, gast.Load)]
 
-    The passes over generated code count reads again and again; collecting them in one
-    list is several times cheaper than filtering ``walk``, which yields every node."""
+
+def names(node: Any) -> list[gast.Name]:
+    """Every ``Name`` in a tree, in no set order.
+
+    The passes over generated code count reads again and again; collecting names in
+    one list is several times cheaper than filtering ``walk``, which yields every node."""
     found = []
     todo = [node]
     pop, push, extend = todo.pop, todo.append, todo.extend
-    tree, name_type, load = ast.AST, gast.Name, gast.Load
+    tree, name_type = ast.AST, gast.Name
     while todo:
         node = pop()
         if isinstance(node, name_type):
-            if isinstance(node.ctx, load):
-                found.append(node)
+            found.append(node)
             if node.annotation is not None:
                 push(node.annotation)
             continue
