@@ -67,16 +67,25 @@ class _Transformer(gast.NodeTransformer):
     every instantiated rule template and every generated statement): a visit returns a
     node, never None or a list."""
 
+    _visitors: dict = {}  # node class -> visit_ method
+
+    def __init_subclass__(cls) -> None:
+        # (NodeVisitor's own visit_Constant only looks for the visit_Num of old Pythons)
+        cls._visitors = {getattr(gast, name.removeprefix("visit_")): method
+                         for klass in reversed(cls.__mro__) if issubclass(klass, _Transformer)
+                         for name, method in vars(klass).items() if name.startswith("visit_")}
+
     def visit(self, node: gast.AST) -> gast.AST:
-        method = getattr(self, "visit_" + type(node).__name__, None)
-        return self.generic_visit(node) if method is None else method(node)
+        method = self._visitors.get(type(node))
+        return self.generic_visit(node) if method is None else method(self, node)
 
     def generic_visit(self, node: gast.AST) -> gast.AST:
+        # (nodes without fields, contexts and operators, have no visit_ method here)
         for field in node._fields:
             value = getattr(node, field, None)
             if type(value) is list:
                 value[:] = [self.visit(v) if isinstance(v, gast.AST) else v for v in value]
-            elif isinstance(value, gast.AST):
+            elif isinstance(value, gast.AST) and value._fields:
                 setattr(node, field, self.visit(value))
         return node
 
