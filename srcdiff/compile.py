@@ -17,7 +17,7 @@ from typing import Any
 
 import gast
 
-from .emit import name, store, to_source, walk
+from .emit import name, names, store, to_source
 
 __all__ = ["compile_function", "build_function"]
 
@@ -29,16 +29,23 @@ RETURN_LOCATIONS: dict = {}
 
 
 def _free_loads(fdef: gast.FunctionDef) -> set[str]:
+    """The names ``fdef`` reads and binds nowhere (assignment, parameter or def)."""
     loads = set()
     bound = set()
-    for node in walk(fdef):
-        if isinstance(node, gast.Name):
-            if isinstance(node.ctx, gast.Load):
-                loads.add(node.id)
-            else:
-                bound.add(node.id)
-        elif isinstance(node, gast.FunctionDef):
+    for node in names(fdef):
+        if isinstance(node.ctx, gast.Load):
+            loads.add(node.id)
+        else:
+            bound.add(node.id)
+    todo = [fdef]
+    while todo:  # the defs: statements, found in statement lists only
+        node = todo.pop()
+        if isinstance(node, gast.FunctionDef):
             bound.add(node.name)
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(node, field, None)
+            if type(block) is list:  # (an expression's body is not)
+                todo.extend(block)
     return loads - bound
 
 

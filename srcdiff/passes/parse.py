@@ -28,7 +28,7 @@ import re
 import symtable
 import textwrap
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,9 +178,8 @@ def _search(fn: types.FunctionType, text: str) -> tuple | object | None:
     code = fn.__code__
     # First the block of lines at the code's first line, parsed alone: usually the
     # definition is there, and neither the whole file nor its tree need be read.
-    variants = _import_variants(fn, text)
     for node, indent in _block_candidates(code, text):
-        if _compiles_to(node, code, variants):
+        if _compiles_to(node, code, _import_variants(fn, text)):
             return node, indent
     tree = _parse_text(text)
     if tree is not None:
@@ -193,10 +192,8 @@ def _search(fn: types.FunctionType, text: str) -> tuple | object | None:
         candidates = list(_block_candidates(code, text))
         if not candidates:
             return _UNPARSED
-    if tree is None:
-        variants = _import_variants(fn, None)
     for node, indent in candidates:
-        if _compiles_to(node, code, variants):
+        if _compiles_to(node, code, _import_variants(fn, text if tree is not None else None)):
             return node, indent
     return None
 
@@ -206,13 +203,11 @@ def _block_candidates(code: types.CodeType, text: str) -> Iterator[tuple[ast.AST
     file that does not parse as a whole (a notebook cell with %magics)."""
     lineno = code.co_firstlineno
     lines = text.splitlines(True)
-    block = inspect.getblock(lines[lineno - 1:]) if 0 < lineno <= len(lines) else []
-    snippet = "".join(block)
-    dedented = textwrap.dedent(snippet)
-    try:
-        tree = ast.parse(dedented)
-    except SyntaxError:
-        tree = None
+    block = _indented_block(lines, lineno - 1) if code.co_name != "<lambda>" else None
+    tree = None if block is None else _parse_block(block)
+    if tree is None:  # the tokenizer knows where the block ends (and ends lambdas)
+        block = inspect.getblock(lines[lineno - 1:]) if 0 < lineno <= len(lines) else []
+        tree = _parse_block(block)
     if tree is not None:
         indent = len(block[0]) - len(block[0].lstrip())
         ast.increment_lineno(tree, lineno - 1)
@@ -222,6 +217,58 @@ def _block_candidates(code: types.CodeType, text: str) -> Iterator[tuple[ast.AST
         return
     if code.co_name == "<lambda>" and block:  # a lambda inside a larger expression
         yield from ((node, 0) for node in _lambdas_on_line(block[0], lineno))
+
+
+def _parse_block(block: list) -> ast.Module | None:
+    try:
+        return ast.parse(textwrap.dedent("".join(block)))
+    except SyntaxError:
+        return None
+
+
+def _indented_block(lines: list, start: int) -> list | None:
+    """The def at ``lines[start]`` (decorators first) up to its last line of code, told
+    by indentation alone; None where that is not enough (tabs, a header that does not
+    look like one).
+
+    Much cheaper than ``inspect.getblock``, which tokenizes (and, the first time in a
+    process, compiles the tokenizer's patterns).  A line less indented inside a string
+    or brackets ends the block too early, and the block then does not parse: the
+    caller falls back to ``inspect.getblock``.  A block that parses has the lines
+    ``getblock`` finds, but for its trailing comments, which leave the tree as it is.
+    """
+    if not 0 <= start < len(lines) or not lines[start].lstrip(" ").startswith(("@", "def ", "async def ")):
+        return None
+    margin = _indentation(lines[start])
+    header = True  # decorators, until the def line
+    end = start  # the block is lines[start:end + 1]
+    for i in range(start, len(lines)):
+        stripped = lines[i].strip()
+        if not stripped or stripped.startswith("#"):
+            continue  # blank lines and comments end no block
+        indent = _indentation(lines[i])
+        if indent is None:
+            return None
+        if indent > margin:  # the body, or a decorator's or the header's next line
+            end = i
+            continue
+        if not header or indent < margin:
+            break  # the first statement after the def
+        if stripped.startswith(("def ", "async def ")):
+            header = False
+        elif not stripped.startswith("@"):
+            return None
+        end = i
+    return None if header else lines[start:end + 1]
+
+
+def _indentation(line: str) -> int | None:
+    """The columns of a line's indentation, None when it holds a tab or a form feed
+    (which the tokenizer counts its own way)."""
+    text = line.lstrip(" ")
+    if text[:1] in ("\t", "\f"):
+        return None
+    return len(line) - len(text)
 
 
 def _named(node: ast.AST, code: types.CodeType) -> bool:
@@ -269,18 +316,24 @@ _FUTURE_FLAGS = functools.reduce(
 _CO_NESTED = 0x10
 
 
-def _import_variants(fn: types.FunctionType, text: str | None) -> list[frozenset]:
+def _import_variants(fn: types.FunctionType, text: str | None) -> Iterator[frozenset]:
     """Sets of global names to compile as bound by ``import``.
 
     A call ``np.sum(x)`` compiles differently when ``np`` is imported in the module
-    being compiled.  Tried in turn: what the file imports (when it parses), nothing
-    (notebooks compile a cell a statement at a time), every module the function reads.
+    being compiled.  Tried in turn: every module the function reads (usually what its
+    file imports), nothing (notebooks compile a cell a statement at a time), what the
+    file imports (when it parses; only now read, as the file's symbol table costs more
+    than the rest of the search).
     """
     read = {name for inner in _codes(fn.__code__) for name in inner.co_names}
-    variants = [] if text is None else [frozenset(read & _imported(text))]
-    variants.append(frozenset())
-    variants.append(frozenset(n for n in read if isinstance(fn.__globals__.get(n), types.ModuleType)))
-    return list(dict.fromkeys(variants))
+    modules = frozenset(n for n in read if isinstance(fn.__globals__.get(n), types.ModuleType))
+    yield modules
+    if modules:
+        yield frozenset()
+    if text is not None:
+        imported = frozenset(read & _imported(text))
+        if imported not in (modules, frozenset()):
+            yield imported
 
 
 def _codes(code: types.CodeType) -> Iterator[types.CodeType]:
@@ -300,18 +353,20 @@ def _imported(text: str) -> frozenset:
     return frozenset(s.get_name() for s in table.get_symbols() if s.is_imported())
 
 
-def _compiles_to(node: ast.AST, code: types.CodeType, variants: list[frozenset]) -> bool:
+def _compiles_to(node: ast.AST, code: types.CodeType, variants: Iterable[frozenset]) -> bool:
     """Whether ``node`` (a def or a lambda) compiles to ``code``, up to line numbers.
 
     The definition is compiled alone, inside a class when ``code`` was a method (names
     are mangled there) and inside a function that binds ``code``'s free variables (so
     they compile as closure reads, not global ones), after imports of the names in
     one of ``variants``."""
-    node = copy.deepcopy(node)
+    # Compiling reads the tree and leaves it as it is: only the def's own node is copied,
+    # to drop its decorators (they run in the enclosing scope).
     if isinstance(node, ast.Lambda):
         body: list = [ast.Expr(node)]
     else:
-        node.decorator_list = []  # decorators run in the enclosing scope
+        node = copy.copy(node)
+        node.decorator_list = []
         body = [node]
     owner = _owner(code)
     if owner is not None:

@@ -24,7 +24,7 @@ from typing import Any
 
 import gast
 
-from ..emit import walk
+from ..emit import loaded_names, walk
 
 __all__ = ["fold", "propagate_copies", "propagate_constants", "eliminate_dead_code", "simplify",
            "separate_results"]
@@ -62,7 +62,35 @@ def _num_const(value: Any) -> gast.expr:
     return gast.Constant(value=value, kind=None)
 
 
-class _Folder(gast.NodeTransformer):
+class _Transformer(gast.NodeTransformer):
+    """NodeTransformer cut down to what the rewrites here do, for speed (fold runs on
+    every instantiated rule template and every generated statement): a visit returns a
+    node, never None or a list."""
+
+    _visitors: dict = {}  # node class -> visit_ method
+
+    def __init_subclass__(cls) -> None:
+        # (NodeVisitor's own visit_Constant only looks for the visit_Num of old Pythons)
+        cls._visitors = {getattr(gast, name.removeprefix("visit_")): method
+                         for klass in reversed(cls.__mro__) if issubclass(klass, _Transformer)
+                         for name, method in vars(klass).items() if name.startswith("visit_")}
+
+    def visit(self, node: gast.AST) -> gast.AST:
+        method = self._visitors.get(type(node))
+        return self.generic_visit(node) if method is None else method(self, node)
+
+    def generic_visit(self, node: gast.AST) -> gast.AST:
+        # (nodes without fields, contexts and operators, have no visit_ method here)
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if type(value) is list:
+                value[:] = [self.visit(v) if isinstance(v, gast.AST) else v for v in value]
+            elif isinstance(value, gast.AST) and value._fields:
+                setattr(node, field, self.visit(value))
+        return node
+
+
+class _Folder(_Transformer):
     def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
         self.generic_visit(node)
         left, right = _number(node.left), _number(node.right)
@@ -164,7 +192,7 @@ def _assignments(fdef: gast.FunctionDef) -> dict[str, int]:
     counts: dict[str, int] = {}
 
     def bind(target: gast.AST) -> None:
-        for node in walk(target):
+        for node in (target,) if isinstance(target, gast.Name) else walk(target):
             if isinstance(node, gast.Name) and isinstance(node.ctx, (gast.Store, gast.Param)):
                 counts[node.id] = counts.get(node.id, 0) + 1
 
@@ -207,9 +235,8 @@ def _blocks(fdef: gast.AST) -> list[list]:
 def _loads(nodes: list) -> dict[str, int]:
     counts: dict[str, int] = {}
     for stmt in nodes:
-        for n in walk(stmt):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                counts[n.id] = counts.get(n.id, 0) + 1
+        for n in loaded_names(stmt):
+            counts[n.id] = counts.get(n.id, 0) + 1
     return counts
 
 
@@ -230,7 +257,7 @@ def propagate_constants(fdef: gast.FunctionDef, primal: frozenset = frozenset())
     if not constants:
         return fdef
 
-    class Replace(gast.NodeTransformer):
+    class Replace(_Transformer):
         def visit_Name(self, node: gast.Name) -> gast.expr:
             if isinstance(node.ctx, gast.Load) and node.id in constants:
                 return gast.Constant(value=constants[node.id].value, kind=None)
@@ -261,10 +288,9 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
         first: dict[str, int] = {}
         reads: dict[str, int] = {}
         for i, stmt in enumerate(body):
-            for n in walk(stmt):
-                if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                    first.setdefault(n.id, i)
-                    reads[n.id] = reads.get(n.id, 0) + 1
+            for n in loaded_names(stmt):
+                first.setdefault(n.id, i)
+                reads[n.id] = reads.get(n.id, 0) + 1
         for i, stmt in enumerate(body):
             if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
                     and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Name)):
@@ -289,8 +315,8 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
                     and s.targets[0].id in renames and isinstance(s.value, gast.Name))
         ]
-    for node in walk(fdef):
-        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load) and node.id in renames:
+    for node in loaded_names(fdef):
+        if node.id in renames:
             node.id = final(node.id)
     return fdef
 
@@ -304,10 +330,7 @@ def eliminate_dead_code(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], b
     those names dead in turn (a worklist, not a walk of the whole function per round).
     """
     while True:
-        reads: dict[str, int] = {}
-        for n in walk(fdef):
-            if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                reads[n.id] = reads.get(n.id, 0) + 1
+        reads = _loads([fdef])
         definitions: dict[str, list] = {}  # name -> pure single-name assignments of it
         for body in _blocks(fdef):
             for stmt in body:
@@ -319,11 +342,10 @@ def eliminate_dead_code(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], b
         while todo:
             for stmt in definitions.pop(todo.pop(), ()):
                 dead.add(id(stmt))
-                for n in walk(stmt.value):
-                    if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Load):
-                        reads[n.id] -= 1
-                        if not reads[n.id] and n.id in definitions:
-                            todo.append(n.id)
+                for n in loaded_names(stmt.value):
+                    reads[n.id] -= 1
+                    if not reads[n.id] and n.id in definitions:
+                        todo.append(n.id)
         emptied = False
         for body in _blocks(fdef):
             kept = []
