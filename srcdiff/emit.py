@@ -381,7 +381,7 @@ def clone(node: Any, mapping: dict | None = None) -> Any:
 
 def to_source(tree: gast.AST) -> str:
     """Print a gast tree as Python source, turning comment markers into comments."""
-    node = _to_ast(tree)
+    node = gast.gast_to_ast(tree)
     _number_statements(node)
     text = ast.unparse(node)
 
@@ -412,66 +412,3 @@ def _number_statements(tree: ast.AST) -> None:
             block = getattr(node, field, None)
             if type(block) is list:  # (an expression's body is not)
                 todo.extend((stmt, lineno) for stmt in block)
-
-
-def _to_ast(node: Any) -> Any:
-    """A gast tree as a standard ``ast`` tree to unparse: ``gast.gast_to_ast``'s
-    conversion, without the locations (unparse reads none but what
-    ``_number_statements`` gives) and the cost of a NodeTransformer per node.
-
-    A node takes the fields of the ``ast`` class of its name, so those gast has and this
-    Python's ast lacks (``type_params`` before 3.12, a ``Name``'s annotation) go."""
-    kind = type(node)
-    leaf = _LEAVES.get(kind)
-    if leaf is not None:
-        return leaf
-    special = _TO_AST.get(kind)
-    if special is not None:
-        return special(node)
-    if kind is list:
-        return [_to_ast(item) for item in node]
-    if not isinstance(node, ast.AST):
-        return node
-    cls = getattr(ast, kind.__name__, None)
-    if cls is None:  # a node only gast has: gast drops it too
-        return None
-    fields = {}
-    for field in cls._fields:
-        value = getattr(node, field, None)
-        if type(value) is list:
-            value = [_to_ast(item) for item in value]
-        elif isinstance(value, ast.AST):
-            value = _to_ast(value)
-        fields[field] = value
-    return cls(**fields)
-
-
-def _arg(node: gast.Name | None) -> ast.arg | None:
-    if node is None:
-        return None
-    return ast.arg(arg=node.id, annotation=_to_ast(node.annotation), type_comment=node.type_comment)
-
-
-def _arguments(node: gast.arguments) -> ast.arguments:
-    return ast.arguments(
-        posonlyargs=[_arg(a) for a in node.posonlyargs], args=[_arg(a) for a in node.args],
-        vararg=_arg(node.vararg), kwonlyargs=[_arg(a) for a in node.kwonlyargs],
-        kw_defaults=_to_ast(node.kw_defaults), kwarg=_arg(node.kwarg), defaults=_to_ast(node.defaults))
-
-
-# The nodes gast_to_ast converts other than field for field (for Python >= 3.10).
-_TO_AST = {
-    gast.Name: lambda node: ast.Name(id=node.id, ctx=_to_ast(node.ctx)),
-    gast.arguments: _arguments,
-    gast.Assign: lambda node: ast.Assign(targets=_to_ast(node.targets), value=_to_ast(node.value)),
-    gast.ExceptHandler: lambda node: ast.ExceptHandler(
-        type=_to_ast(node.type), name=node.name.id if node.name else None, body=_to_ast(node.body)),
-}
-
-# Contexts and operators: one shared node each (unparse only reads their class).
-_LEAF_KINDS = (gast.expr_context, gast.operator, gast.unaryop, gast.cmpop, gast.boolop)
-_LEAVES = {
-    cls: getattr(ast, cls.__name__)() for cls in vars(gast).values()
-    if isinstance(cls, type) and issubclass(cls, _LEAF_KINDS) and not cls._fields
-    and hasattr(ast, cls.__name__)
-}
