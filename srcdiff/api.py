@@ -146,11 +146,14 @@ def _kind(value: Any, name: str, fn: Callable) -> str:
     )
 
 
+_F64 = np.dtype(np.float64)
+
+
 def _shape_check(names: tuple, arg_shapes: dict, count: int) -> Callable[[tuple], bool]:
-    """A check that ``count`` positional arguments (the parameters ``names``) have the
-    shapes, and are the floats, ``arg_shapes`` says: one boolean expression, as it runs
-    on every call."""
-    env: dict[str, Any] = {"ndarray": np.ndarray}
+    """A check that ``count`` positional arguments (the parameters ``names``) are the
+    float64 arrays of the shapes, and the floats, ``arg_shapes`` says: one boolean
+    expression, as it runs on every call."""
+    env: dict[str, Any] = {"ndarray": np.ndarray, "f64": _F64}
     terms = [f"len(a) == {count}"]
     for i, name in enumerate(names[:count]):
         shape = arg_shapes.get(name)
@@ -158,7 +161,7 @@ def _shape_check(names: tuple, arg_shapes: dict, count: int) -> Callable[[tuple]
             terms.append(f"type(a[{i}]) is float")
         elif shape is not None:
             env[f"s{i}"] = shape
-            terms.append(f"type(a[{i}]) is ndarray and a[{i}].shape == s{i}")
+            terms.append(f"type(a[{i}]) is ndarray and a[{i}].dtype is f64 and a[{i}].shape == s{i}")
     return eval(f"lambda a: {' and '.join(terms)}", env)
 
 
@@ -347,8 +350,8 @@ class Derivative:
             kind = type(value)
             if kind is float:
                 found[name] = "float"
-            elif kind is np.ndarray:
-                found[name] = value.shape
+            elif kind is np.ndarray and value.dtype is _F64:
+                found[name] = value.shape  # (a float64 array: see _shape_check)
         if not found:
             return None
         signature = (tuple(found.items()), len(args))

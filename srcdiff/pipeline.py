@@ -42,6 +42,7 @@ from .passes import (
     desugar,
     fence,
     forward,
+    inplace,
     jumps,
     parse,
     products,
@@ -58,7 +59,7 @@ __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
 
 # The names HOOKS["after"] is called with, in order.
 PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "cse", "activity", "reverse", "forward",
-          "spread", "products", "simplify", "emit")
+          "spread", "products", "simplify", "inplace", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
 STATS = {"transforms": 0, "disk_hits": 0}
@@ -312,6 +313,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     source, program, namer, res = _front(fn)
     kinds = {**_guess(source.node), **kinds}  # containers among the other arguments too
     act = _after("activity", activity.analyze(program, wrt, kinds, arg_shapes))
+    specialized = act.specialized
     extra: dict = {}
     if mode == "jvp":
         tree = _after("forward", forward.differentiate(program, act, wrt, namer, extra))
@@ -323,6 +325,9 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
         tree = _after("spread", spread.keep_scalars(tree, act.shapes))
         tree = _after("products", products.write_products(tree, act.shapes))
         tree = _after("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
+        float64 = {p for p, shape in (arg_shapes or {}).items() if shape == "float" or isinstance(shape, tuple)}
+        tree = _after("inplace", inplace.reuse(tree, act.shapes, float64))
+        specialized = specialized or tree.reused > 0  # it assumed float64 arguments
     if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)
     code = source.fn.__code__
@@ -344,10 +349,10 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     if digest is not None:
         cache.store(digest, {
             "code": module_code, "text": text, "shown": shown, "name": function.__name__,
-            "recipes": recipes, "ret_loc": ret_loc, "specialized": act.specialized,
+            "recipes": recipes, "ret_loc": ret_loc, "specialized": specialized,
             "roots": [(r, _describe(_lookup_root(source.fn, r)[2])) for r in roots],
         })
-    return Generated(function, shown, mode, wrt, _guard(source.fn, roots), act.specialized)
+    return Generated(function, shown, mode, wrt, _guard(source.fn, roots), specialized)
 
 
 def _check_names(tree: gast.FunctionDef, source: parse.Source, helpers: dict) -> None:

@@ -1,0 +1,357 @@
+"""inplace: gast -> gast; an array the code made and reads no more holds the next result.
+
+``_t1 = _t0 + b1`` allocates a new array although ``_t0``, a product the generated
+code just made, is never read again.  Where this pass can tell that
+
+* the operand is an array the function made itself (the result of arithmetic or a
+  NumPy ufunc, assigned once, at the top level), so nothing else shares its memory,
+* every other read of it makes a new array too (it never escapes into a view, a
+  container, a helper or the result),
+* no statement after this one reads it,
+* its shape is the result's, and both are float64 (shapes and dtypes known: a
+  derivative specialised to float64 arguments of known shapes),
+
+the statement writes into the operand instead: ``_t1 = np.add(_t0, b1, out=_t0)``.
+A hand-written gradient does the same with ``+=`` and ``out=``; for large arrays it
+saves allocations and the page faults of memory handed back to the system and
+taken again.
+
+>>> import gast
+>>> from srcdiff.emit import to_source
+>>> tree = gast.parse('''
+... def grad_f(x, W, b):
+...     _t0 = x @ W
+...     _t1 = _t0 + b
+...     h = np.tanh(_t1)
+...     return h
+... ''').body[0]
+>>> shapes = {"x": (4, 3), "W": (3, 2), "b": (2,)}
+>>> print(to_source(reuse(tree, shapes, {"x", "W", "b"})).strip())
+def grad_f(x, W, b):
+    _t0 = x @ W
+    _t1 = np.add(_t0, b, out=_t0)
+    h = np.tanh(_t1, out=_t1)
+    return h
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import gast
+import numpy as np
+
+from ..emit import walk
+from .shapes import _matmul, _reduced
+
+__all__ = ["reuse"]
+
+_UFUNCS = {gast.Add: "add", gast.Sub: "subtract", gast.Mult: "multiply", gast.Div: "true_divide"}
+_UNARY = {gast.USub: "negative"}
+_VIEW_FREE_ATTRS = {"shape", "ndim", "size", "dtype"}
+_REDUCING = {"sum", "mean", "max", "min", "prod", "var", "std"}
+
+
+def _ufunc(node: gast.expr) -> np.ufunc | None:
+    """The NumPy ufunc a call names (``np.tanh``), if it is one and has no ``out``."""
+    if (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
+            and isinstance(node.func.value, gast.Name) and node.func.value.id == "np"
+            and not node.keywords):
+        found = getattr(np, node.func.attr, None)
+        if isinstance(found, np.ufunc) and found.nout == 1:
+            return found
+    return None
+
+
+class _Facts:
+    """Shapes and float64-ness of the names of a generated function, and of the
+    expressions over them."""
+
+    def __init__(self, fdef: gast.FunctionDef, shapes: dict, float64: set):
+        self.params = {a.id for a in fdef.args.args}
+        stores: dict[str, int] = {}
+        simple: dict[str, list] = {}  # name -> the values of its plain assignments
+        for node in walk(fdef):
+            if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            if isinstance(node, (gast.Assign, gast.AugAssign)):
+                targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+                if len(targets) == 1 and isinstance(targets[0], gast.Name):
+                    simple.setdefault(targets[0].id, []).append(node)
+        self.once = {n for n, c in stores.items() if c == 1}
+        # Names assigned in any other way (unpacked from a loop's saved values, say) may
+        # hold something else than what a shape class says: only the others are known.
+        plain = {n for n, found in simple.items() if len(found) == stores[n]} | self.params
+        self.shapes = {n: s for n, s in shapes.items() if isinstance(s, tuple) and n in plain}
+        self.float64 = set(float64)
+        self.ints = set()  # names holding real Python numbers: x.shape[0], 1.0 / n
+        sizes = set()  # names holding np.shape(x)
+        for node in walk(fdef):
+            if isinstance(node, gast.Assign) and len(node.targets) == 1 \
+                    and isinstance(node.targets[0], gast.Name) and node.targets[0].id in self.once:
+                if _is_size(node.value, sizes):
+                    self.ints.add(node.targets[0].id)
+                elif _calls(node.value, "np", "shape"):
+                    sizes.add(node.targets[0].id)
+        inferred: dict[str, Any] = {}
+        conflicted: set = set()
+        for node in walk(fdef):  # program order: a name is known before it is read
+            if not isinstance(node, (gast.Assign, gast.AugAssign)):
+                continue
+            targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+            if len(targets) != 1 or not isinstance(targets[0], gast.Name):
+                continue
+            target = targets[0].id
+            if target not in plain or target in self.params or target in conflicted:
+                continue
+            if isinstance(node, gast.Assign):
+                if target in self.once and self.real(node.value):
+                    self.ints.add(target)  # (a real number, not only an int)
+                    continue
+                facts = (self.shape(node.value), self.is_float64(node.value))
+            else:  # an update in place keeps the array's shape and dtype
+                facts = (inferred.get(target, (None, False))[0],
+                         inferred.get(target, (None, False))[1] and self.is_float64(node.value))
+            if inferred.setdefault(target, facts) != facts:
+                conflicted.add(target)
+                self.shapes.pop(target, None) if target not in shapes else None
+                self.float64.discard(target)
+                continue
+            if facts[0] is not None and target not in self.shapes:
+                self.shapes[target] = facts[0]
+            if facts[1]:
+                self.float64.add(target)
+
+    def shape(self, node: gast.expr) -> tuple | None:
+        if isinstance(node, gast.Name):
+            return () if node.id in self.ints else self.shapes.get(node.id)
+        if isinstance(node, gast.Constant) and _real(node.value):
+            return ()
+        if isinstance(node, gast.BinOp):
+            left, right = self.shape(node.left), self.shape(node.right)
+            if left is None or right is None:
+                return None
+            if isinstance(node.op, gast.MatMult):
+                return _matmul(left, right)
+            try:
+                return tuple(np.broadcast_shapes(left, right))
+            except ValueError:
+                return None
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            return self.shape(node.operand)
+        if isinstance(node, gast.Attribute) and node.attr == "T":
+            inner = self.shape(node.value)
+            return None if inner is None else inner[::-1]
+        reduction = _reduction(node)
+        if reduction is not None:
+            operand, axis, keepdims = reduction
+            inner = self.shape(operand)
+            return None if inner is None else _reduced(inner, axis, keepdims)
+        if _ufunc(node) is not None:
+            shapes = [self.shape(a) for a in node.args]
+            if any(s is None for s in shapes):
+                return None
+            try:
+                return tuple(np.broadcast_shapes(*shapes))
+            except ValueError:
+                return None
+        return None
+
+    def is_float64(self, node: gast.expr) -> bool:
+        """Whether an expression is certainly float64 (an array, or a NumPy or Python
+        float): float64 operands and real Python numbers only, one float64 at least."""
+        if isinstance(node, gast.Name):
+            return node.id in self.float64
+        if isinstance(node, gast.BinOp):
+            sides = (node.left, node.right)
+            return (all(self.is_float64(s) or self.real(s) for s in sides)
+                    and any(self.is_float64(s) for s in sides))
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            return self.is_float64(node.operand)
+        if isinstance(node, gast.Attribute) and node.attr == "T":
+            return self.is_float64(node.value)
+        reduction = _reduction(node)
+        if reduction is not None:
+            return self.is_float64(reduction[0])
+        ufunc = _ufunc(node)
+        if ufunc is not None and ufunc.__name__ not in ("equal", "not_equal", "less", "less_equal",
+                                                        "greater", "greater_equal", "isnan", "isinf",
+                                                        "isfinite", "signbit", "logical_and",
+                                                        "logical_or", "logical_not", "logical_xor"):
+            return (all(self.is_float64(a) or self.real(a) for a in node.args)
+                    and any(self.is_float64(a) for a in node.args))
+        return False
+
+
+    def real(self, node: gast.expr) -> bool:
+        """A real Python number: a literal, an int like ``x.shape[0]``, or arithmetic
+        on those (``1.0 / n``)."""
+        if isinstance(node, gast.Name):
+            return node.id in self.ints
+        if isinstance(node, gast.BinOp) and not isinstance(node.op, gast.MatMult):
+            return self.real(node.left) and self.real(node.right)
+        if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
+            return self.real(node.operand)
+        return _real_constant(node)
+
+
+def _reduction(node: gast.expr) -> tuple | None:
+    """(operand, axis, keepdims) of ``np.sum(a, axis=1, keepdims=True)``,
+    ``a.sum(axis=1)`` and the like, with literal options; None for anything else."""
+    if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Attribute):
+        return None
+    func = node.func
+    if isinstance(func.value, gast.Name) and func.value.id == "np" and func.attr in _REDUCING:
+        if not node.args:
+            return None
+        operand, rest = node.args[0], node.args[1:]
+    elif func.attr in _REDUCING and not (isinstance(func.value, gast.Name) and func.value.id == "np"):
+        operand, rest = func.value, node.args
+    else:
+        return None
+    options = dict(zip(("axis",), rest))
+    if len(rest) > 1:
+        return None
+    for keyword in node.keywords:
+        if keyword.arg not in ("axis", "keepdims"):
+            return None
+        options[keyword.arg] = keyword.value
+    values = {}
+    for key, value in options.items():
+        if isinstance(value, gast.Constant):
+            values[key] = value.value
+        elif isinstance(value, gast.Tuple) and all(isinstance(e, gast.Constant) for e in value.elts):
+            values[key] = tuple(e.value for e in value.elts)
+        else:
+            return None
+    return operand, values.get("axis"), values.get("keepdims", False)
+
+
+def _calls(node: gast.expr, module: str, attr: str) -> bool:
+    return (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
+            and isinstance(node.func.value, gast.Name) and node.func.value.id == module
+            and node.func.attr == attr)
+
+
+def _is_size(node: gast.expr, sizes: set) -> bool:
+    """``len(x)``, ``np.size(x)``, ``x.size``, ``x.ndim``, or ``s[0]`` of ``s = np.shape(x)``."""
+    if isinstance(node, gast.Subscript):
+        return (isinstance(node.value, gast.Name) and node.value.id in sizes
+                and isinstance(node.slice, gast.Constant) and type(node.slice.value) is int)
+    if isinstance(node, gast.Attribute):
+        return node.attr in ("size", "ndim")
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
+        return node.func.id == "len" and len(node.args) == 1
+    return _calls(node, "np", "size") or _calls(node, "np", "ndim")
+
+
+def _real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _real_constant(node: gast.expr) -> bool:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        node = node.operand
+    return isinstance(node, gast.Constant) and _real(node.value)
+
+
+def _fresh(value: gast.expr) -> bool:
+    """Whether an assigned value is certainly a new array when it is an array: the
+    result of arithmetic or of a NumPy ufunc (never a view of something else)."""
+    if isinstance(value, gast.BinOp):
+        return True
+    if isinstance(value, gast.UnaryOp) and isinstance(value.op, gast.USub):
+        return True
+    return _ufunc(value) is not None
+
+
+def _parents(fdef: gast.FunctionDef) -> dict:
+    parents = {}
+    for node in walk(fdef):
+        for field in node._fields:
+            value = getattr(node, field, None)
+            for child in value if type(value) is list else (value,):
+                if isinstance(child, gast.AST):
+                    parents[child] = node
+    return parents
+
+
+def _contained(node: gast.AST, parents: dict) -> bool:
+    """Whether a read of a name makes a new value and keeps no reference to the array:
+    an operand of arithmetic, a comparison or a ufunc, a reduction, or ``.shape``."""
+    parent = parents.get(node)
+    if isinstance(parent, (gast.BinOp, gast.UnaryOp, gast.Compare)):
+        return True
+    if isinstance(parent, gast.Call):
+        return _ufunc(parent) is not None and node in parent.args
+    if isinstance(parent, gast.Attribute):
+        if parent.attr in _VIEW_FREE_ATTRS:
+            return True
+        call = parents.get(parent)
+        return (parent.attr in _REDUCING and isinstance(call, gast.Call) and call.func is parent)
+    return False
+
+
+def reuse(fdef: gast.FunctionDef, shapes: dict, float64: set) -> gast.FunctionDef:
+    """Write results into arrays the function made and reads no more (see the module
+    docstring); ``shapes``: name -> shape class (tuples are known shapes), ``float64``:
+    the parameters that are float64 arrays or Python floats.  The function's
+    ``reused`` attribute counts the statements changed."""
+    fdef.reused = 0
+    if not float64:
+        return fdef
+    facts = _Facts(fdef, shapes, float64)
+    parents = _parents(fdef)
+    where: dict[str, list] = {}  # name -> indices of the top-level statements reading it
+    loads: dict[str, list] = {}
+    for i, stmt in enumerate(fdef.body):
+        for node in walk(stmt):
+            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+                where.setdefault(node.id, []).append(i)
+                loads.setdefault(node.id, []).append(node)
+    made = {}  # name -> top-level index of its (only) assignment, for fresh arrays
+    for i, stmt in enumerate(fdef.body):
+        if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id in facts.once
+                and _fresh(stmt.value)):
+            made[stmt.targets[0].id] = i
+    params = {a.id for a in fdef.args.args}
+    taken: set = set()  # arrays already written into by an earlier statement
+    for i, stmt in enumerate(fdef.body):
+        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], gast.Name)):
+            continue
+        value = stmt.value
+        if isinstance(value, gast.BinOp) and type(value.op) in _UFUNCS:
+            operands = [value.left, value.right]
+            ufunc = _UFUNCS[type(value.op)]
+        elif isinstance(value, gast.UnaryOp) and type(value.op) in _UNARY:
+            operands = [value.operand]
+            ufunc = _UNARY[type(value.op)]
+        elif _ufunc(value) is not None and value.func.attr != "matmul":
+            operands = list(value.args)
+            ufunc = value.func.attr
+        else:
+            continue
+        result = facts.shape(value)
+        if not result or not facts.is_float64(value):
+            continue
+        for operand in operands:
+            name = operand.id if isinstance(operand, gast.Name) else None
+            if (name is None or name in params or name not in made or made[name] >= i or name in taken
+                    or max(where[name]) != i or facts.shapes.get(name) != result
+                    or name not in facts.float64):
+                continue
+            if not all(_contained(n, parents) for n in loads[name]):
+                continue
+            taken.add(name)
+            fdef.reused += 1
+            stmt.value = gast.Call(
+                func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
+                                                    type_comment=None), attr=ufunc, ctx=gast.Load()),
+                args=operands,
+                keywords=[gast.keyword(arg="out", value=gast.Name(id=name, ctx=gast.Load(), annotation=None,
+                                                                   type_comment=None))])
+            break
+    return fdef
