@@ -325,7 +325,8 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
         tree = _after("spread", spread.keep_scalars(tree, act.shapes))
         tree = _after("products", products.write_products(tree, act.shapes))
         tree = _after("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
-        float64 = {p for p, shape in (arg_shapes or {}).items() if shape == "float" or isinstance(shape, tuple)}
+        float64 = {p for p, shape in (arg_shapes or {}).items()
+                   if shape == "float" or isinstance(shape, tuple)}
         tree = _after("inplace", inplace.reuse(tree, act.shapes, float64))
         specialized = specialized or tree.reused > 0  # it assumed float64 arguments
     if mode not in ("jvp", "vjp_apply"):

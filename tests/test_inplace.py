@@ -81,7 +81,8 @@ def test_written_in_place_with_exact_gradients_and_untouched_arguments(name):
     assert fragment in d.source, d.source
     check_grad(f, *args, wrt=wrt)
     again = d(*args)  # the second call runs the same code on the same arguments
-    for g1, g2 in zip(got if isinstance(got, tuple) else (got,), again if isinstance(again, tuple) else (again,)):
+    pairs = zip(got, again) if isinstance(got, tuple) else [(got, again)]
+    for g1, g2 in pairs:
         np.testing.assert_array_equal(g1, g2)
 
 
