@@ -42,6 +42,7 @@ from .passes import (
     desugar,
     fence,
     forward,
+    hoist,
     inplace,
     jumps,
     parse,
@@ -58,8 +59,8 @@ from .rules import registry
 __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
 
 # The names HOOKS["after"] is called with, in order.
-PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "cse", "activity", "reverse", "forward",
-          "spread", "products", "simplify", "inplace", "emit")
+PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "cse", "hoist", "activity", "reverse",
+          "forward", "spread", "products", "simplify", "inplace", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
 STATS = {"transforms": 0, "disk_hits": 0}
@@ -312,8 +313,11 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     STATS["transforms"] += 1
     source, program, namer, res = _front(fn)
     kinds = {**_guess(source.node), **kinds}  # containers among the other arguments too
+    # (made for the shapes of the arguments: specialised code, checked on every call)
+    batched = bool(optimize and arg_shapes) and hoist.hoist_products(program, arg_shapes, namer)
+    _after("hoist", program)
     act = _after("activity", activity.analyze(program, wrt, kinds, arg_shapes))
-    specialized = act.specialized
+    specialized = act.specialized or batched
     extra: dict = {}
     if mode == "jvp":
         tree = _after("forward", forward.differentiate(program, act, wrt, namer, extra))

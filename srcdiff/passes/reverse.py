@@ -145,6 +145,7 @@ class _Reverse(Hooks):
         self.loops: dict[int, _Saved] = {}
         self.branch_saves: dict[tuple, tuple] = {}  # (id(if), which) -> (stack, names)
         self.loop_stack: list = []  # enclosing loops while walking backwards
+        self.counters: set = set()  # the counters of for loops (ints: range's items)
         self.user_calls: dict[int, tuple] = {}  # id(assign) -> (derivative name, pullback name)
         self.globals: dict[str, Any] = {}  # names the generated code needs besides the helpers
         self.derivative_names: dict = {}
@@ -205,7 +206,12 @@ class _Reverse(Hooks):
         elif var in self.owned and _is_call(expr, "getitem_grad") and _names(expr.args[1], var):
             # scatter the entries into the adjoint array in place
             g, index = expr.args[0], expr.args[2]
-            self.emit(gast.Expr(value=_call("index_add", name(current), index, g)))
+            if isinstance(index, gast.Name) and index.id in self.counters:  # an int: d[t] += g
+                self.emit(gast.AugAssign(target=gast.Subscript(value=name(current), slice=index,
+                                                               ctx=gast.Store()),
+                                         op=gast.Add(), value=g))
+            else:
+                self.emit(gast.Expr(value=_call("index_add", name(current), index, g)))
         elif var in self.owned and self._defer(var, expr):
             return
         elif var in self.owned:
@@ -839,6 +845,8 @@ def differentiate(
     """Build the derivative function of ``fn`` with respect to the parameters ``wrt``."""
     ret = fn.body[-1]
     rev = _Reverse(act, namer, destructive=mode != "vjp", functional=functional)
+    rev.counters = {s.target for s in ir.walk(fn.body) if isinstance(s, ir.Loop) and s.kind == "for"
+                    and s.target}
     out_atom = ret.value
     out_expr = atom_expr(out_atom)
     extra_primal = []
