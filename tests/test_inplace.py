@@ -33,6 +33,17 @@ def f(x, y):
     d = x @ y - 1.0
     return np.sum(d * d) / x.shape[0]
 """, lambda r: (r.normal(size=(4, 3)), r.normal(size=(3, 2))), "out="),
+    "tanh_layer_backward": ("""
+def f(W1, b1, W2, x, y):
+    h = np.tanh(x @ W1 + b1)
+    return np.mean((h @ W2 - y) ** 2)
+""", lambda r: (r.normal(size=(3, 4)), r.normal(size=4), r.normal(size=(4, 2)), r.normal(size=(5, 3)),
+                r.normal(size=(5, 2))), "np.subtract(1, np.multiply(h, h, out=h), out=h)"),
+    "logistic": ("""
+def f(x, w):
+    s = 1.0 / (1.0 + np.exp(-(x * w)))
+    return np.sum(s * (1.0 - s) + s)
+""", lambda r: (r.normal(size=(4, 3)), r.normal(size=(4, 3))), "out="),
 }
 
 KEPT = {  # where writing in place would be wrong
@@ -115,3 +126,21 @@ def test_float32_arguments_after_float64_ones_get_code_for_them():
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
     for g, w in zip(d(*args), want):
         np.testing.assert_array_equal(g, w)
+
+
+def test_an_array_read_twice_in_one_statement_is_not_written_by_either_read():
+    """``(1.0 - a) * a``: writing ``1.0 - a`` into ``a`` would change the second read."""
+    import gast
+
+    from srcdiff.emit import to_source
+    from srcdiff.passes.inplace import reuse
+
+    src = "def grad_f(x):\n    a = x * 2.0\n    c = (1.0 - a) * a\n    d = np.sin(c) + 1.0\n    return d\n"
+    tree = reuse(gast.parse(src).body[0], {"x": (3,)}, {"x"})
+    text = to_source(tree)
+    assert "out=a" not in text and "out=c" in text, text  # c is read once: it can take d
+    namespace = {"np": np}
+    exec(compile(text, "<inplace>", "exec"), namespace)
+    x = np.array([0.1, 0.5, 2.0])
+    a = x * 2.0
+    np.testing.assert_array_equal(namespace["grad_f"](x), np.sin((1.0 - a) * a) + 1.0)

@@ -288,6 +288,8 @@ def _contained(node: gast.AST, parents: dict) -> bool:
     if isinstance(parent, gast.Attribute):
         if parent.attr in _VIEW_FREE_ATTRS:
             return True
+        if parent.attr == "T":  # a view, but one that is only read where it is made
+            return _contained(parent, parents)
         call = parents.get(parent)
         return (parent.attr in _REDUCING and isinstance(call, gast.Call) and call.func is parent)
     return False
@@ -317,41 +319,91 @@ def reuse(fdef: gast.FunctionDef, shapes: dict, float64: set) -> gast.FunctionDe
                 and _fresh(stmt.value)):
             made[stmt.targets[0].id] = i
     params = {a.id for a in fdef.args.args}
-    taken: set = set()  # arrays already written into by an earlier statement
+    context = (facts, parents, where, loads, made, params)
     for i, stmt in enumerate(fdef.body):
-        if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+        if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
                 and isinstance(stmt.targets[0], gast.Name)):
-            continue
-        value = stmt.value
-        if isinstance(value, gast.BinOp) and type(value.op) in _UFUNCS:
-            operands = [value.left, value.right]
-            ufunc = _UFUNCS[type(value.op)]
-        elif isinstance(value, gast.UnaryOp) and type(value.op) in _UNARY:
-            operands = [value.operand]
-            ufunc = _UNARY[type(value.op)]
-        elif _ufunc(value) is not None and value.func.attr != "matmul":
-            operands = list(value.args)
-            ufunc = value.func.attr
-        else:
-            continue
-        result = facts.shape(value)
-        if not result or not facts.is_float64(value):
-            continue
-        for operand in operands:
-            name = operand.id if isinstance(operand, gast.Name) else None
-            if (name is None or name in params or name not in made or made[name] >= i or name in taken
-                    or max(where[name]) != i or facts.shapes.get(name) != result
-                    or name not in facts.float64):
-                continue
-            if not all(_contained(n, parents) for n in loads[name]):
-                continue
-            taken.add(name)
-            fdef.reused += 1
-            stmt.value = gast.Call(
-                func=gast.Attribute(value=gast.Name(id="np", ctx=gast.Load(), annotation=None,
-                                                    type_comment=None), attr=ufunc, ctx=gast.Load()),
-                args=operands,
-                keywords=[gast.keyword(arg="out", value=gast.Name(id=name, ctx=gast.Load(), annotation=None,
-                                                                   type_comment=None))])
-            break
+            stmt.value, count = _statement(stmt.value, i, context)
+            fdef.reused += count
     return fdef
+
+
+def _statement(value: gast.expr, i: int, context: tuple) -> tuple[gast.expr, int]:
+    """The value of top-level statement ``i`` with its operations written into arrays
+    where they can be, and how many were.  Each operation, innermost first, may write
+    into an operand the statement reads nowhere else (its other operations run before
+    or after this one, and must not see the array changed)."""
+    facts, parents, where, loads, made, params = context
+    here: dict[str, int] = {}
+    for node in walk(value):
+        if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
+            here[node.id] = here.get(node.id, 0) + 1
+    known = {}  # node -> (shape, float64), from the statement as it was
+    for node in walk(value):
+        if _operation(node) is not None:
+            known[node] = (facts.shape(node), facts.is_float64(node))
+    written: dict = {}  # an operation already rewritten -> the array it writes
+    count = 0
+
+    def writable(name: str | None, result: tuple, node: gast.expr) -> bool:
+        return (name is not None and name not in params and name in made and made[name] < i
+                and max(where[name]) == i and facts.shapes.get(name) == result
+                and name in facts.float64
+                and here[name] == sum(isinstance(o, gast.Name) and o.id == name for o in _operation(node)[0])
+                and all(_contained(n, parents) for n in loads[name]))
+
+    def rewrite(node: gast.expr) -> gast.expr:
+        nonlocal count
+        found = _operation(node)
+        if found is None:
+            return node
+        operands, ufunc = found
+        operands = [rewrite(o) for o in operands]
+        result, double = known[node]
+        if result and double:
+            for operand in operands:
+                name = operand.id if isinstance(operand, gast.Name) else None
+                if name is None and facts.shapes.get(written.get(id(operand))) == result:
+                    name = written[id(operand)]  # the operand's result is that array: write it again
+                elif not writable(name, result, node):
+                    continue
+                here[name] = -1  # written: no other operation may write it too
+                count += 1
+                call = _np_call(ufunc, operands, name)
+                written[id(call)] = name
+                return call
+        _set_operands(node, operands)
+        return node
+
+    return rewrite(value), count
+
+
+def _operation(node: gast.expr) -> tuple | None:
+    """(operands, ufunc name) of an element-wise operation that could write into an
+    operand: ``a + b``, ``-a``, ``np.tanh(a)``; None for anything else."""
+    if isinstance(node, gast.BinOp) and type(node.op) in _UFUNCS:
+        return [node.left, node.right], _UFUNCS[type(node.op)]
+    if isinstance(node, gast.UnaryOp) and type(node.op) in _UNARY:
+        return [node.operand], _UNARY[type(node.op)]
+    if _ufunc(node) is not None and node.func.attr != "matmul":
+        return list(node.args), node.func.attr
+    return None
+
+
+def _set_operands(node: gast.expr, operands: list) -> None:
+    if isinstance(node, gast.BinOp):
+        node.left, node.right = operands
+    elif isinstance(node, gast.UnaryOp):
+        node.operand = operands[0]
+    else:
+        node.args = operands
+
+
+def _load(name: str) -> gast.Name:
+    return gast.Name(id=name, ctx=gast.Load(), annotation=None, type_comment=None)
+
+
+def _np_call(ufunc: str, operands: list, out: str) -> gast.Call:
+    """``np.<ufunc>(*operands, out=out)``."""
+    return gast.Call(func=gast.Attribute(value=_load("np"), attr=ufunc, ctx=gast.Load()), args=operands,
+                     keywords=[gast.keyword(arg="out", value=_load(out))])
