@@ -373,13 +373,14 @@ class Derivative:
         # (function, check, shape check).
         hot = self._hot
         if hot is not None and not kwargs:
+            position, kind, dtype, function, current, check = hot
             try:
-                value = args[hot[0]]
+                value = args[position]
             except IndexError:
                 return self._call(args, kwargs)
-            if (type(value) is hot[1] and (hot[2] is None or value.dtype is hot[2]) and hot[4]()
-                    and (hot[5] is None or hot[5](args))):
-                return hot[3](*args)
+            if (type(value) is kind and (dtype is None or value.dtype is dtype) and current()
+                    and (check is None or check(args))):
+                return function(*args)
         if self._fast and not kwargs:
             kinds = _fast_kinds(args, self._positions)
             if kinds is not None:

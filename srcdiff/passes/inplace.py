@@ -266,15 +266,29 @@ def _fresh(value: gast.expr) -> bool:
     return _ufunc(value) is not None
 
 
-def _parents(fdef: gast.FunctionDef) -> dict:
-    parents = {}
-    for node in walk(fdef):
-        for field in node._fields:
-            value = getattr(node, field, None)
-            for child in value if type(value) is list else (value,):
-                if isinstance(child, gast.AST):
-                    parents[child] = node
-    return parents
+def _index(fdef: gast.FunctionDef) -> tuple[dict, dict, dict]:
+    """In one walk: each node's parent, and for each name the indices of the top-level
+    statements that read it and the ``Name`` nodes that do."""
+    parents: dict = {}
+    where: dict[str, list] = {}
+    loads: dict[str, list] = {}
+    tree = gast.AST
+    for i, stmt in enumerate(fdef.body):
+        todo = [stmt]
+        while todo:
+            node = todo.pop()
+            if type(node) is gast.Name:
+                if type(node.ctx) is gast.Load:
+                    where.setdefault(node.id, []).append(i)
+                    loads.setdefault(node.id, []).append(node)
+                continue
+            for field in node._fields:
+                value = getattr(node, field, None)
+                for child in value if type(value) is list else (value,):
+                    if isinstance(child, tree):
+                        parents[child] = node
+                        todo.append(child)
+    return parents, where, loads
 
 
 def _contained(node: gast.AST, parents: dict) -> bool:
@@ -301,17 +315,10 @@ def reuse(fdef: gast.FunctionDef, shapes: dict, float64: set) -> gast.FunctionDe
     the parameters that are float64 arrays or Python floats.  The function's
     ``reused`` attribute counts the statements changed."""
     fdef.reused = 0
-    if not float64:
+    if not any(shapes.get(p) for p in float64):  # no array arguments: nothing to reuse
         return fdef
     facts = _Facts(fdef, shapes, float64)
-    parents = _parents(fdef)
-    where: dict[str, list] = {}  # name -> indices of the top-level statements reading it
-    loads: dict[str, list] = {}
-    for i, stmt in enumerate(fdef.body):
-        for node in walk(stmt):
-            if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
-                where.setdefault(node.id, []).append(i)
-                loads.setdefault(node.id, []).append(node)
+    parents, where, loads = _index(fdef)
     made = {}  # name -> top-level index of its (only) assignment, for fresh arrays
     for i, stmt in enumerate(fdef.body):
         if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1

@@ -350,21 +350,9 @@ class _Reverse(Hooks):
     def _drop_unbroadcast(self, expr: gast.expr, target: str) -> gast.expr:
         """``unbroadcast(e, x)`` is ``e`` where ``x`` has the result's shape, and the sum
         over the broadcast axes where both shapes are known."""
-        act = self.act
-
-        class Drop(gast.NodeTransformer):
-            def visit_Call(self, node: gast.Call) -> gast.expr:
-                self.generic_visit(node)
-                if (isinstance(node.func, gast.Name) and node.func.id == "unbroadcast"
-                        and len(node.args) == 2 and isinstance(node.args[1], gast.Name)):
-                    if act.same_shape(node.args[1].id, target):
-                        return node.args[0]
-                    summed = _summed(node.args[0], act.shapes.get(target), act.shapes.get(node.args[1].id))
-                    if summed is not None:
-                        return summed
-                return node
-
-        return Drop().visit(expr)
+        if not any(isinstance(node, gast.Name) and node.id == "unbroadcast" for node in walk(expr)):
+            return expr  # (most templates: no walk that rebuilds the tree)
+        return _Unbroadcast(self.act, target).visit(expr)
 
     def user_call(self, stmt: ir.Assign, g: gast.expr) -> None:
         """A call to the user's own function: the primal calls its vjp (generated and
@@ -736,6 +724,25 @@ class _Reverse(Hooks):
 def _is_call(expr: gast.expr, *names: str) -> bool:
     return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)
             and expr.func.id in names)
+
+
+class _Unbroadcast(gast.NodeTransformer):
+    """``_drop_unbroadcast`` for one statement's ``target``."""
+
+    def __init__(self, act: Activity, target: str):
+        self.act, self.target = act, target
+
+    def visit_Call(self, node: gast.Call) -> gast.expr:
+        self.generic_visit(node)
+        if (isinstance(node.func, gast.Name) and node.func.id == "unbroadcast"
+                and len(node.args) == 2 and isinstance(node.args[1], gast.Name)):
+            act, target = self.act, self.target
+            if act.same_shape(node.args[1].id, target):
+                return node.args[0]
+            summed = _summed(node.args[0], act.shapes.get(target), act.shapes.get(node.args[1].id))
+            if summed is not None:
+                return summed
+        return node
 
 
 def _reads_shape(call: gast.Call, position: int, item: int | None, kind: str | None) -> bool:
