@@ -148,6 +148,13 @@ class _Facts:
             operand, axis, keepdims = reduction
             inner = self.shape(operand)
             return None if inner is None else _reduced(inner, axis, keepdims)
+        if _calls(node, "np", "expand_dims") and len(node.args) == 2 and not node.keywords \
+                and isinstance(node.args[1], gast.Constant) and type(node.args[1].value) is int:
+            inner, axis = self.shape(node.args[0]), node.args[1].value
+            if inner is None or not -len(inner) - 1 <= axis <= len(inner):
+                return None
+            axis %= len(inner) + 1
+            return inner[:axis] + (1,) + inner[axis:]
         if _ufunc(node) is not None:
             shapes = [self.shape(a) for a in node.args]
             if any(s is None for s in shapes):
@@ -174,6 +181,8 @@ class _Facts:
         reduction = _reduction(node)
         if reduction is not None:
             return self.is_float64(reduction[0])
+        if _calls(node, "np", "expand_dims") and node.args:
+            return self.is_float64(node.args[0])
         ufunc = _ufunc(node)
         if ufunc is not None and ufunc.__name__ not in ("equal", "not_equal", "less", "less_equal",
                                                         "greater", "greater_equal", "isnan", "isinf",
@@ -298,6 +307,9 @@ def _contained(node: gast.AST, parents: dict) -> bool:
     if isinstance(parent, (gast.BinOp, gast.UnaryOp, gast.Compare)):
         return True
     if isinstance(parent, gast.Call):
+        if _calls(parent, "np", parent.func.attr if isinstance(parent.func, gast.Attribute) else "") \
+                and parent.func.attr in _REDUCING:
+            return bool(parent.args) and parent.args[0] is node  # np.sum(a, ...): a new value
         return _ufunc(parent) is not None and node in parent.args
     if isinstance(parent, gast.Attribute):
         if parent.attr in _VIEW_FREE_ATTRS:
