@@ -368,10 +368,7 @@ def _class(value: Any, of: Any, shape_of: Any, ints: set, sizes: set) -> Any:
         if len(found) == 1 and None not in found:
             return found.pop()
         if all(c == SCALAR or isinstance(c, tuple) for c in found):
-            try:
-                return tuple(np.broadcast_shapes(*(shape_of(a) for a in value.args)))
-            except (ValueError, TypeError):
-                return None
+            return shapes.broadcast([shape_of(a) for a in value.args])
         return None
     known = shapes.result_shape(value, shape_of, ints)
     if known is not None:

@@ -43,7 +43,7 @@ import gast
 import numpy as np
 
 from ..emit import walk
-from .shapes import _matmul, _reduced
+from .shapes import _matmul, _reduced, broadcast, expanded
 
 __all__ = ["reuse"]
 
@@ -134,10 +134,7 @@ class _Facts:
                 return None
             if isinstance(node.op, gast.MatMult):
                 return _matmul(left, right)
-            try:
-                return tuple(np.broadcast_shapes(left, right))
-            except ValueError:
-                return None
+            return broadcast([left, right])
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
             return self.shape(node.operand)
         if isinstance(node, gast.Attribute) and node.attr == "T":
@@ -149,20 +146,10 @@ class _Facts:
             inner = self.shape(operand)
             return None if inner is None else _reduced(inner, axis, keepdims)
         if _calls(node, "np", "expand_dims") and len(node.args) == 2 and not node.keywords \
-                and isinstance(node.args[1], gast.Constant) and type(node.args[1].value) is int:
-            inner, axis = self.shape(node.args[0]), node.args[1].value
-            if inner is None or not -len(inner) - 1 <= axis <= len(inner):
-                return None
-            axis %= len(inner) + 1
-            return inner[:axis] + (1,) + inner[axis:]
+                and isinstance(node.args[1], gast.Constant):
+            return expanded(self.shape(node.args[0]), node.args[1].value)
         if _ufunc(node) is not None:
-            shapes = [self.shape(a) for a in node.args]
-            if any(s is None for s in shapes):
-                return None
-            try:
-                return tuple(np.broadcast_shapes(*shapes))
-            except ValueError:
-                return None
+            return broadcast([self.shape(a) for a in node.args])
         return None
 
     def is_float64(self, node: gast.expr) -> bool:

@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import ir
 
-__all__ = ["result_shape", "is_number", "LIKE"]
+__all__ = ["result_shape", "is_number", "broadcast", "expanded", "LIKE"]
 
 Shape = tuple
 
@@ -225,11 +225,7 @@ def _result_shape(call: ir.Call, shape_of: Callable, ints: set) -> Shape | None:
         new = _literal(args[1])
         return None if first is None or new is _NO else _reshaped(first, new)
     if obj is np.expand_dims and len(args) == 2 and not call.kwargs:
-        axis = _literal(args[1])
-        if first is None or not isinstance(axis, int) or not -len(first) - 1 <= axis <= len(first):
-            return None
-        axis %= len(first) + 1
-        return first[:axis] + (1,) + first[axis:]
+        return expanded(first, _literal(args[1]))
     if obj is np.outer and len(args) == 2 and not call.kwargs:
         second = shape_of(args[1])
         return None if first is None or second is None else (math.prod(first), math.prod(second))
@@ -242,14 +238,27 @@ def _result_shape(call: ir.Call, shape_of: Callable, ints: set) -> Shape | None:
     if obj in _MAKERS:
         return _made(call)
     if obj in _BROADCASTING and not call.kwargs:
-        shapes = [shape_of(a) for a in args]
-        if any(s is None for s in shapes):
-            return None
-        try:
-            return tuple(np.broadcast_shapes(*shapes))
-        except ValueError:
-            return None
+        return broadcast([shape_of(a) for a in args])
     return None
+
+
+def broadcast(shapes: list) -> Shape | None:
+    """The shape operands of these shapes broadcast to (None: one is unknown, or they
+    do not broadcast)."""
+    if any(s is None for s in shapes):
+        return None
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        return None
+
+
+def expanded(shape: Shape | None, axis: Any) -> Shape | None:
+    """``np.expand_dims``'s result shape for a literal int ``axis``."""
+    if shape is None or type(axis) is not int or not -len(shape) - 1 <= axis <= len(shape):
+        return None
+    axis %= len(shape) + 1
+    return shape[:axis] + (1,) + shape[axis:]
 
 
 def _reduction(shape: Shape, found: dict | None) -> Shape | None:
