@@ -326,13 +326,15 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
                                                        functional=functional))
     recipes = extra.pop("__recipes__", {})
     if optimize:
-        tree = _after("spread", spread.keep_scalars(tree, act.shapes))
-        tree = _after("products", products.write_products(tree, act.shapes))
+        tree = _after("spread", spread.keep_scalars(tree, act.shapes, act.shapes_used))
+        tree = _after("products", products.write_products(tree, act.shapes, act.shapes_used))
         tree = _after("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
         float64 = {p for p, shape in (arg_shapes or {}).items()
                    if shape == "float" or isinstance(shape, tuple)}
         tree = _after("inplace", inplace.reuse(tree, act.shapes, float64))
         specialized = specialized or tree.reused > 0  # it assumed float64 arguments
+    # code with a known shape written into it holds for those shapes only
+    specialized = specialized or bool(act.shapes_used)
     if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)
     code = source.fn.__code__

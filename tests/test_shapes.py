@@ -322,3 +322,23 @@ def test_row_products_stay_in_the_loop_where_batching_would_change_them(body, ar
     d(W, U, h, xs)
     assert "_rows" not in d.source
     check_grad(f, W, U, h, xs, wrt=(0, 1))
+
+
+@pytest.mark.parametrize("src, shapes", [
+    # no two values share a shape, but the code sums over the axes b broadcast a along
+    ("def f(a, b):\n    return np.sum(a * b)\n", [((3, 1), (1, 4)), ((3, 4), (3, 4)), ((3, 1), (1, 4))]),
+    # the mean's count written as a number
+    ("def f(a, b):\n    return np.mean(a * a) + np.sum(b)\n", [((3,), (2,)), ((5,), (2,)), ((3,), (2,))]),
+    # a matrix product written out for these ranks
+    ("def f(a, b):\n    return np.sum(np.tanh(a @ b))\n", [((3, 2), (2,)), ((3, 2), (2, 4)), ((2,), (2, 4))]),
+])
+def test_code_with_a_known_shape_written_in_is_used_for_that_shape_only(src, shapes):
+    f = make_function(src)
+    d = srcdiff.grad(f, wrt=(0, 1))
+    rng = np.random.default_rng(9)
+    for a_shape, b_shape in shapes:
+        a, b = rng.normal(size=a_shape), rng.normal(size=b_shape)
+        want = srcdiff.grad(f, wrt=(0, 1), optimize=False)(a, b)
+        for got, expected in zip(d(a, b), want):
+            np.testing.assert_allclose(got, expected, rtol=1e-12)
+        check_grad(f, a, b, wrt=(0, 1))

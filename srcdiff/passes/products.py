@@ -56,9 +56,10 @@ def _product(side: str, g: gast.expr, a: gast.Name, b: gast.Name, a_nd: int, b_n
     return _outer(a, g) if b_nd == 2 else gast.BinOp(left=g, op=gast.Mult(), right=a)
 
 
-def write_products(fdef: gast.FunctionDef, shapes: dict) -> gast.FunctionDef:
+def write_products(fdef: gast.FunctionDef, shapes: dict, used: list | None = None) -> gast.FunctionDef:
     """Replace ``matmul_grad_a/b(g, a, b)`` by the product itself where ``shapes``
-    (name -> shape class; a tuple is a known shape) gives both operands one or two axes."""
+    (name -> shape class; a tuple is a known shape) gives both operands one or two
+    axes; each replacement is noted in ``used``."""
 
     def rank(node: gast.expr) -> int | None:
         cls = shapes.get(node.id) if isinstance(node, gast.Name) else None
@@ -78,6 +79,8 @@ def write_products(fdef: gast.FunctionDef, shapes: dict) -> gast.FunctionDef:
                 if a_nd is None or b_nd is None:
                     continue
                 new = _product(child.func.id[-1], g, a, b, a_nd, b_nd)
+                if used is not None:
+                    used.append(True)
                 if type(value) is list:
                     value[i] = new
                 else:

@@ -669,7 +669,8 @@ class _Reverse(Hooks):
                                                    for call, i, j in uses):
                 found.add(var)
         for call in {id(call): call for var in found for call, _, _ in reads[var]}.values():
-            _to_shapes(call, found, self.act.kinds, self.act.shapes)
+            if _to_shapes(call, found, self.act.kinds, self.act.shapes):
+                self.act.used_shapes()
         return found
 
     def _child_names(self, stmts: list) -> set:
@@ -741,6 +742,7 @@ class _Unbroadcast(gast.NodeTransformer):
                 return node.args[0]
             summed = _summed(node.args[0], act.shapes.get(target), act.shapes.get(node.args[1].id))
             if summed is not None:
+                act.used_shapes()
                 return summed
         return node
 
@@ -757,14 +759,16 @@ def _reads_shape(call: gast.Call, position: int, item: int | None, kind: str | N
     return False
 
 
-def _to_shapes(call: gast.Call, shaped: set, kinds: dict, classes: dict) -> None:
+def _to_shapes(call: gast.Call, shaped: set, kinds: dict, classes: dict) -> bool:
     """Rewrite a call of ``_reads_shape`` to its form taking shapes: the names in
     ``shaped`` hold shapes now, or have shapes known already (``classes``); anything
-    else is asked for its shape."""
+    else is asked for its shape.  Whether a known shape was written in."""
+    literal = []
 
     def shape(node: gast.expr) -> gast.expr:
         known = classes.get(node.id) if isinstance(node, gast.Name) else None
         if isinstance(known, tuple):
+            literal.append(node.id)
             return gast.Tuple(elts=[_const(n) for n in known], ctx=gast.Load())
         if isinstance(node, gast.Name) and node.id in shaped:
             if kinds.get(node.id) == "float":
@@ -778,6 +782,7 @@ def _to_shapes(call: gast.Call, shaped: set, kinds: dict, classes: dict) -> None
         call.args[1] = gast.Tuple(elts=[shape(item) for item in call.args[1].elts], ctx=gast.Load())
     else:
         call.args[1] = shape(call.args[1])
+    return bool(literal)
 
 
 def _summed(g: gast.expr, shape: Any, to: Any) -> gast.expr | None:

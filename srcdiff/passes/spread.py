@@ -106,9 +106,10 @@ def _materialised(node: gast.AST, parents: dict, cls: int, shapes: dict, loads: 
         return isinstance(other, gast.Name) and shapes.get(other.id) == cls
 
 
-def keep_scalars(fdef: gast.FunctionDef, shapes: dict) -> gast.FunctionDef:
+def keep_scalars(fdef: gast.FunctionDef, shapes: dict, used: list | None = None) -> gast.FunctionDef:
     """Replace a full reduction's spread cotangent by its scalar where every read of it
-    meets an array of the reduced value's shape class (``shapes``: name -> class)."""
+    meets an array of the reduced value's shape class (``shapes``: name -> class).  A
+    known shape's size is written as a number, and noted in ``used``."""
     if not any(isinstance(node, gast.Name) and node.id in _SPREADS for node in walk(fdef)):
         return fdef
     stores: dict[str, int] = {}
@@ -154,6 +155,8 @@ def keep_scalars(fdef: gast.FunctionDef, shapes: dict) -> gast.FunctionDef:
             continue
         if isinstance(cls, tuple):  # a shape known when the code was made
             size = gast.Constant(value=math.prod(cls), kind=None)
+            if used is not None:
+                used.append(True)
         else:
             size = _np("size", _load(representative.get(cls, reduced)))
         if axis is None and not keepdims:
