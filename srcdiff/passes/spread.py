@@ -153,11 +153,11 @@ def keep_scalars(fdef: gast.FunctionDef, shapes: dict, used: list | None = None)
         if cls == SCALAR:
             node.value = g
             continue
-        if isinstance(cls, tuple):  # a shape known when the code was made
+        if isinstance(cls, tuple) and divides:  # a shape known when the code was made
             size = gast.Constant(value=math.prod(cls), kind=None)
             if used is not None:
                 used.append(True)
-        else:
+        else:  # (a sum's spread reads no size)
             size = _np("size", _load(representative.get(cls, reduced)))
         if axis is None and not keepdims:
             node.value = gast.BinOp(left=g, op=gast.Div(), right=size) if divides else g
