@@ -421,9 +421,11 @@ class Derivative:
 
     @property
     def source(self) -> str:
-        """The generated source, for the argument kinds of the last call (before any
-        call, for the kinds the function's code suggests: a parameter indexed with a
-        string, or unpacked, is taken for a container; any other for an array)."""
+        """The generated source, made for the arguments of the call that needed it last:
+        their kinds, and the shapes of float64 arrays when the code depends on them
+        (see docs/performance.md, Shapes).  Before any call, for the kinds the
+        function's code suggests (a parameter indexed with a string, or unpacked, is
+        taken for a container; any other for an array), for any shapes."""
         if self._last is None:
             base = self._fn
             while isinstance(base, Derivative):
