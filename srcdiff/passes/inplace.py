@@ -70,15 +70,18 @@ class _Facts:
 
     def __init__(self, fdef: gast.FunctionDef, shapes: dict, float64: set):
         self.params = {a.id for a in fdef.args.args}
+        statements = list(_in_order(fdef.body))
         stores: dict[str, int] = {}
-        simple: dict[str, list] = {}  # name -> the values of its plain assignments
-        for node in walk(fdef):
-            if isinstance(node, gast.Name) and not isinstance(node.ctx, gast.Load):
-                stores[node.id] = stores.get(node.id, 0) + 1
-            if isinstance(node, (gast.Assign, gast.AugAssign)):
-                targets = node.targets if isinstance(node, gast.Assign) else [node.target]
-                if len(targets) == 1 and isinstance(targets[0], gast.Name):
-                    simple.setdefault(targets[0].id, []).append(node)
+        simple: dict[str, list] = {}  # name -> its plain assignments (``n = ...``, ``n += ...``)
+        for stmt in statements:
+            targets = _targets(stmt)
+            for target in targets:
+                for node in walk(target):
+                    if isinstance(node, gast.Name):
+                        stores[node.id] = stores.get(node.id, 0) + 1
+            if isinstance(stmt, (gast.Assign, gast.AugAssign)) and len(targets) == 1 \
+                    and isinstance(targets[0], gast.Name):
+                simple.setdefault(targets[0].id, []).append(stmt)
         self.once = {n for n, c in stores.items() if c == 1}
         # Names assigned in any other way (unpacked from a loop's saved values, say) may
         # hold something else than what a shape class says: only the others are known.
@@ -87,24 +90,24 @@ class _Facts:
         self.float64 = set(float64)
         self.ints = set()  # names holding real Python numbers: x.shape[0], 1.0 / n
         sizes = set()  # names holding np.shape(x)
-        for node in walk(fdef):
-            if isinstance(node, gast.Assign) and len(node.targets) == 1 \
-                    and isinstance(node.targets[0], gast.Name) and node.targets[0].id in self.once:
-                if _is_size(node.value, sizes):
-                    self.ints.add(node.targets[0].id)
-                elif _calls(node.value, "np", "shape"):
-                    sizes.add(node.targets[0].id)
         inferred: dict[str, Any] = {}
         conflicted: set = set()
-        for node in walk(fdef):  # program order: a name is known before it is read
+        for node in statements:  # program order: a name is known before it is read
             if not isinstance(node, (gast.Assign, gast.AugAssign)):
                 continue
-            targets = node.targets if isinstance(node, gast.Assign) else [node.target]
+            targets = _targets(node)
             if len(targets) != 1 or not isinstance(targets[0], gast.Name):
                 continue
             target = targets[0].id
             if target not in plain or target in self.params or target in conflicted:
                 continue
+            if isinstance(node, gast.Assign) and target in self.once:
+                if _is_size(node.value, sizes):
+                    self.ints.add(target)
+                    continue
+                if _calls(node.value, "np", "shape"):
+                    sizes.add(target)
+                    continue
             if isinstance(node, gast.Assign):
                 if target in self.once and self.real(node.value):
                     self.ints.add(target)  # (a real number, not only an int)
@@ -242,6 +245,25 @@ def _is_size(node: gast.expr, sizes: set) -> bool:
     return _calls(node, "np", "size") or _calls(node, "np", "ndim")
 
 
+def _in_order(stmts: list):
+    """Every statement, nested ones included, in program order."""
+    for stmt in stmts:
+        yield stmt
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(stmt, field, None)
+            if type(block) is list:
+                yield from _in_order(block)
+
+
+def _targets(stmt: gast.stmt) -> list:
+    """The expressions a statement stores to."""
+    if isinstance(stmt, gast.Assign):
+        return stmt.targets
+    if isinstance(stmt, (gast.AugAssign, gast.AnnAssign, gast.For)):
+        return [stmt.target]
+    return []
+
+
 def _real(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -344,6 +366,8 @@ def _statement(value: gast.expr, i: int, context: tuple) -> tuple[gast.expr, int
     for node in walk(value):
         if isinstance(node, gast.Name) and isinstance(node.ctx, gast.Load):
             here[node.id] = here.get(node.id, 0) + 1
+    if not any(name in made and max(where[name]) == i for name in here):
+        return value, 0  # no array this statement reads for the last time
     known = {}  # node -> (shape, float64), from the statement as it was
     for node in walk(value):
         if _operation(node) is not None:
