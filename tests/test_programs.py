@@ -1842,3 +1842,19 @@ def test_regression_one_times_an_int_stays_a_float():
     src = "def f(z, n):\n    b = np.array([1.0 * n])\n    b[0] = z\n    return np.sum(b * b)\n"
     f = make_function(src)
     assert srcdiff.value_and_grad(f)(0.5, 0) == (0.25, 1.0)
+
+
+def test_regression_an_alias_made_in_one_branch_allows_writes_in_the_other():
+    """Was: UnsupportedSyntaxError (``a = w`` in the ``if`` branch was taken to hold in
+    the ``else`` branch, whose ``a`` is a fresh array)."""
+    src = ("def f(w, s):\n    a = np.zeros(3)\n    b = w\n    if s > 0.0:\n        a = w\n"
+           "        w = w * 2.0\n    else:\n        a[0] = s\n    return np.sum(a * b) + np.sum(w)\n")
+    for s in (0.5, -0.5):
+        _assert_all_modes_agree(src, (np.array([1.0, 2.0, 3.0]), s))
+
+
+def test_regression_an_alias_made_in_a_branch_is_still_seen_after_it():
+    src = ("def f(x, s):\n    a = np.zeros(3)\n    b = np.ones(3)\n    if s > 0.0:\n        b = a\n"
+           "    a[0] = x\n    return np.sum(b)\n")
+    with pytest.raises(srcdiff.UnsupportedSyntaxError, match="which b may also refer to"):
+        srcdiff.grad(make_function(src))(0.7, 1.0)

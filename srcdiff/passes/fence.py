@@ -131,44 +131,83 @@ def _ordered(stmts: list):
 def _check_aliased_writes(source: Source) -> None:
     """Reject a write into an entry of an array that another name also refers to, when
     that name is read after the write: Python's write shows through every name, and the
-    derivative, which never writes into an array, would not see it (copy on write)."""
-    stmts = list(_ordered(source.node.body))
-    aliases: dict[str, set] = {}  # name -> names that may share its array
-    holds: dict[str, set] = {}  # a list/tuple/dict display -> the names put in it
+    derivative, which never writes into an array, would not see it (copy on write).
 
-    def rebind(name: str, shared: set) -> None:
+    The names that may share an array are followed path by path: the two branches of
+    an ``if`` each start from what held before it, and after it either may have run; a
+    loop's body is followed twice, as its second iteration starts from its first, and
+    after it either may have been the last."""
+    stmts = list(_ordered(source.node.body))
+    position = {id(stmt): i for i, stmt in enumerate(stmts)}
+    _aliased_writes(source, source.node.body, _Sharing(), stmts, position)
+
+
+class _Sharing:
+    """Which names may share an array (name -> names), and which names hold a display
+    (list/tuple/dict) of which names."""
+
+    def __init__(self, aliases: dict | None = None, holds: dict | None = None):
+        self.aliases: dict[str, set] = aliases or {}
+        self.holds: dict[str, set] = holds or {}
+
+    def copy(self) -> _Sharing:
+        return _Sharing({n: set(g) for n, g in self.aliases.items()},
+                        {n: set(h) for n, h in self.holds.items()})
+
+    def join(self, other: _Sharing) -> _Sharing:
+        """What may hold after one of two paths."""
+        names = set(self.aliases) | set(other.aliases)
+        aliases = {n: self.aliases.get(n, {n}) | other.aliases.get(n, {n}) for n in names}
+        holds = {n: self.holds.get(n, set()) | other.holds.get(n, set())
+                 for n in set(self.holds) | set(other.holds)}
+        return _Sharing(aliases, holds)
+
+    def rebind(self, name: str, shared: set) -> None:
         """``name`` now refers to a new value, which may share the arrays of ``shared``."""
+        aliases = self.aliases
         for n in aliases.pop(name, set()) - {name}:  # the old value's sharers stay together
             aliases[n].discard(name)
-        holds.pop(name, None)
+        self.holds.pop(name, None)
         group = {name}
         for other in shared - {name}:
             group |= aliases.setdefault(other, {other})
         for n in group:
             aliases[n] = group
 
-    for i, stmt in enumerate(stmts):
+
+def _aliased_writes(source: Source, block: list, state: _Sharing, stmts: list, position: dict) -> _Sharing:
+    for stmt in block:
         if isinstance(stmt, gast.Assign):
             for target in stmt.targets:
                 if isinstance(target, gast.Name):
                     shared = _may_alias(stmt.value)
                     value = stmt.value
                     if isinstance(value, gast.Subscript) and isinstance(value.value, gast.Name):
-                        shared |= holds.get(value.value.id, set())  # hs[0] is a
-                    rebind(target.id, shared)
+                        shared |= state.holds.get(value.value.id, set())  # hs[0] is a
+                    state.rebind(target.id, shared)
                     if isinstance(value, (gast.Tuple, gast.List, gast.Dict)):
-                        holds[target.id] = set(shared)
+                        state.holds[target.id] = set(shared)
                 elif isinstance(target, (gast.Tuple, gast.List)):  # b, c = a, 1.0
                     values = stmt.value.elts if isinstance(stmt.value, (gast.Tuple, gast.List)) else None
                     for k, elt in enumerate(target.elts):
                         if isinstance(elt, gast.Name):
                             shared = _may_alias(values[k]) if values and k < len(values) else set()
-                            rebind(elt.id, shared)
+                            state.rebind(elt.id, shared)
         if isinstance(stmt, (gast.Assign, gast.AugAssign)):
             targets = stmt.targets if isinstance(stmt, gast.Assign) else [stmt.target]
             for target in targets:
                 if isinstance(target, gast.Subscript):  # a[i] = v, a[:] += v
-                    _check_write(source, stmt, target, aliases, stmts[i + 1:])
+                    _check_write(source, stmt, target, state.aliases, stmts[position[id(stmt)] + 1:])
+        elif isinstance(stmt, gast.If):
+            then = _aliased_writes(source, stmt.body, state.copy(), stmts, position)
+            other = _aliased_writes(source, stmt.orelse, state.copy(), stmts, position)
+            state = then.join(other)
+        elif isinstance(stmt, (gast.For, gast.While)):
+            # (taken to run at least once, as a loop over data does)
+            once = _aliased_writes(source, stmt.body, state.copy(), stmts, position)
+            twice = _aliased_writes(source, stmt.body, once.copy(), stmts, position)
+            state = once.join(twice)
+    return state
 
 
 def _check_write(source: Source, stmt: gast.stmt, target: gast.Subscript, aliases: dict,
