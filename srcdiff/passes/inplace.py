@@ -118,7 +118,7 @@ class _Facts:
                          inferred.get(target, (None, False))[1] and self.is_float64(node.value))
             if inferred.setdefault(target, facts) != facts:
                 conflicted.add(target)
-                self.shapes.pop(target, None) if target not in shapes else None
+                self.shapes.pop(target, None)  # (even a shape class: the name is reused)
                 self.float64.discard(target)
                 continue
             if facts[0] is not None and target not in self.shapes:
