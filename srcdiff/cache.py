@@ -47,9 +47,11 @@ _FINGERPRINTS: dict = {}  # registry version -> rules_fingerprint()
 
 
 def rules_fingerprint() -> str:
-    """A hash of every rule's name, signature and templates (rules registered by the
-    user included), so a changed rule changes every key.  Computed once per version
-    of the registry (every registration makes a new one)."""
+    """A hash of the rule registry, so a changed rule changes every key: the name of
+    every rule and non-differentiable function, and the signature and templates of
+    those the user registered in full (srcdiff's own are fixed by its source files,
+    which the key hashes too).  Computed once per version of the registry (every
+    registration makes a new one)."""
     from .rules import registry
 
     version = registry.version()
@@ -59,9 +61,14 @@ def rules_fingerprint() -> str:
         # this runs before the first derivative of every process.
         parts = []
         for rule in registry.rules():
-            parts.append(_FIELD.join([rule.name, *rule.params, _ITEM.join(_pairs(rule.sources)),
-                                      _ITEM.join(_pairs(rule.declared_tangents))]))
-        parts.extend(sorted(registry.printable_name(fn) for fn in registry.nondifferentiable_functions()))
+            if registry.registered_by_user(rule.fn):
+                parts.append(_FIELD.join([rule.name, *rule.params, _ITEM.join(_pairs(rule.sources)),
+                                          _ITEM.join(_pairs(rule.declared_tangents))]))
+            else:
+                parts.append(rule.name)
+        nondiff = registry.nondifferentiable_functions()
+        parts.append(str(len(nondiff)))
+        parts.extend(sorted(registry.printable_name(fn) for fn in nondiff if registry.registered_by_user(fn)))
         digest = _FINGERPRINTS[version] = hashlib.sha256(_RECORD.join(parts).encode()).hexdigest()
     return digest
 

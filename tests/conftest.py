@@ -69,9 +69,18 @@ def clean_registry():
 
     rules = dict(registry._RULES)
     nondiff = set(registry._NONDIFF)
+    user = set(registry._USER)
+    tangents = {fn: dict(rule._tangent_texts) for fn, rule in rules.items()}
     yield
     registry._RULES.clear()
     registry._RULES.update(rules)
     registry._NONDIFF.clear()
     registry._NONDIFF.update(nondiff)
+    registry._USER.clear()
+    registry._USER.update(user)
+    for fn, rule in rules.items():  # (define_tangents changes a rule in place)
+        if rule._tangent_texts != tangents[fn]:
+            rule._tangent_texts.clear()
+            rule._tangent_texts.update(tangents[fn])
+            rule._parsed.clear()
     registry._version[0] += 1  # derivatives built with the test's rules are stale now

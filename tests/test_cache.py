@@ -354,6 +354,23 @@ def test_disk_key_changes_with_srcdiff_itself_and_with_the_rules(monkeypatch, cl
     assert _key_of(f) != before
 
 
+@pytest.mark.parametrize("change", ["tangents", "nondifferentiable", "rule"])
+def test_disk_key_changes_when_the_user_changes_a_builtin_rule(monkeypatch, clean_registry, change):
+    """srcdiff's own rules are hashed by name (their templates follow from its source
+    files); what the user's code registers, on them too, is hashed in full."""
+    monkeypatch.delenv("SRCDIFF_DISABLE_CACHE", raising=False)
+    f = make_function("def keyed2(x):\n    return np.sum(np.sinh(x))\n")
+    before = _key_of(f)
+    if change == "tangents":
+        srcdiff.define_tangents(np.sinh, x="t * np.cosh(x) * 1.0")
+    elif change == "nondifferentiable":
+        srcdiff.nondifferentiable(np.cosh)
+    else:
+        srcdiff.register_adjoint(np.sinh, "sinh(x)", x="g * np.cosh(x) * 1.0")
+    after = _key_of(f)
+    assert after != before
+
+
 def test_disk_key_differs_for_two_functions_with_one_name_and_line(monkeypatch):
     monkeypatch.delenv("SRCDIFF_DISABLE_CACHE", raising=False)
     f, g = make_function("pair = (lambda x: x * 2.0), (lambda x: x * 3.0)\n", name="pair")

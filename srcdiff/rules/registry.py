@@ -207,6 +207,9 @@ class _DEFAULT:
 
 _RULES: dict[Any, Rule] = {}
 _NONDIFF: set = set()
+# The functions whose rule (or tangents, or being non-differentiable) the user's code
+# registered; srcdiff's own rules follow from its source files.
+_USER: set = set()
 _version = [0]
 
 
@@ -432,6 +435,8 @@ def register_adjoint(
         _tangent_texts=tangent_texts,
     )
     _RULES[_key(fn)] = rule
+    if by_user:
+        _USER.add(fn)
     _NONDIFF.discard(fn)
     _version[0] += 1
     return rule
@@ -464,6 +469,8 @@ def define_tangents(fn: Any, tangent: str | None = None, **tangents: str) -> Rul
         rule._tangent_texts["*"] = tangent.strip()
         rule._parsed.pop("tangent", None)
         rule._parsed.pop("tangent_sources", None)
+    if by_user:
+        _USER.add(fn)
     _version[0] += 1
     return rule
 
@@ -514,9 +521,12 @@ def nondifferentiable(*fns: Any) -> None:
     Values flowing through them stop being differentiated, as they would with a zero
     derivative; calling an undeclared function without a rule is an error instead.
     """
+    by_user = _called_by_user()
     for fn in fns:
         _NONDIFF.add(_key(fn))
         _RULES.pop(fn, None)
+        if by_user:
+            _USER.add(fn)
     _version[0] += 1
 
 
@@ -547,6 +557,15 @@ def rules() -> list[Rule]:
 
 def nondifferentiable_functions() -> list:
     return list(_NONDIFF)
+
+
+def registered_by_user(fn: Any) -> bool:
+    """Whether the user's code registered ``fn``'s rule, tangents or non-differentiability
+    (what the disk cache must hash in full; srcdiff's own follow from its source)."""
+    try:
+        return fn in _USER
+    except TypeError:
+        return False
 
 
 def instantiate(template: gast.expr, mapping: dict[str, gast.expr]) -> gast.expr:
