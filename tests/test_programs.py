@@ -1526,6 +1526,16 @@ def check_program(program: Program, args: tuple) -> None:
         for (_, g), (_, a) in zip(_flatten(got), _flatten(again)):
             np.testing.assert_allclose(a, g, rtol=1e-12, atol=1e-12,
                                        err_msg=f"value_and_grad's gradient differs from grad's\n{src}")
+    # Passed by keyword, the last argument gets code made for any shapes (positional
+    # calls get code made for these shapes): the same gradients, to rounding.
+    last = program.params[-1][0]
+    general = srcdiff.grad(f, wrt=wrt)
+    grads3 = _run("grad for any shapes", src, lambda *a: general(*a[:-1], **{last: a[-1]}),
+                  *copy.deepcopy(args))
+    for got, again in zip(optimized, grads3):
+        for (_, g), (_, a) in zip(_flatten(got), _flatten(again)):
+            np.testing.assert_allclose(a, g, rtol=1e-9, atol=1e-12,
+                                       err_msg=f"code for any shapes differs from code for these\n{src}")
     _check_forward(program, args, f, plain, optimized)
 
 
