@@ -35,11 +35,9 @@ from typing import Any
 import numpy as np
 
 from .. import ir
+from .shapes import literal, literal_arguments
 
 __all__ = ["shift_invariant"]
-
-_NO = object()
-
 
 def _own_reads(stmt: Any) -> list:
     """The names a statement reads itself (not in the statements nested in it)."""
@@ -61,31 +59,6 @@ def _own_reads(stmt: Any) -> list:
     return names
 
 
-def _literal(atom: Any) -> Any:
-    if isinstance(atom, ir.Const):
-        return atom.value
-    if isinstance(atom, ir.Tup):
-        items = tuple(_literal(a) for a in atom.items)
-        return _NO if any(i is _NO for i in items) else items
-    if isinstance(atom, ir.Slc):
-        parts = tuple(_literal(p) for p in (atom.lower, atom.upper, atom.step))
-        return _NO if _NO in parts else slice(*parts)
-    return _NO
-
-
-def _options(call: ir.Call, names: tuple) -> dict | None:
-    """The literal arguments of a reduction after its operand (None: not literals,
-    or others than ``names``)."""
-    if len(call.args) - 1 > len(names):
-        return None
-    found = dict(zip(names, (_literal(a) for a in call.args[1:])))
-    for key, atom in call.kwargs:
-        if key not in names:
-            return None
-        found[key] = _literal(atom)
-    return None if any(v is _NO for v in found.values()) else found
-
-
 def _reduction(value: Any, functions: tuple, method: str) -> tuple | None:
     """(operand name, axis, keepdims) of ``np.<fn>(a, axis, keepdims=...)`` or
     ``a.<method>(...)`` with literal options; None for anything else."""
@@ -97,7 +70,7 @@ def _reduction(value: Any, functions: tuple, method: str) -> tuple | None:
             return None
     elif isinstance(fn, ir.Attr) or not any(fn.value is f for f in functions):
         return None
-    found = _options(value, ("axis", "out", "keepdims"))
+    found = literal_arguments(value, ("axis", "out", "keepdims"))
     if found is None or found.get("out") is not None:
         return None
     keepdims = found.get("keepdims", False)
@@ -129,13 +102,13 @@ def _squeezes(value: Any, m: str, axis: int) -> bool:
             isinstance(value.args[0], ir.Var) and value.args[0].id == m):
         return False
     if isinstance(value.fn, ir.Prim) and value.fn.value is operator.getitem:
-        index = _literal(value.args[1])
+        index = literal(value.args[1])
         everything = slice(None)
         if axis >= 0:
             return index == (everything,) * axis + (0,) or (axis == 0 and index == 0)
         return axis == -1 and index == (Ellipsis, 0)
     if isinstance(value.fn, ir.Ref) and value.fn.value is np.squeeze:
-        found = _options(value, ("axis",))
+        found = literal_arguments(value, ("axis",))
         return found is not None and found.get("axis") == axis
     return False
 

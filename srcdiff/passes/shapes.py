@@ -32,7 +32,7 @@ import numpy as np
 
 from .. import ir
 
-__all__ = ["result_shape", "is_number", "broadcast", "expanded", "LIKE"]
+__all__ = ["result_shape", "is_number", "broadcast", "expanded", "literal", "literal_arguments", "LIKE"]
 
 Shape = tuple
 
@@ -50,7 +50,7 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
-def _literal(atom: Any, ints: frozenset | set = frozenset()) -> Any:
+def literal(atom: Any, ints: frozenset | set = frozenset()) -> Any:
     """The Python value of an atom written with literals; ``_NO`` when it is not one.
     In an index, ``0`` stands for a name in ``ints`` (a loop's integer counter): any
     integer in range selects the same shape."""
@@ -59,11 +59,11 @@ def _literal(atom: Any, ints: frozenset | set = frozenset()) -> Any:
     if isinstance(atom, ir.Var):
         return 0 if atom.id in ints else _NO
     if isinstance(atom, ir.Tup):
-        items = tuple(_literal(a, ints) for a in atom.items)
+        items = tuple(literal(a, ints) for a in atom.items)
         return _NO if any(i is _NO for i in items) else items
     if isinstance(atom, ir.Slc):
         # a slice's bounds must be literals: x[t:] has a shape that depends on t
-        parts = [_literal(p) for p in (atom.lower, atom.upper, atom.step)]
+        parts = [literal(p) for p in (atom.lower, atom.upper, atom.step)]
         if any(p is _NO for p in parts) or any(isinstance(p, int) and p == 0 for p in parts[2:]):
             return _NO
         return slice(*parts)
@@ -160,18 +160,18 @@ def _joined(shapes: list, axis: Any, stack: bool) -> Shape | None:
     return first[:axis] + (sum(s[axis] for s in shapes),) + first[axis + 1:]
 
 
-def _arguments(call: ir.Call, names: tuple) -> dict | None:
+def literal_arguments(call: ir.Call, names: tuple) -> dict | None:
     """The call's arguments after the first, by ``names``, as literals (None when one
     is not a literal or is not among ``names``)."""
     values = {}
     for name, atom in zip(names, call.args[1:]):
-        values[name] = _literal(atom)
+        values[name] = literal(atom)
     if len(call.args) - 1 > len(names):
         return None
     for name, atom in call.kwargs:
         if name not in names:
             return None
-        values[name] = _literal(atom)
+        values[name] = literal(atom)
     return None if any(v is _NO for v in values.values()) else values
 
 
@@ -193,9 +193,9 @@ def _result_shape(call: ir.Call, shape_of: Callable, ints: set) -> Shape | None:
         if first is None:
             return None
         if fn.name in _REDUCING_METHODS:
-            return _reduction(first, _arguments(call, _REDUCTION_ARGS))
+            return _reduction(first, literal_arguments(call, _REDUCTION_ARGS))
         if fn.name == "reshape":
-            shape = tuple(_literal(a) for a in args[1:])
+            shape = tuple(literal(a) for a in args[1:])
             return _reshaped(first, shape[0] if len(shape) == 1 else shape) if shape else None
         if fn.name == "transpose" and len(args) == 1 and not call.kwargs:
             return first[::-1]
@@ -213,25 +213,25 @@ def _result_shape(call: ir.Call, shape_of: Callable, ints: set) -> Shape | None:
             return None  # dot of N-d arrays is not matmul's product
         return _matmul(first, second)
     if obj is operator.getitem:
-        index = _literal(args[1], ints)
+        index = literal(args[1], ints)
         return None if first is None or index is _NO else _index_shape(first, index)
     if obj in _REDUCTIONS:
-        return None if first is None else _reduction(first, _arguments(call, _REDUCTION_ARGS))
+        return None if first is None else _reduction(first, literal_arguments(call, _REDUCTION_ARGS))
     if obj in LIKE:
         return first if len(args) <= 2 and not call.kwargs else None
     if obj is np.transpose and len(args) == 1 and not call.kwargs:
         return None if first is None else first[::-1]
     if obj is np.reshape and len(args) == 2 and not call.kwargs:
-        new = _literal(args[1])
+        new = literal(args[1])
         return None if first is None or new is _NO else _reshaped(first, new)
     if obj is np.expand_dims and len(args) == 2 and not call.kwargs:
-        return expanded(first, _literal(args[1]))
+        return expanded(first, literal(args[1]))
     if obj is np.outer and len(args) == 2 and not call.kwargs:
         second = shape_of(args[1])
         return None if first is None or second is None else (math.prod(first), math.prod(second))
     if obj in (np.concatenate, np.stack) and isinstance(args[0], (ir.Tup, ir.Lst)):
         parts = [shape_of(a) for a in args[0].items]
-        found = _arguments(call, ("axis",))
+        found = literal_arguments(call, ("axis",))
         if any(p is None for p in parts) or found is None:
             return None
         return _joined(parts, found.get("axis", 0), obj is np.stack)
@@ -262,7 +262,7 @@ def expanded(shape: Shape | None, axis: Any) -> Shape | None:
 
 
 def _reduction(shape: Shape, found: dict | None) -> Shape | None:
-    """A reduction's result, given its literal arguments (``_arguments``)."""
+    """A reduction's result, given its literal arguments (``literal_arguments``)."""
     if found is None or found.get("dtype") is not None or found.get("out") is not None:
         return None
     return _reduced(shape, found.get("axis"), found.get("keepdims", False))
@@ -273,7 +273,7 @@ def _made(call: ir.Call) -> Shape | None:
     fn = call.fn
     if isinstance(fn, (ir.Method, ir.Attr)) or fn.value not in _MAKERS or not call.args:
         return None
-    shape = _literal(call.args[0])
+    shape = literal(call.args[0])
     if isinstance(shape, int) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, tuple) or not all(isinstance(n, int) and not isinstance(n, bool)
