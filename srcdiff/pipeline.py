@@ -331,9 +331,9 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
         tree = _after("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
         float64 = {p for p, shape in (arg_shapes or {}).items()
                    if shape == "float" or isinstance(shape, tuple)}
-        tree = _after("inplace", inplace.reuse(tree, act.shapes, float64))
-        specialized = specialized or tree.reused > 0  # it assumed float64 arguments
-    # code with a known shape written into it holds for those shapes only
+        tree = _after("inplace", inplace.reuse(tree, act.shapes, float64, act.shapes_used))
+    # code with a known shape (or a float64 array reused) written into it holds for
+    # those argument shapes only
     specialized = specialized or bool(act.shapes_used)
     if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)

@@ -330,12 +330,11 @@ def _contained(node: gast.AST, parents: dict) -> bool:
     return False
 
 
-def reuse(fdef: gast.FunctionDef, shapes: dict, float64: set) -> gast.FunctionDef:
+def reuse(fdef: gast.FunctionDef, shapes: dict, float64: set, used: list | None = None) -> gast.FunctionDef:
     """Write results into arrays the function made and reads no more (see the module
     docstring); ``shapes``: name -> shape class (tuples are known shapes), ``float64``:
-    the parameters that are float64 arrays or Python floats.  The function's
-    ``reused`` attribute counts the statements changed."""
-    fdef.reused = 0
+    the parameters that are float64 arrays or Python floats.  Each operation written in
+    place is noted in ``used``: it holds for those shapes and dtypes only."""
     if not any(shapes.get(p) for p in float64):  # no array arguments: nothing to reuse
         return fdef
     facts = _Facts(fdef, shapes, float64)
@@ -352,7 +351,8 @@ def reuse(fdef: gast.FunctionDef, shapes: dict, float64: set) -> gast.FunctionDe
         if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
                 and isinstance(stmt.targets[0], gast.Name)):
             stmt.value, count = _statement(stmt.value, i, context)
-            fdef.reused += count
+            if used is not None:
+                used.extend([True] * count)
     return fdef
 
 
