@@ -281,8 +281,7 @@ def shape_classes(fn: ir.Function, kinds: dict, arg_shapes: dict | None = None) 
     while True:
         counter = iter(range(1, 1 << 62))
         classes: dict[str, Any] = {}
-        ranges: set = set()  # names holding a range()
-        ints: set = set()  # loop counters over a range
+        ints: set = set()  # loop counters (desugar makes every for loop one over a range)
         sizes: set = set()  # names holding an array's shape (a tuple of ints)
 
         def of(atom: Any, classes: dict = classes) -> Any:
@@ -308,12 +307,9 @@ def shape_classes(fn: ir.Function, kinds: dict, arg_shapes: dict | None = None) 
                 classes[stmt.target] = _class(stmt.value, of, shape_of, ints, sizes)
                 if classes[stmt.target] is None:
                     classes[stmt.target] = next(counter)
-                if isinstance(stmt.value, ir.Call):
-                    callee = stmt.value.callee
-                    if callee is range:
-                        ranges.add(stmt.target)
-                    elif callee is np.shape or callee == ir.Attr("shape"):
-                        sizes.add(stmt.target)
+                if isinstance(stmt.value, ir.Call) and (stmt.value.callee is np.shape
+                                                        or stmt.value.callee == ir.Attr("shape")):
+                    sizes.add(stmt.target)
             elif isinstance(stmt, ir.If):
                 for phi in stmt.phis:
                     a, b = (of(src) for src in phi.sources)
@@ -328,8 +324,7 @@ def shape_classes(fn: ir.Function, kinds: dict, arg_shapes: dict | None = None) 
                     classes[x] = classes[h]
                 if stmt.target:
                     classes[stmt.target] = next(counter)
-                    if isinstance(stmt.iter, ir.Var) and stmt.iter.id in ranges:
-                        ints.add(stmt.target)
+                    ints.add(stmt.target)
         wrong = {phi.target for loop in loops for phi in loop.phis
                  if phi.target not in split and of(phi.sources[1]) != classes[phi.target]}
         if not wrong:
