@@ -333,8 +333,9 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
                    if shape == "float" or isinstance(shape, tuple)}
         tree = _after("inplace", inplace.reuse(tree, act.shapes, float64, act.shapes_used))
     # code with a known shape (or a float64 array reused) written into it holds for
-    # those argument shapes only
-    specialized = specialized or bool(act.shapes_used)
+    # those argument shapes only; without argument shapes, a known shape is one written
+    # in the function (np.zeros((3, 2))), true for any arguments
+    specialized = specialized or bool(arg_shapes and act.shapes_used)
     if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)
     code = source.fn.__code__

@@ -342,3 +342,16 @@ def test_code_with_a_known_shape_written_in_is_used_for_that_shape_only(src, sha
         for got, expected in zip(d(a, b), want):
             np.testing.assert_allclose(got, expected, rtol=1e-12)
         check_grad(f, a, b, wrt=(0, 1))
+
+
+def test_a_shape_written_in_the_function_makes_code_for_any_arguments():
+    """Was: AttributeError.  Called with a keyword argument (so with no argument shapes),
+    a sum's axes known from ``np.zeros((2, 3))`` and ``np.ones(3)`` alone marked the
+    code as made for the argument shapes, and the derivative looked for those shapes."""
+    f = make_function("def f(x, y):\n"
+                      "    return np.sum(np.tanh(np.zeros((2, 3)) + np.ones(3) * x) * y)\n")
+    d = srcdiff.grad(f)
+    y = np.array([1.0, 2.0, 3.0])
+    assert d(0.5, y=y) == pytest.approx(2 * 6.0 * (1 - np.tanh(0.5) ** 2))
+    assert ".sum(axis=0)" in d.source
+    check_grad(f, 0.5, y)
