@@ -17,7 +17,7 @@ from typing import Any
 
 import gast
 
-from .emit import name, names, store, to_source
+from .emit import name, names, statements, store, to_source
 
 __all__ = ["compile_function", "build_function"]
 
@@ -37,15 +37,9 @@ def _free_loads(fdef: gast.FunctionDef) -> set[str]:
             loads.add(node.id)
         else:
             bound.add(node.id)
-    todo = [fdef]
-    while todo:  # the defs: statements, found in statement lists only
-        node = todo.pop()
+    for node in statements([fdef]):  # the defs: statements, found in statement lists only
         if isinstance(node, gast.FunctionDef):
             bound.add(node.name)
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            block = getattr(node, field, None)
-            if type(block) is list:  # (an expression's body is not)
-                todo.extend(block)
     return loads - bound
 
 

@@ -329,6 +329,17 @@ def walk(node: Any):
         yield node
 
 
+def statements(stmts: list):
+    """Every statement of ``stmts`` and of the blocks nested in them, in program order
+    (an expression's ``body``, a lambda's, is not a block)."""
+    for stmt in stmts:
+        yield stmt
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(stmt, field, None)
+            if type(block) is list:
+                yield from statements(block)
+
+
 def loaded_names(node: Any) -> list[gast.Name]:
     """Every ``Name`` in a tree that reads its variable (Load context), in no set order."""
     return [n for n in names(node) if isinstance(n.ctx, gast.Load)]

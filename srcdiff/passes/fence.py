@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gast
 
+from ..emit import statements
 from ..errors import UnsupportedSyntaxError
 from .parse import Source
 
@@ -120,14 +121,6 @@ def _may_alias(value: gast.expr) -> set:
     return set()
 
 
-def _ordered(stmts: list):
-    for stmt in stmts:
-        yield stmt
-        for block in (getattr(stmt, "body", None), getattr(stmt, "orelse", None)):
-            if isinstance(block, list):
-                yield from _ordered(block)
-
-
 def _check_aliased_writes(source: Source) -> None:
     """Reject a write into an entry of an array that another name also refers to, when
     that name is read after the write: Python's write shows through every name, and the
@@ -137,7 +130,7 @@ def _check_aliased_writes(source: Source) -> None:
     an ``if`` each start from what held before it, and after it either may have run; a
     loop's body is followed twice, as its second iteration starts from its first, and
     after it either may have been the last."""
-    stmts = list(_ordered(source.node.body))
+    stmts = list(statements(source.node.body))
     position = {id(stmt): i for i, stmt in enumerate(stmts)}
     _aliased_writes(source, source.node.body, _Sharing(), stmts, position)
 

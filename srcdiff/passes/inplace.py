@@ -42,7 +42,7 @@ from typing import Any
 import gast
 import numpy as np
 
-from ..emit import walk
+from ..emit import statements, walk
 from .shapes import _matmul, _reduced, broadcast, expanded
 
 __all__ = ["reuse"]
@@ -70,10 +70,10 @@ class _Facts:
 
     def __init__(self, fdef: gast.FunctionDef, shapes: dict, float64: set):
         self.params = {a.id for a in fdef.args.args}
-        statements = list(_in_order(fdef.body))
+        ordered = list(statements(fdef.body))
         stores: dict[str, int] = {}
         simple: dict[str, list] = {}  # name -> its plain assignments (``n = ...``, ``n += ...``)
-        for stmt in statements:
+        for stmt in ordered:
             targets = _targets(stmt)
             for target in targets:
                 for node in walk(target):
@@ -92,7 +92,7 @@ class _Facts:
         sizes = set()  # names holding np.shape(x)
         inferred: dict[str, Any] = {}
         conflicted: set = set()
-        for node in statements:  # program order: a name is known before it is read
+        for node in ordered:  # program order: a name is known before it is read
             if not isinstance(node, (gast.Assign, gast.AugAssign)):
                 continue
             targets = _targets(node)
@@ -243,16 +243,6 @@ def _is_size(node: gast.expr, sizes: set) -> bool:
     if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
         return node.func.id == "len" and len(node.args) == 1
     return _calls(node, "np", "size") or _calls(node, "np", "ndim")
-
-
-def _in_order(stmts: list):
-    """Every statement, nested ones included, in program order."""
-    for stmt in stmts:
-        yield stmt
-        for field in ("body", "orelse", "finalbody", "handlers"):
-            block = getattr(stmt, field, None)
-            if type(block) is list:
-                yield from _in_order(block)
 
 
 def _targets(stmt: gast.stmt) -> list:
