@@ -53,12 +53,19 @@ _VIEW_FREE_ATTRS = {"shape", "ndim", "size", "dtype"}
 _REDUCING = {"sum", "mean", "max", "min", "prod", "var", "std"}
 
 
+def _np_function(node: gast.expr) -> str | None:
+    """``name`` when ``node`` is a call ``np.name(...)``."""
+    if (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
+            and isinstance(node.func.value, gast.Name) and node.func.value.id == "np"):
+        return node.func.attr
+    return None
+
+
 def _ufunc(node: gast.expr) -> np.ufunc | None:
     """The NumPy ufunc a call names (``np.tanh``), if it is one and has no ``out``."""
-    if (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
-            and isinstance(node.func.value, gast.Name) and node.func.value.id == "np"
-            and not node.keywords):
-        found = getattr(np, node.func.attr, None)
+    attr = _np_function(node)
+    if attr is not None and not node.keywords:
+        found = getattr(np, attr, None)
         if isinstance(found, np.ufunc) and found.nout == 1:
             return found
     return None
@@ -105,7 +112,7 @@ class _Facts:
                 if _is_size(node.value, sizes):
                     self.ints.add(target)
                     continue
-                if _calls(node.value, "np", "shape"):
+                if _np_function(node.value) == "shape":
                     sizes.add(target)
                     continue
             if isinstance(node, gast.Assign):
@@ -148,7 +155,7 @@ class _Facts:
             operand, axis, keepdims = reduction
             inner = self.shape(operand)
             return None if inner is None else _reduced(inner, axis, keepdims)
-        if _calls(node, "np", "expand_dims") and len(node.args) == 2 and not node.keywords \
+        if _np_function(node) == "expand_dims" and len(node.args) == 2 and not node.keywords \
                 and isinstance(node.args[1], gast.Constant):
             return expanded(self.shape(node.args[0]), node.args[1].value)
         if _ufunc(node) is not None:
@@ -171,7 +178,7 @@ class _Facts:
         reduction = _reduction(node)
         if reduction is not None:
             return self.is_float64(reduction[0])
-        if _calls(node, "np", "expand_dims") and node.args:
+        if _np_function(node) == "expand_dims" and node.args:
             return self.is_float64(node.args[0])
         ufunc = _ufunc(node)
         if ufunc is not None and ufunc.__name__ not in ("equal", "not_equal", "less", "less_equal",
@@ -198,17 +205,15 @@ class _Facts:
 def _reduction(node: gast.expr) -> tuple | None:
     """(operand, axis, keepdims) of ``np.sum(a, axis=1, keepdims=True)``,
     ``a.sum(axis=1)`` and the like, with literal options; None for anything else."""
-    if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Attribute):
+    if not isinstance(node, gast.Call) or not isinstance(node.func, gast.Attribute) \
+            or node.func.attr not in _REDUCING:
         return None
-    func = node.func
-    if isinstance(func.value, gast.Name) and func.value.id == "np" and func.attr in _REDUCING:
+    if _np_function(node) is not None:  # np.sum(a, ...)
         if not node.args:
             return None
         operand, rest = node.args[0], node.args[1:]
-    elif func.attr in _REDUCING and not (isinstance(func.value, gast.Name) and func.value.id == "np"):
-        operand, rest = func.value, node.args
-    else:
-        return None
+    else:  # a.sum(...)
+        operand, rest = node.func.value, node.args
     options = dict(zip(("axis",), rest))
     if len(rest) > 1:
         return None
@@ -227,12 +232,6 @@ def _reduction(node: gast.expr) -> tuple | None:
     return operand, values.get("axis"), values.get("keepdims", False)
 
 
-def _calls(node: gast.expr, module: str, attr: str) -> bool:
-    return (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
-            and isinstance(node.func.value, gast.Name) and node.func.value.id == module
-            and node.func.attr == attr)
-
-
 def _is_size(node: gast.expr, sizes: set) -> bool:
     """``len(x)``, ``np.size(x)``, ``x.size``, ``x.ndim``, or ``s[0]`` of ``s = np.shape(x)``."""
     if isinstance(node, gast.Subscript):
@@ -242,7 +241,7 @@ def _is_size(node: gast.expr, sizes: set) -> bool:
         return node.attr in ("size", "ndim")
     if isinstance(node, gast.Call) and isinstance(node.func, gast.Name):
         return node.func.id == "len" and len(node.args) == 1
-    return _calls(node, "np", "size") or _calls(node, "np", "ndim")
+    return _np_function(node) in ("size", "ndim")
 
 
 def _targets(stmt: gast.stmt) -> list:
@@ -306,8 +305,7 @@ def _contained(node: gast.AST, parents: dict) -> bool:
     if isinstance(parent, (gast.BinOp, gast.UnaryOp, gast.Compare)):
         return True
     if isinstance(parent, gast.Call):
-        if _calls(parent, "np", parent.func.attr if isinstance(parent.func, gast.Attribute) else "") \
-                and parent.func.attr in _REDUCING:
+        if _np_function(parent) in _REDUCING:
             return bool(parent.args) and parent.args[0] is node  # np.sum(a, ...): a new value
         return _ufunc(parent) is not None and node in parent.args
     if isinstance(parent, gast.Attribute):
