@@ -4,8 +4,9 @@ The adjoint of ``s = np.sum(a)`` spreads the scalar ``ds`` over ``a``'s shape
 (``sum_grad``; ``mean_grad`` divides by the count as well).  That array is all one
 number, and usually the next rule only multiplies it by an array of ``a``'s shape
 (``da = d_t0 * x`` for ``_t0 = x * x``), which broadcasting does for free.  Where
-every read of the spread cotangent is such a product (possibly through scalar
-arithmetic first), the pass keeps the scalar and the array is never made: one
+every read of the spread cotangent is such an element-wise operation with an array
+of that shape (possibly through scalar arithmetic and copies first, ``dg = d_t0``
+then ``dg = dg + dh * h``), the pass keeps the scalar and the array is never made: one
 allocation and one pass over memory fewer, and often a primal value (``_t0``, read
 only for its shape) becomes dead.
 
@@ -80,17 +81,26 @@ def _spread(value: Any) -> tuple | None:
 
 
 def _materialised(node: gast.AST, parents: dict, cls: int, shapes: dict, loads: dict | None = None,
-                  stores: dict | None = None) -> bool:
+                  updates: dict | None = None, seen: set | None = None) -> bool:
     """Whether every value computed from the read ``node`` (a scalar standing for an
     array of shape class ``cls``) meets an array of that class before it is used
-    (through copies ``a = b`` too, given ``loads`` and ``stores`` of the names)."""
+    (through copies ``a = b`` too, given ``loads`` and the augmented assignments
+    ``updates`` of the names)."""
     while True:
         parent = parents.get(node)
         if (loads is not None and isinstance(parent, gast.Assign) and parent.value is node
-                and len(parent.targets) == 1 and isinstance(parent.targets[0], gast.Name)
-                and stores.get(parent.targets[0].id) == 1):
+                and len(parent.targets) == 1 and isinstance(parent.targets[0], gast.Name)):
+            # every read of the copy is checked, whichever definition it sees; an
+            # update ``copy += e`` must broadcast it to the class too
             copy = parent.targets[0].id
-            return all(_materialised(n, parents, cls, shapes) for n in loads.get(copy, ()))
+            seen = set() if seen is None else seen
+            if copy in seen:
+                return True
+            seen.add(copy)
+            return (all(isinstance(u.op, _ELEMENTWISE) and _covers(u.value, cls, shapes)
+                        for u in updates.get(copy, ()))
+                    and all(_materialised(n, parents, cls, shapes, loads, updates, seen)
+                            for n in loads.get(copy, ())))
         if isinstance(parent, gast.UnaryOp) and isinstance(parent.op, (gast.USub, gast.UAdd)):
             node = parent
             continue
@@ -103,7 +113,23 @@ def _materialised(node: gast.AST, parents: dict, cls: int, shapes: dict, loads: 
         if _is_number(other):
             node = parent  # still one number standing for the whole array
             continue
-        return isinstance(other, gast.Name) and shapes.get(other.id) == cls
+        return _covers(other, cls, shapes)
+
+
+_ELEMENTWISE = (gast.Mult, gast.Div, gast.Add, gast.Sub)
+
+
+def _covers(expr: Any, cls: Any, shapes: dict) -> bool:
+    """Whether ``expr`` certainly has a shape that an array of class ``cls``
+    broadcasts to: a name of that class, or element-wise arithmetic with one such
+    operand (broadcasting takes in every operand's shape)."""
+    if isinstance(expr, gast.Name):
+        return shapes.get(expr.id) == cls
+    if isinstance(expr, gast.UnaryOp) and isinstance(expr.op, (gast.USub, gast.UAdd)):
+        return _covers(expr.operand, cls, shapes)
+    if isinstance(expr, gast.BinOp) and isinstance(expr.op, _ELEMENTWISE):
+        return _covers(expr.left, cls, shapes) or _covers(expr.right, cls, shapes)
+    return False
 
 
 def keep_scalars(fdef: gast.FunctionDef, shapes: dict, used: list | None = None) -> gast.FunctionDef:
@@ -114,6 +140,7 @@ def keep_scalars(fdef: gast.FunctionDef, shapes: dict, used: list | None = None)
         return fdef
     stores: dict[str, int] = {}
     loads: dict[str, list] = {}
+    updates: dict[str, list] = {}
     parents: dict = {}
     for node in walk(fdef):
         for field in node._fields:
@@ -126,6 +153,8 @@ def keep_scalars(fdef: gast.FunctionDef, shapes: dict, used: list | None = None)
                 loads.setdefault(node.id, []).append(node)
             else:
                 stores[node.id] = stores.get(node.id, 0) + 1
+        if isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):
+            updates.setdefault(node.target.id, []).append(node)
     # a name of each class that is defined whenever the adjoint runs: a parameter or a
     # top-level primal assignment, first one first
     representative: dict[int, str] = {}
@@ -147,7 +176,7 @@ def keep_scalars(fdef: gast.FunctionDef, shapes: dict, used: list | None = None)
         cls = shapes.get(reduced)
         if cls is None or stores.get(target) != 1 or (cls == SCALAR and axis is not None):
             continue
-        if cls != SCALAR and not all(_materialised(n, parents, cls, shapes, loads, stores)
+        if cls != SCALAR and not all(_materialised(n, parents, cls, shapes, loads, updates)
                                      for n in loads.get(target, [])):
             continue
         if cls == SCALAR:
