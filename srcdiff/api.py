@@ -149,20 +149,77 @@ def _kind(value: Any, name: str, fn: Callable) -> str:
 _F64 = np.dtype(np.float64)
 
 
-def _shape_check(names: tuple, arg_shapes: dict, count: int) -> Callable[[tuple], bool]:
-    """A check that ``count`` positional arguments (the parameters ``names``) are the
-    float64 arrays of the shapes, and the floats, ``arg_shapes`` says: one boolean
-    expression, as it runs on every call."""
-    env: dict[str, Any] = {"ndarray": np.ndarray, "f64": _F64}
-    terms = [f"len(a) == {count}"]
+def _shape_terms(names: tuple, arg_shapes: dict, count: int, ref: Callable[[int], str],
+                 env: dict) -> list[str]:
+    """The terms of a check that ``count`` positional arguments (the parameters
+    ``names``; argument i read as ``ref(i)``) are the float64 arrays of the shapes, and
+    the floats, ``arg_shapes`` says; the shapes go into ``env``."""
+    env.update(ndarray=np.ndarray, f64=_F64)
+    terms = []
     for i, name in enumerate(names[:count]):
         shape = arg_shapes.get(name)
         if shape == "float":
-            terms.append(f"type(a[{i}]) is float")
+            terms.append(f"type({ref(i)}) is float")
         elif shape is not None:
             env[f"s{i}"] = shape
-            terms.append(f"type(a[{i}]) is ndarray and a[{i}].dtype is f64 and a[{i}].shape == s{i}")
-    return eval(f"lambda a: {' and '.join(terms)}", env)
+            terms.append(f"type({ref(i)}) is ndarray and {ref(i)}.dtype is f64 and {ref(i)}.shape == s{i}")
+    return terms
+
+
+def _shape_check(names: tuple, arg_shapes: dict, count: int) -> Callable[[tuple], bool]:
+    """A check that ``count`` positional arguments are what ``arg_shapes`` says (see
+    _shape_terms): one boolean expression, as it runs on every call."""
+    env: dict[str, Any] = {}
+    terms = [f"len(a) == {count}", *_shape_terms(names, arg_shapes, count, lambda i: f"a[{i}]", env)]
+    check = eval(f"lambda a: {' and '.join(terms)}", env)
+    check.names, check.shapes = names, arg_shapes
+    return check
+
+
+_UNSET = object()  # an argument not passed, to a gate
+
+
+def _gate(count: int, positions: tuple, args: tuple, gen: pipeline.Generated,
+          check: Callable | None) -> Callable | None:
+    """A ``__call__`` for calls like ``args`` (``count`` positional arguments, the
+    differentiated ones at ``positions`` floats or float arrays): one boolean
+    expression checks their types (and shapes, for code made for them) and that
+    nothing the code was built from changed, then calls the generated function; any
+    other call goes the general way.  None where the arguments are not so simple."""
+    env: dict[str, Any] = {"function": gen.function}
+    terms = []
+    for p in positions:
+        value = args[p]
+        if type(value) is float:
+            terms.append(f"type(a{p}) is float")
+        elif type(value) is np.ndarray and value.dtype.kind == "f":
+            env[f"dt{p}"] = value.dtype
+            terms.append(f"type(a{p}) is ndarray and a{p}.dtype is dt{p}")
+        else:
+            return None
+    if check is not None:
+        terms += _shape_terms(check.names, check.shapes, count, lambda i: f"a{i}", env)
+    parts = getattr(gen.current, "parts", None)
+    if parts is not None and not set(parts[1]) & set(env):
+        terms += parts[0]
+        env.update(parts[1])
+    else:
+        env["current"] = gen.current
+        terms.append("current()")
+    env.update(ndarray=np.ndarray, UNSET=_UNSET)
+    # positional-only parameters with a default, so that a call with other arguments
+    # (fewer, more, keywords) reaches the general way without an error of its own
+    last = count - 1
+    if last not in positions:
+        terms.insert(0, f"a{last} is not UNSET")
+    names = ", ".join(f"a{i}" for i in range(count))
+    source = (f"def __call__(self, {', '.join(f'a{i}=UNSET' for i in range(count))}, /, *rest, **kwargs):\n"
+              f"    if {' and '.join(terms)} and not rest and not kwargs:\n"
+              f"        return function({names})\n"
+              f"    args = tuple(a for a in ({names},) if a is not UNSET) + rest\n"
+              f"    return self._dispatch(args, kwargs)\n")
+    exec(compile(source, "<srcdiff gate>", "exec"), env)
+    return env["__call__"]
 
 
 def _fast_kinds(args: tuple, positions: tuple) -> tuple | None:
@@ -210,10 +267,8 @@ class Derivative:
         self._positions = tuple(p for p, _ in self._wrt)
         self._all_positional = all(p is not None for p in self._positions)
         self._fast = self._all_positional and self._bound is None and mode != "jvp"
-        self._one = self._positions[0] if self._fast and len(self._positions) == 1 else None
         self._optimize = optimize
         self._table: dict = {}  # kinds -> (function, its guard, its shape check or None)
-        self._hot: tuple | None = None  # see __call__
         self._shapes_seen: dict = {}  # kinds -> the first argument shapes seen with them
         self._last: Any = None
         self._defaults = {}
@@ -326,16 +381,19 @@ class Derivative:
 
     def _remember_hot(self, args: tuple | None, kwargs: dict | None, gen: pipeline.Generated,
                       check: Callable | None) -> None:
-        """With one differentiated argument, passed by position as a float or a float
-        array: keep what the next call with an argument of that type needs."""
-        one = self._one
-        if one is None or args is None or kwargs or one >= len(args):
+        """Make the next calls like this one (the differentiated arguments passed by
+        position, as floats or float arrays) take a short way: this derivative's own
+        class gets a ``__call__`` that checks only what this code needs (see _gate)."""
+        if not self._fast or args is None or kwargs or max(self._positions) >= len(args):
             return
-        value = args[one]
-        if type(value) is float:
-            self._hot = (one, float, None, gen.function, gen.current, check)
-        elif type(value) is np.ndarray and value.dtype.kind == "f":
-            self._hot = (one, np.ndarray, value.dtype, gen.function, gen.current, check)
+        gate = _gate(len(args), self._positions, args, gen, check)
+        if gate is None:
+            return
+        cls = type(self)
+        if cls is Derivative:  # a class of its own, to hold its gate
+            cls = self.__class__ = type("Derivative", (Derivative,), {"__module__": __name__,
+                                                                     "__qualname__": "Derivative"})
+        cls.__call__ = gate
 
     def _arg_shapes(self, spec: tuple, args: tuple | None, kwargs: dict | None) -> dict | None:
         """The shape of each array argument (``"float"`` for a float) when all are passed
@@ -366,21 +424,12 @@ class Derivative:
         return args, kwargs
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        # The common path, kept short.  With one differentiated argument, ``_hot`` holds
-        # what the last call made used: (its position, its type, its dtype or None, the
-        # function, the check that nothing it was built from changed, the shape check
-        # or None).  Then the table maps the kinds of the differentiated arguments to
-        # (function, check, shape check).
-        hot = self._hot
-        if hot is not None and not kwargs:
-            position, kind, dtype, function, current, check = hot
-            try:
-                value = args[position]
-            except IndexError:
-                return self._call(args, kwargs)
-            if (type(value) is kind and (dtype is None or value.dtype is dtype) and current()
-                    and (check is None or check(args))):
-                return function(*args)
+        return self._dispatch(args, kwargs)
+
+    def _dispatch(self, args: tuple, kwargs: dict) -> Any:
+        # Calls like the last one go through the gate _remember_hot gives this
+        # derivative's class; others come here: the table maps the kinds of the
+        # differentiated arguments to (function, check, shape check).
         if self._fast and not kwargs:
             kinds = _fast_kinds(args, self._positions)
             if kinds is not None:

@@ -141,7 +141,9 @@ def _guard(fn: Callable, roots: list[str]) -> Callable[[], bool]:
             terms.append(f"type({read}) is v{i}")
         else:
             terms.append(f"{read} is v{i}")
-    return eval(f"lambda: {' and '.join(terms)}", env)
+    check = eval(f"lambda: {' and '.join(terms)}", env)
+    check.parts = (terms, env)  # for a gate that inlines the terms (api.Derivative)
+    return check
 
 
 def _cell(cell: Any) -> Any:
