@@ -340,6 +340,9 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     specialized = specialized or bool(arg_shapes and act.shapes_used)
     if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)
+    floats = {p for p, shape in (arg_shapes or {}).items() if shape == "float"}
+    if optimize and floats and simplify.unwrap_floats(tree, floats):
+        specialized = True  # it holds while those arguments are Python floats
     code = source.fn.__code__
     label = label_for(mode, program.name, source.filename, code.co_firstlineno)
     function, shown, module_code, text = compile_function(
