@@ -343,6 +343,8 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     floats = {p for p, shape in (arg_shapes or {}).items() if shape == "float"}
     if optimize and floats and simplify.unwrap_floats(tree, floats):
         specialized = True  # it holds while those arguments are Python floats
+    if optimize:
+        tree = simplify.inline_temporaries(tree, _purity(source))
     code = source.fn.__code__
     label = label_for(mode, program.name, source.filename, code.co_firstlineno)
     function, shown, module_code, text = compile_function(

@@ -7,6 +7,9 @@
   ``b`` and the copy goes.
 * ``eliminate_dead_code``: assignments to names nobody reads, when the right-hand side
   has no side effects.
+* ``inline_temporaries``: a temporary read once, in the next statement, is replaced
+  by its expression there (``_t0 = -a`` then ``b = math.exp(_t0)`` -> ``b =
+  math.exp(-a)``), when both are pure.
 * ``unwrap_floats``: ``float(v)`` goes where ``v`` is certainly a Python float (in
   code made for float arguments).
 
@@ -20,16 +23,17 @@ g * y * x
 from __future__ import annotations
 
 import operator
+import re
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import gast
 
-from ..emit import loaded_names, walk
+from ..emit import loaded_names, names, walk
 
 __all__ = ["fold", "propagate_copies", "propagate_constants", "eliminate_dead_code", "simplify",
-           "separate_results", "unwrap_floats"]
+           "separate_results", "unwrap_floats", "inline_temporaries"]
 
 _ARITH = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul,
           gast.Div: operator.truediv, gast.Pow: operator.pow}
@@ -243,35 +247,41 @@ def _loads(nodes: list) -> dict[str, int]:
 
 
 def propagate_constants(fdef: gast.FunctionDef, primal: frozenset = frozenset()) -> gast.FunctionDef:
-    """After ``a = 1.0`` with ``a`` assigned once, read the constant for ``a``.
+    """After ``a = 1.0`` with ``a`` assigned once, read the constant for ``a``; what
+    folds to a constant then (``b = -a``) is read as one in turn.
 
     Statements that assign names in ``primal`` (the user's own computation) read the
     constant but are not folded: ``1.0 * n`` there makes an int ``n`` a float, and must
     stay as the user wrote it."""
     counts = _assignments(fdef)
-    constants: dict[str, gast.Constant] = {}
-    for body in _blocks(fdef):
-        for stmt in body:
-            if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
-                    and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Constant)
-                    and isinstance(stmt.value.value, (int, float)) and counts.get(stmt.targets[0].id) == 1):
-                constants[stmt.targets[0].id] = stmt.value
-    if not constants:
-        return fdef
+    constants: dict[str, Any] = {}
 
     class Replace(_Transformer):
         def visit_Name(self, node: gast.Name) -> gast.expr:
             if isinstance(node.ctx, gast.Load) and node.id in constants:
-                return gast.Constant(value=constants[node.id].value, kind=None)
+                return _num_const(constants[node.id])
             return node
 
-    Replace().visit(fdef)
-    for node in walk(fdef):
-        if isinstance(node, gast.Assign) and all(
-                isinstance(t, gast.Name) and t.id in primal for t in node.targets):
-            continue
-        if isinstance(node, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)):
-            node.value = fold(node.value)
+    replace = Replace()
+    for body in _blocks(fdef):  # outer blocks first: a constant is mostly made there
+        for stmt in body:
+            if isinstance(stmt, _NESTED):  # its own blocks come later
+                for field in ("test", "iter"):
+                    if constants and getattr(stmt, field, None) is not None:
+                        setattr(stmt, field, replace.visit(getattr(stmt, field)))
+                continue
+            if constants:
+                replace.visit(stmt)
+            if not isinstance(stmt, (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)):
+                continue
+            if not (isinstance(stmt, gast.Assign) and all(
+                    isinstance(t, gast.Name) and t.id in primal for t in stmt.targets)):
+                stmt.value = fold(stmt.value)
+            if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], gast.Name) and counts.get(stmt.targets[0].id) == 1):
+                value = _number(stmt.value)
+                if type(value) in (int, float):
+                    constants[stmt.targets[0].id] = value
     return fdef
 
 
@@ -288,19 +298,33 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
         # where each name is first read in this block (nested statements included),
         # and how often: one walk per block, not one per copy
         first: dict[str, int] = {}
+        last: dict[str, int] = {}
         reads: dict[str, int] = {}
+        stored: dict[str, list] = {}  # where each name is assigned, in this block
         for i, stmt in enumerate(body):
-            for n in loaded_names(stmt):
-                first.setdefault(n.id, i)
-                reads[n.id] = reads.get(n.id, 0) + 1
+            for n in names(stmt):
+                if isinstance(n.ctx, gast.Load):
+                    first.setdefault(n.id, i)
+                    last[n.id] = i
+                    reads[n.id] = reads.get(n.id, 0) + 1
+                else:
+                    stored.setdefault(n.id, []).append(i)
         for i, stmt in enumerate(body):
             if (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
                     and isinstance(stmt.targets[0], gast.Name) and isinstance(stmt.value, gast.Name)):
                 a, b = stmt.targets[0].id, stmt.value.id
-                if counts.get(a) == 1 and counts.get(b, 0) <= 1 and a != b:
-                    # every read of a follows the copy, in this block
-                    if reads.get(a, 0) == total.get(a, 0) and first.get(a, len(body)) > i:
-                        renames[a] = b
+                # every read of a follows the copy, in this block
+                if not (counts.get(a) == 1 and a != b and reads.get(a, 0) == total.get(a, 0)
+                        and first.get(a, len(body)) > i):
+                    continue
+                if counts.get(b, 0) > 1:
+                    # b assigned again: not before a's last read (a plain assignment
+                    # of b in that statement comes after its reads)
+                    end = last.get(a, i)
+                    if any(i < k < end or k == end and not isinstance(body[k], (gast.Assign, gast.AugAssign))
+                           for k in stored.get(b, ())):
+                        continue
+                renames[a] = b
     if not renames:
         return fdef
 
@@ -563,3 +587,75 @@ def unwrap_floats(fdef: gast.FunctionDef, floats: set) -> bool:
                         setattr(node, field, child.args[0])
                     dropped = True
     return dropped
+
+
+_TEMPORARY = re.compile(r"d?_[tg]\d+$")  # the names made for one operation's result
+_CONSUMERS = (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)
+
+
+def inline_temporaries(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> gast.FunctionDef:
+    """Put a temporary's expression where it is read, when that is once, in the next
+    statement: ``_t3 = -a`` then ``_t4 = math.exp(_t3 * 0.5)``
+    becomes ``_t4 = math.exp(-a * 0.5)``.  Code made one operation per statement reads
+    like written code again, and Python stores and loads fewer names.  Both statements
+    must be pure (no call with ``out=``), as the expression now runs in the middle of
+    the other one.  A call is not moved into another call's arguments."""
+    counts = _assignments(fdef)
+    reads = _loads([fdef])
+
+    def movable(expr: gast.expr) -> bool:
+        return is_pure(expr) and not any(
+            isinstance(n, gast.NamedExpr) or isinstance(n, gast.Call)
+            and any(k.arg == "out" for k in n.keywords) for n in walk(expr))
+
+    for body in _blocks(fdef):
+        i = 0
+        while i < len(body):
+            stmt = body[i]
+            j = i + 1  # (a comment between: the next is another statement's adjoint)
+            if not (j < len(body) and isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], gast.Name)
+                    and _TEMPORARY.match(stmt.targets[0].id)
+                    and counts.get(stmt.targets[0].id) == 1 and reads.get(stmt.targets[0].id) == 1
+                    and isinstance(body[j], _CONSUMERS) and body[j].value is not None
+                    and not _is_comment(body[j])):
+                i += 1
+                continue
+            ident, consumer = stmt.targets[0].id, body[j]
+            use = _read_in(consumer, ident)
+            # (a call is not put into another's arguments: nested calls read badly)
+            if use is None or use[3] and any(isinstance(n, gast.Call) for n in walk(stmt.value)) \
+                    or not (movable(stmt.value) and movable(consumer.value)):
+                i += 1
+                continue
+            parent, field, index, _ = use
+            if index is None:
+                setattr(parent, field, stmt.value)
+            else:
+                getattr(parent, field)[index] = stmt.value
+            del body[i]
+            # the statement before now has another next one: look at it again
+            i = max(i - 1, 0)
+    return fdef
+
+
+def _read_in(consumer: gast.stmt, ident: str) -> tuple | None:
+    """(parent, field, index or None, whether inside a call's arguments) of the read of
+    ``ident`` in the value of ``consumer``, outside lambdas and comprehensions (which
+    run it another number of times); None if none."""
+    todo: list = [(consumer, False)]
+    while todo:
+        node, in_call = todo.pop()
+        if isinstance(node, (gast.Lambda, gast.ListComp, gast.SetComp, gast.DictComp,
+                             gast.GeneratorExp)):
+            continue
+        in_call = in_call or isinstance(node, gast.Call)
+        for field in ("value",) if node is consumer else node._fields:
+            value = getattr(node, field, None)
+            items = value if type(value) is list else (value,)
+            for index, child in enumerate(items):
+                if isinstance(child, gast.Name) and child.id == ident and isinstance(child.ctx, gast.Load):
+                    return node, field, index if type(value) is list else None, in_call
+                if isinstance(child, gast.AST):
+                    todo.append((child, in_call))
+    return None

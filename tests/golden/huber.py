@@ -10,8 +10,7 @@ def grad_huber(x, delta):
         _retval0_3 = _retval0_1
     else:
         _t3 = _t0
-        _t4 = 0.5 * delta
-        _t5 = _t3 - _t4
+        _t5 = _t3 - 0.5 * delta
         _retval0_2 = delta * _t5
         _retval0_3 = _retval0_2
     d_retval0_3 = seed(_retval0_3, 'test_golden.py:65')
@@ -24,8 +23,7 @@ def grad_huber(x, delta):
     else:
         # Grad of: return delta * (abs(x) - 0.5 * delta)
         d_t5 = unbroadcast(d_retval0_3 * delta, _t5)
-        d_t3 = unbroadcast(d_t5, _t3)
-        d_t0 = d_t3
+        d_t0 = unbroadcast(d_t5, _t3)
         dx = zeros_like_value(x)
     # Grad of: if abs(x) <= delta:
     dx += d_t0 * np.sign(x)

@@ -11,8 +11,7 @@ def grad_indexed(x, w):
     d_t4 = seed(_t4, 'test_golden.py:55')
     # Grad of: return rows.sum(axis=0).dot(w) + x[1, 0] ** 2
     d_t1 = unbroadcast(d_t4, _t1)
-    d_t3 = unbroadcast(d_t4, _t3)
-    d_t2 = d_t3 * 2 * _t2
+    d_t2 = unbroadcast(d_t4, _t3) * 2 * _t2
     dx = getitem_grad(d_t2, x, (1, 0))
     d_t0 = dot_grad_a(d_t1, _t0, w)
     dw = dot_grad_b(d_t1, _t0, w)

@@ -3,12 +3,10 @@
 # ruff: noqa
 def grad_mlp_loss(W, b, x, y):
     _t0 = x @ W
-    _t1 = _t0 + b
-    h = np.tanh(_t1)
+    h = np.tanh(_t0 + b)
     _t2 = h - y
     # Grad of: return np.mean((h - y) ** 2)
-    d_t3 = 1.0 / np.size(_t2)
-    d_t2 = d_t3 * 2 * _t2
+    d_t2 = 1.0 / np.size(_t2) * 2 * _t2
     dh = unbroadcast(d_t2, h)
     # Grad of: h = np.tanh(x @ W + b)
     d_t1 = dh * (1 - h * h)

@@ -4,8 +4,7 @@
 def grad_poly(x, y):
     _t0 = x * x
     _t1 = x * y
-    _t2 = _t0 + _t1
-    z = _t2 + 2
+    z = _t0 + _t1 + 2
     dz = seed(z, 'test_golden.py:39')
     # Grad of: z = x * x + x * y + 2
     d_t0 = unbroadcast(dz, _t0)

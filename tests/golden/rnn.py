@@ -2,34 +2,27 @@
 # Do not edit; regenerate with SRCDIFF_UPDATE_GOLDEN=1 pytest tests/test_golden.py
 # ruff: noqa
 def grad_rnn(h, W, xs):
-    _t0 = np.shape(xs)
-    _t1 = _t0[0]
+    _t1 = np.shape(xs)[0]
     _t2 = range(_t1)
     h_1 = h
     _stack0 = []
     for t in _t2:
         _t3 = h_1 @ W
-        _t4 = xs[t]
-        _t5 = _t3 + _t4
-        h_2 = np.tanh(_t5)
+        h_2 = np.tanh(_t3 + xs[t])
         _stack0.append((_t3.shape, h_1))
         h_1 = h_2
-    h_3 = h_1
     # Grad of: return np.sum(h)
-    dh_3 = sum_grad(1.0, h_3, None, False)
+    dh_3 = sum_grad(1.0, h_1, None, False)
     _dh_1 = dh_3
     h_2 = h_1
     _products0 = []
     for t in reversed(_t2):
         _t3, h_1 = _stack0.pop()
-        dh_2 = _dh_1
         # Grad of: h = np.tanh(h @ W + xs[t])
-        d_t5 = dh_2 * (1 - h_2 * h_2)
-        d_t3 = unbroadcast_to(d_t5, _t3)
+        d_t3 = unbroadcast_to(_dh_1 * (1 - h_2 * h_2), _t3)
         dh_1 = matmul_grad_a(d_t3, h_1, W)
         _products0.append((d_t3, h_1))
         _dh_1 = dh_1
         h_2 = h_1
     dW = matmul_grads_sum('b', _products0, W)
-    dh = _dh_1
-    return (dh, dW)
+    return (_dh_1, dW)

@@ -2,8 +2,7 @@
 # Do not edit; regenerate with SRCDIFF_UPDATE_GOLDEN=1 pytest tests/test_golden.py
 # ruff: noqa
 def grad_softmax_cross_entropy(logits, labels):
-    _t0 = np.max(logits, axis=1, keepdims=True)
-    z = logits - _t0
+    z = logits - np.max(logits, axis=1, keepdims=True)
     _t1 = np.exp(z)
     _t2 = np.sum(_t1, axis=1, keepdims=True)
     _t3 = np.log(_t2)
@@ -11,15 +10,12 @@ def grad_softmax_cross_entropy(logits, labels):
     _t4 = labels * log_probs
     _t5 = np.sum(_t4, axis=1)
     # Grad of: return -np.mean(np.sum(labels * log_probs, axis=1))
-    d_t6 = -1.0
-    d_t5 = mean_grad(d_t6, _t5, None, False)
+    d_t5 = mean_grad(-1.0, _t5, None, False)
     d_t4 = sum_grad(d_t5, _t4, 1, False)
     dlog_probs = unbroadcast(d_t4 * labels, log_probs)
     # Grad of: log_probs = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
     dz = unbroadcast(dlog_probs, z)
-    d_t3 = -unbroadcast(dlog_probs, _t3)
-    d_t2 = d_t3 / _t2
-    dz = dz + d_t2 * _t1
+    dz = dz + -unbroadcast(dlog_probs, _t3) / _t2 * _t1
     # Grad of: z = logits - np.max(logits, axis=1, keepdims=True)
     dlogits = unbroadcast(dz, logits)
     return dlogits
