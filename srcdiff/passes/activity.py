@@ -234,7 +234,9 @@ def _merges(special: dict, generic: dict) -> bool:
 
 
 _ELEMENTWISE = {operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
-                operator.mod, operator.neg, operator.pos, abs}
+                operator.mod, operator.neg, operator.pos, abs,
+                # comparisons: not differentiable, but their result has the broadcast shape
+                operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne}
 # Reductions whose result is a scalar when called without axis or keepdims.
 _FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, np.var, np.std}
 SCALAR = 0  # the shape class of Python floats and numeric literals
@@ -322,8 +324,8 @@ def shape_classes(fn: ir.Function, kinds: dict, arg_shapes: dict | None = None) 
                     classes[phi.target] = next(counter) if fresh else init
                 for x, h in stmt.exits:
                     classes[x] = classes[h]
-                if stmt.target:
-                    classes[stmt.target] = next(counter)
+                if stmt.target:  # an int: desugar makes every for loop one over a range
+                    classes[stmt.target] = SCALAR
                     ints.add(stmt.target)
         wrong = {phi.target for loop in loops for phi in loop.phis
                  if phi.target not in split and of(phi.sources[1]) != classes[phi.target]}

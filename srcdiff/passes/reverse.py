@@ -39,6 +39,7 @@ def grad_f(x, y):
 from __future__ import annotations
 
 import copy
+import math
 import operator
 import os
 from dataclasses import dataclass, field
@@ -118,6 +119,9 @@ def _loads_minus_stores(nodes: list, stored: set | None = None) -> set:
     return exposed
 
 
+_SMALL_ROW = 32  # numbers: up to this many, a loop keeps a value in a row (see loop)
+
+
 @dataclass
 class _Saved:
     """What one loop keeps for its adjoint."""
@@ -130,6 +134,9 @@ class _Saved:
     zeroed: dict = field(default_factory=dict)  # outside adjoint -> its zeros, before the loop
     products: dict = field(default_factory=dict)  # (var, side) -> list of deferred products
     shapes: set = field(default_factory=set)  # saved names of which only the shape is kept
+    rows: dict = field(default_factory=dict)  # saved name -> an array holding it, a row per iteration
+    index: str | None = None  # the row of the iteration, with rows
+    trips: gast.expr | None = None  # the iteration count, with rows
 
 
 class _Reverse(Hooks):
@@ -592,6 +599,22 @@ class _Reverse(Hooks):
                 else:
                     saved.shapes.add(var)
         saved.names = sorted(needed)
+        if (not self.functional and self.destructive and not self.loop_stack and loop.kind == "for"
+                and not loop.breaks and isinstance(loop.iter, ir.Var)):
+            # A small value of one known shape every iteration goes into a row of one
+            # array made for all iterations, not into a list of arrays: an array of a
+            # few numbers is mostly its header (about 100 bytes).  Writing a row costs
+            # more time than an append, so larger values stay in the list.
+            for var in saved.names:
+                shape = self.act.shapes.get(var)
+                if (var not in saved.shapes and isinstance(shape, tuple) and shape
+                        and math.prod(shape) <= _SMALL_ROW):
+                    saved.rows[var] = self.namer.temp("_kept")
+            if saved.rows:
+                saved.index = self.namer.temp("_i")
+                saved.trips = _call("len", atom_expr(loop.iter))
+                saved.names = [n for n in saved.names if n not in saved.rows]
+                self.act.used_shapes()
         pre, post = [], []
         for nxt, header in shifts:
             last = header
@@ -605,6 +628,10 @@ class _Reverse(Hooks):
         if saved.names:
             saved.used = True
             body = self._restore(saved.stack, saved.names) + body
+        if saved.rows:
+            body = [gast.AugAssign(target=store(saved.index), op=gast.Sub(), value=_const(1))] + [
+                _assign(var, gast.Subscript(value=name(rows), slice=name(saved.index), ctx=gast.Load()))
+                for var, rows in saved.rows.items()] + body
         if loop.breaks or loop.kind == "while":
             saved.counter = self.namer.temp("_n")
         if self.functional and saved.used:
@@ -697,13 +724,31 @@ class _Reverse(Hooks):
             out.append(_assign(info.stack, gast.List(elts=[], ctx=gast.Load())))
         if info.counter:
             out.append(_assign(info.counter, _const(0)))
+        if info.rows:
+            out.append(_assign(info.index, _const(0)))
         return out
 
     def end_of_iteration(self, loop: ir.Loop) -> list:
         info = self.loops.get(id(loop))
-        if info is None or not info.names:
+        if info is None:
             return []
-        return [_push(info.stack, info.names, info.shapes)]
+        out = [_push(info.stack, info.names, info.shapes)] if info.names else []
+        if info.rows:
+            # the rows are made in the first iteration, of the values' own dtype
+            first = [_assign(rows, gast.Call(
+                func=gast.Attribute(value=name("np"), attr="empty", ctx=gast.Load()),
+                args=[gast.Tuple(elts=[info.trips, *map(_const, self.act.shapes[var])], ctx=gast.Load()),
+                      gast.Attribute(value=name(var), attr="dtype", ctx=gast.Load())], keywords=[]))
+                for var, rows in info.rows.items()]
+            out.append(gast.If(test=gast.Compare(left=name(info.index), ops=[gast.Eq()],
+                                                 comparators=[_const(0)]),
+                               body=first, orelse=[]))
+            out += [gast.Assign(targets=[gast.Subscript(value=name(rows), slice=name(info.index),
+                                                        ctx=gast.Store())],
+                                value=name(var), type_comment=None)
+                    for var, rows in info.rows.items()]
+            out.append(gast.AugAssign(target=store(info.index), op=gast.Add(), value=_const(1)))
+        return out
 
     def after_phis(self, loop: ir.Loop) -> list:
         info = self.loops.get(id(loop))
