@@ -422,15 +422,29 @@ def matmul_grads_sum(side: str, pairs: list, fixed: Any) -> Any:
             and all(type(v) is np.ndarray and type(g) is np.ndarray and v.shape == shape
                     and g.shape == gshape for g, v in pairs))
     if same:
+        # The list is the generated code's own, read once: emptied here, so that each
+        # list of arrays is freed as soon as it is stacked, not after the product.
         gs = [g for g, _ in pairs]
         vs = [v for _, v in pairs]
+        pairs.clear()
+        join = np.stack if len(shape) == 1 else np.concatenate
         if side == "b":  # sum of v_t^T g_t: rows of v against rows of g
-            if len(shape) == 1:
-                return np.stack(vs).T @ np.stack(gs)
-            return np.concatenate(vs).T @ np.concatenate(gs)
+            v = join(vs)
+            del vs
+            g = join(gs)
+            del gs
+            return v.T @ g
         if len(shape) == 1:  # sum of outer(g_t, v_t)
-            return np.stack(gs).T @ np.stack(vs)
-        return np.concatenate(gs, axis=1) @ np.concatenate(vs, axis=1).T
+            g = np.stack(gs)
+            del gs
+            v = np.stack(vs)
+            del vs
+            return g.T @ v
+        g = np.concatenate(gs, axis=1)
+        del gs
+        v = np.concatenate(vs, axis=1)
+        del vs
+        return g @ v.T
     grad = matmul_grad_a if side == "a" else matmul_grad_b
     total = None
     for g, v in pairs:
