@@ -58,6 +58,7 @@ __all__ = [
     "zeros_like_value",
     "setitem",
     "index_add",
+    "add_rows",
     "distinct",
     "sort_tangent",
     "setitem_grad_x",
@@ -537,6 +538,35 @@ def index_add(acc: Any, index: Any, g: Any) -> None:
         acc[index] += g
     else:
         np.add.at(acc, index, g)
+
+
+def add_rows(acc: Any, rows: range, grads: list) -> None:
+    """``acc[t] += g`` for each row ``t`` of ``rows`` and its ``g`` in ``grads``, which a
+    loop's adjoint collected walking ``rows`` backwards (the last row's first): one
+    stacked addition after the loop instead of an indexed update per iteration.
+    Empties ``grads``, the generated code's own list.
+
+    >>> acc = np.zeros((3, 2))
+    >>> add_rows(acc, range(1, 3), [np.full(2, 2.0), np.ones(2)])
+    >>> acc.tolist()
+    [[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]]
+    """
+    if not grads:
+        return
+    try:
+        stacked = np.stack(grads[::-1])
+    except ValueError:  # cotangents of different shapes (broadcast to the row)
+        for t, g in zip(reversed(rows), grads):
+            acc[t] += g
+        grads.clear()
+        return
+    grads.clear()
+    if rows == range(len(acc)):
+        acc += stacked
+    elif rows.step > 0 and rows.start >= 0:
+        acc[rows.start:rows.stop:rows.step] += stacked
+    else:  # negative rows may name one row twice
+        np.add.at(acc, np.asarray(rows), stacked)
 
 
 def unconcatenate(g: Any, arrays: Any, axis: Any = 0) -> list:

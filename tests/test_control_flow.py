@@ -487,3 +487,79 @@ def test_check_grad_forward_mode_with_containers():
         return np.sum(p[0] ** 2) + np.sum(p[1] * p[0])
 
     assert check_grad(l2, [vec(2), vec(2)], modes=("forward", "reverse"))
+
+
+# ---- a loop's cotangents of the rows it reads, added after the loop --------------------
+
+def rows_every(x, w):
+    s = 0.0
+    for t in range(x.shape[0]):
+        s = s + np.sum(np.tanh(x[t] * w))
+    return s
+
+
+def rows_twice(x, w):
+    s = 0.0
+    for t in range(x.shape[0]):
+        s = s + np.sum(x[t] * w) * np.sum(np.sin(x[t]))
+    return s
+
+
+def rows_some(x, w):
+    s = 0.0
+    for t in range(1, x.shape[0], 2):
+        s = s + np.sum(np.cos(x[t]) * w)
+    return s
+
+
+def rows_negative(x, w):
+    s = 0.0
+    for t in range(-2, 2):
+        s = s + np.sum(x[t] * x[t] * w)
+    return s
+
+
+def rows_in_a_branch(x, w):
+    s = 0.0
+    for t in range(x.shape[0]):
+        if t % 2 == 0:
+            s = s + np.sum(x[t] * w)
+        else:
+            s = s - np.sum(np.exp(x[t]) * w)
+    return s
+
+
+def rows_early_exit(x, w):
+    s = 0.0
+    for t in range(x.shape[0]):
+        s = s + np.sum(np.sin(x[t] * w))
+        if s > 1.0:
+            break
+    return s
+
+
+def rows_nested(x, w):
+    s = 0.0
+    for i in range(2):
+        for t in range(x.shape[0]):
+            s = s + np.sum(x[t] * w) * (i + 1.0)
+    return s
+
+
+def rows_scalar_entries(x, w):
+    s = 0.0
+    for t in range(x.shape[0]):
+        s = s + np.sin(x[t, 0]) * w[0]
+    return s
+
+
+@pytest.mark.parametrize("fn", [rows_every, rows_twice, rows_some, rows_negative, rows_in_a_branch,
+                                rows_early_exit, rows_nested, rows_scalar_entries])
+def test_row_cotangents_added_after_the_loop(fn):
+    x, w = vec(5, 3), vec(3) * 0.3
+    check_grad(fn, x, w, wrt=(0, 1))
+    d = srcdiff.grad(fn, wrt=(0, 1))
+    d(x, w)
+    if fn in (rows_every, rows_some, rows_negative):
+        assert "add_rows(" in d.source
+    check_grad(fn, vec(4, 3), w, wrt=(0, 1))  # other shapes

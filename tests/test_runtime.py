@@ -730,6 +730,30 @@ def test_index_add_accumulates_in_place():
     np.testing.assert_array_equal(acc, [3.0, 3.0, 7.0])
 
 
+@covers("add_rows")
+@pytest.mark.parametrize("rows", [range(5), range(1, 5), range(0, 5, 2), range(4, -1, -1),
+                                  range(-3, 2), range(3, 0, -2), range(0)])
+@pytest.mark.parametrize("row_shape", [(), (3,), (2, 3)])
+def test_add_rows_adds_what_a_loop_would_add_row_by_row(rows, row_shape):
+    rng = np.random.default_rng(len(rows) + len(row_shape))
+    acc = rng.normal(size=(5, *row_shape))
+    expected = acc.copy()
+    grads = [rng.normal(size=row_shape) for _ in rows]
+    for t, g in zip(rows, grads):
+        expected[t] += g
+    collected = grads[::-1]  # as a loop's adjoint collects them: the last row first
+    assert runtime.add_rows(acc, rows, collected) is None
+    np.testing.assert_allclose(acc, expected, rtol=1e-15)
+    assert collected == []
+
+
+@covers("add_rows")
+def test_add_rows_with_cotangents_that_broadcast_to_the_row():
+    acc = np.zeros((3, 2))
+    runtime.add_rows(acc, range(3), [np.ones(2), np.array([5.0]), 2.0])
+    np.testing.assert_array_equal(acc, [[2.0, 2.0], [5.0, 5.0], [1.0, 1.0]])
+
+
 @covers("take_grad")
 @pytest.mark.parametrize("shape, indices, axis", [
     ((5,), np.array([0, 3, 3]), None),

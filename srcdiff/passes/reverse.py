@@ -137,6 +137,9 @@ class _Saved:
     rows: dict = field(default_factory=dict)  # saved name -> an array holding it, a row per iteration
     index: str | None = None  # the row of the iteration, with rows
     trips: gast.expr | None = None  # the iteration count, with rows
+    loop: Any = None  # the IR loop
+    depth: int = 0  # how many branches the loop is in
+    row_adds: dict = field(default_factory=dict)  # adjoint -> list of its rows' cotangents
 
 
 class _Reverse(Hooks):
@@ -152,6 +155,7 @@ class _Reverse(Hooks):
         self.loops: dict[int, _Saved] = {}
         self.branch_saves: dict[tuple, tuple] = {}  # (id(if), which) -> (stack, names)
         self.loop_stack: list = []  # enclosing loops while walking backwards
+        self.depth = 0  # branches entered while walking backwards
         self.counters: set = set()  # the counters of for loops (ints: range's items)
         self.user_calls: dict[int, tuple] = {}  # id(assign) -> (derivative name, pullback name)
         self.globals: dict[str, Any] = {}  # names the generated code needs besides the helpers
@@ -214,6 +218,8 @@ class _Reverse(Hooks):
             # scatter the entries into the adjoint array in place
             g, index = expr.args[0], expr.args[2]
             if isinstance(index, gast.Name) and index.id in self.counters:  # an int: d[t] += g
+                if self._defer_row(var, current, index, g):
+                    return
                 self.emit(gast.AugAssign(target=gast.Subscript(value=name(current), slice=index,
                                                                ctx=gast.Store()),
                                          op=gast.Add(), value=g))
@@ -250,6 +256,24 @@ class _Reverse(Hooks):
         self.emit(gast.Expr(value=gast.Call(
             func=gast.Attribute(value=name(saved.products[key]), attr="append", ctx=gast.Load()),
             args=[pair], keywords=[])))
+        return True
+
+    def _defer_row(self, var: str, current: str, index: gast.Name, g: gast.expr) -> bool:
+        """In a loop over a range without an early exit, ``d[t] += g`` for a ``d`` from
+        outside: collect ``g`` once per iteration and add all rows after the loop in
+        one operation (``add_rows``), instead of an indexed update per iteration."""
+        if self.functional or not self.destructive or not self.loop_stack:
+            return False
+        saved = self.loop_stack[-1]
+        loop = saved.loop
+        if (loop.kind != "for" or loop.breaks or index.id != loop.target or var not in saved.zeroed
+                or not isinstance(loop.iter, ir.Var) or self.depth != saved.depth
+                or current in saved.row_adds):  # (once per iteration: a second is added now)
+            return False
+        saved.row_adds[current] = self.namer.temp("_row_grads")
+        self.emit(gast.Expr(value=gast.Call(
+            func=gast.Attribute(value=name(saved.row_adds[current]), attr="append", ctx=gast.Load()),
+            args=[g], keywords=[])))
         return True
 
     def zeros(self, var: str) -> gast.stmt:
@@ -469,12 +493,14 @@ class _Reverse(Hooks):
             self.names = dict(before)
             self.owned = set(owned_before)
             self.out, outer = [], self.out
+            self.depth += 1
             for phi in stmt.phis:
                 if phi.target in self.names:
                     self.contribute(phi.sources[which], name(self.names[phi.target]))
             seeds = self.out
             self.out = outer
             code = seeds + self.block(block)
+            self.depth -= 1
             results.append((code, self.names, ir.defined_names(block)))
             owned_after.append(self.owned)
         local = results[0][2] | results[1][2] | {p.target for p in stmt.phis}
@@ -525,7 +551,7 @@ class _Reverse(Hooks):
     def loop(self, loop: ir.Loop) -> None:
         if not self._active_in(loop.body, loop.phis):
             return
-        saved = _Saved(stack=self.namer.temp("_stack"))
+        saved = _Saved(stack=self.namer.temp("_stack"), loop=loop, depth=self.depth)
         self.loops[id(loop)] = saved
         exits = {h: x for x, h in loop.exits}
         carried = [p for p in loop.phis if p.target in self.act.active]
@@ -640,7 +666,7 @@ class _Reverse(Hooks):
             self.emit(_assign(_reader(saved.stack), _call("reversed", name(saved.stack))))
         for stmt in pre:
             self.emit(stmt)
-        for products in saved.products.values():
+        for products in [*saved.products.values(), *saved.row_adds.values()]:
             self.emit(_assign(products, gast.List(elts=[], ctx=gast.Load())))
         body = body + ends + post
         if loop.kind == "for":
@@ -654,6 +680,9 @@ class _Reverse(Hooks):
             self.emit(gast.For(target=store(self.namer.temp("_")),
                                iter=_call("range", name(saved.counter)),
                                body=body or [gast.Pass()], orelse=[], type_comment=None))
+        for adjoint, row_grads in saved.row_adds.items():
+            self.emit(gast.Expr(value=_call("add_rows", name(adjoint), atom_expr(loop.iter),
+                                            name(row_grads))))
         used = {n.id for stmt in body for n in walk(stmt) if isinstance(n, gast.Name)} \
             if saved.products else set()
         for (var, side), products in saved.products.items():
