@@ -418,40 +418,58 @@ def matmul_grads_sum(side: str, pairs: list, fixed: Any) -> Any:
     if not pairs:
         return np.zeros(np.shape(fixed), np.result_type(fixed, 1.0))
     g0, v0 = pairs[0]
-    shape, gshape = np.shape(v0), np.shape(g0)
-    same = (np.ndim(fixed) == 2 and len(shape) in (1, 2) and len(gshape) == len(shape)
-            and all(type(v) is np.ndarray and type(g) is np.ndarray and v.shape == shape
-                    and g.shape == gshape for g, v in pairs))
-    if same:
+    rank = np.ndim(v0)
+    if np.ndim(fixed) == 2 and rank in (1, 2) and np.ndim(g0) == rank:
         # The list is the generated code's own, read once: emptied here, so that each
         # list of arrays is freed as soon as it is stacked, not after the product.
         gs = [g for g, _ in pairs]
         vs = [v for _, v in pairs]
         pairs.clear()
-        join = np.stack if len(shape) == 1 else np.concatenate
-        if side == "b":  # sum of v_t^T g_t: rows of v against rows of g
-            v = join(vs)
-            del vs
-            g = join(gs)
-            del gs
-            return v.T @ g
-        if len(shape) == 1:  # sum of outer(g_t, v_t)
-            g = np.stack(gs)
-            del gs
-            v = np.stack(vs)
-            del vs
-            return g.T @ v
-        g = np.concatenate(gs, axis=1)
-        del gs
-        v = np.concatenate(vs, axis=1)
-        del vs
-        return g @ v.T
+        if rank == 1:  # vectors of one shape each: rows of two matrices
+            v = _stacked(vs)
+            if v is not None:
+                del vs
+                g = _stacked(gs)
+                if g is not None:
+                    del gs
+                    return v.T @ g if side == "b" else g.T @ v  # sum of outer products
+                vs = list(v)
+        else:  # matrices: side by side (each pair's rows, or columns, agree)
+            try:
+                if side == "b":  # sum of v_t^T g_t
+                    v = np.concatenate(vs)
+                    g = np.concatenate(gs)
+                    del gs, vs
+                    return v.T @ g
+                g = np.concatenate(gs, axis=1)  # sum of g_t v_t^T
+                v = np.concatenate(vs, axis=1)
+                del gs, vs
+                return g @ v.T
+            except ValueError:
+                pass
+        pairs = list(zip(gs, vs))
     grad = matmul_grad_a if side == "a" else matmul_grad_b
     total = None
     for g, v in pairs:
         term = grad(g, fixed, v) if side == "a" else grad(g, v, fixed)
         total = term if total is None else total + term
     return total
+
+
+def _stacked(arrays: list) -> Any:
+    """``np.stack(arrays)`` for arrays of one shape, made by one concatenation (np.stack
+    expands each array first: several times slower for many small ones); None when
+    they are not arrays of one shape, of one axis at least."""
+    try:
+        shapes = {a.shape for a in arrays}
+    except AttributeError:
+        return None
+    if len(shapes) != 1:
+        return None
+    shape = shapes.pop()
+    if not shape:
+        return None
+    return np.concatenate(arrays).reshape(len(arrays), *shape)
 
 
 def dot_grad_a(g: Any, a: Any, b: Any) -> Any:
@@ -553,10 +571,10 @@ def add_rows(acc: Any, rows: range, grads: list) -> None:
     """
     if not grads:
         return
-    try:
-        stacked = np.stack(grads[::-1])
-    except ValueError:  # cotangents of different shapes (broadcast to the row)
-        for t, g in zip(reversed(rows), grads):
+    grads.reverse()
+    stacked = _stacked(grads)
+    if stacked is None:  # numbers, or cotangents of different shapes (broadcast to the row)
+        for t, g in zip(rows, grads):
             acc[t] += g
         grads.clear()
         return

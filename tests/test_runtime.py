@@ -521,6 +521,23 @@ def test_matmul_grads_sum_is_the_sum_of_the_terms(side, v_shape, fixed_shape, g_
     assert none.shape == fixed.shape and not none.any()
 
 
+@covers("matmul_grads_sum")
+@pytest.mark.parametrize("side", ["a", "b"])
+def test_matmul_grads_sum_of_pairs_that_do_not_stack_adds_them_one_by_one(side):
+    rng = np.random.default_rng(12)
+    fixed = _rand((3, 3), rng)
+    grad = runtime.matmul_grad_a if side == "a" else runtime.matmul_grad_b
+    term = (lambda g, v: grad(g, fixed, v)) if side == "a" else (lambda g, v: grad(g, v, fixed))
+    # a vector and a matrix: neither stacks nor joins side by side
+    cases = [[(_rand((2, 3), rng), _rand((2, 3), rng)), (_rand((3,), rng), _rand((3,), rng))],
+             [(_rand((3,), rng), _rand((3,), rng)), (_rand((2, 3), rng), _rand((2, 3), rng))]]
+    if side == "a":
+        cases = [[(g.T, v.T) for g, v in pairs] for pairs in cases]
+    for pairs in cases:
+        want = sum(term(g, v) for g, v in pairs)
+        np.testing.assert_allclose(runtime.matmul_grads_sum(side, list(pairs), fixed), want, rtol=1e-12)
+
+
 _DOT = [
     ((), ()),
     ((), (3,)),
