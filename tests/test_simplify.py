@@ -142,3 +142,35 @@ def test_simplified_scalar_code_gives_the_exact_gradient(kind):
     # the forward pass reads like the function: an operation per statement no more
     forward = d.source.split("# Grad of")[0].strip().splitlines()[1:]
     assert len(forward) <= (8 if kind == "grad" else 12), forward
+
+
+def test_a_copy_of_a_copy_is_not_read_through_past_the_next_assignment():
+    # y_2 = _t1 = x_1 (old), then x_1 is assigned: y_2 must keep the old value
+    code = """
+def f(x):
+    x_1 = x
+    for i in range(2):
+        _t0 = 0.5 + x_1
+        _t1 = x_1
+        x_2 = _t0
+        y_2 = _t1
+        x_1 = x_2
+        y_1 = y_2
+    return (x_1, y_1)
+"""
+    body = "\n".join(_body(code, propagate_copies))
+    assert "y_1 = x_1" not in body
+
+
+def test_a_swap_in_a_loop_keeps_the_old_value():
+    f = make_function("""
+def f(layers, x, y):
+    for i in range(2):
+        x, y = (0.5 + x), x
+    x = 0.5
+    return np.sum(x) + np.sum(np.tanh(layers[0])) + np.sum(np.tanh(y))
+""")
+    args = ([0.5], np.array([-0.9, -1.8, 0.3]), np.array([1.2, 1.6, 0.4]))
+    value, grad = srcdiff.value_and_grad(f, wrt=1)(*args)
+    assert value == pytest.approx(f(*args), rel=1e-12)
+    check_grad(f, *args, wrt=1)

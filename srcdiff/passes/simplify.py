@@ -294,7 +294,12 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
     counts = _assignments(fdef)
     total = _loads([fdef])
     renames: dict[str, str] = {}
-    for body in _blocks(fdef):
+    blocks = _blocks(fdef)
+    # names copied on (c = a): a copy of a reassigned b is read through only where no
+    # such chain could carry b's name past b's next assignment
+    copied = {s.value.id for body in blocks for s in body
+              if isinstance(s, gast.Assign) and isinstance(s.value, gast.Name)}
+    for body in blocks:
         # where each name is first read in this block (nested statements included),
         # and how often: one walk per block, not one per copy
         first: dict[str, int] = {}
@@ -320,6 +325,8 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
                 if counts.get(b, 0) > 1:
                     # b assigned again: not before a's last read (a plain assignment
                     # of b in that statement comes after its reads)
+                    if a in copied:
+                        continue
                     end = last.get(a, i)
                     if any(i < k < end or k == end and not isinstance(body[k], (gast.Assign, gast.AugAssign))
                            for k in stored.get(b, ())):
@@ -335,7 +342,7 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
             n = renames[n]
         return n
 
-    for body in _blocks(fdef):
+    for body in blocks:
         body[:] = [
             s for s in body
             if not (isinstance(s, gast.Assign) and isinstance(s.targets[0], gast.Name)
