@@ -60,6 +60,8 @@ def f(a, b):
     "def f(a):\n    _t0 = a * a\n    b = lambda: _t0\n    return b\n",
     # a loop: its body runs again
     "def f(a):\n    _t0 = a * a\n    for i in range(3):\n        a = a + _t0\n    return a\n",
+    # random draws keep their order
+    "def f(a):\n    _t0 = np.random.normal()\n    b = np.random.uniform() + _t0\n    return b\n",
     # a call does not go into another call's arguments
     "def f(a):\n    _t0 = np.sum(a)\n    b = np.exp(_t0)\n    return b\n",
     # the next statement is another adjoint's

@@ -611,9 +611,11 @@ def inline_temporaries(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bo
     reads = _loads([fdef])
 
     def movable(expr: gast.expr) -> bool:
+        # (random draws count as pure elsewhere, but their order is the stream's)
         return is_pure(expr) and not any(
             isinstance(n, gast.NamedExpr) or isinstance(n, gast.Call)
-            and any(k.arg == "out" for k in n.keywords) for n in walk(expr))
+            and (any(k.arg == "out" for k in n.keywords) or "random" in _dotted(n.func))
+            for n in walk(expr))
 
     for body in _blocks(fdef):
         i = 0
@@ -644,6 +646,17 @@ def inline_temporaries(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bo
             # the statement before now has another next one: look at it again
             i = max(i - 1, 0)
     return fdef
+
+
+def _dotted(node: gast.expr) -> str:
+    """``np.random.normal`` for that attribute chain; '' for other expressions."""
+    parts = []
+    while isinstance(node, gast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, gast.Name):
+        parts.append(node.id)
+    return ".".join(reversed(parts))
 
 
 def _read_in(consumer: gast.stmt, ident: str) -> tuple | None:
