@@ -180,26 +180,37 @@ _UNSET = object()  # an argument not passed, to a gate
 
 
 def _gate(count: int, positions: tuple, args: tuple, gen: pipeline.Generated,
-          check: Callable | None) -> Callable | None:
+          check: Callable | None, params: tuple | None = None) -> Callable | None:
     """A ``__call__`` for calls like ``args`` (``count`` positional arguments, the
     differentiated ones at ``positions`` floats or float arrays): one boolean
     expression checks their types (and shapes, for code made for them) and that
     nothing the code was built from changed, then calls the generated function; any
-    other call goes the general way.  None where the arguments are not so simple."""
+    other call goes the general way.  None where the arguments are not so simple.
+
+    ``params``, the function's parameters when all are plain positional-or-keyword
+    ones, become the gate's own, so that keywords bind to them as they would to the
+    function: then the gate takes no ``**kwargs`` (a dict made on every call)."""
     env: dict[str, Any] = {"function": gen.function}
     terms = []
+    parts = getattr(gen.current, "parts", None)
+    used = {"function", "ndarray", "f64", "UNSET", "type", "len", "tuple", "zip", "dict"}
+    used |= set(parts[1]) if parts is not None else {"current"}
+    used |= {f"dt{p}" for p in positions} | {f"s{i}" for i in range(count)}
+    if params is not None and (len(params) < count or set(params) & used
+                               or any(p.startswith("_srcdiff") for p in params)):
+        params = None
+    var = (lambda i: params[i]) if params is not None else (lambda i: f"a{i}")
     for p in positions:
         value = args[p]
         if type(value) is float:
-            terms.append(f"type(a{p}) is float")
+            terms.append(f"type({var(p)}) is float")
         elif type(value) is np.ndarray and value.dtype.kind == "f":
             env[f"dt{p}"] = value.dtype
-            terms.append(f"type(a{p}) is ndarray and a{p}.dtype is dt{p}")
+            terms.append(f"type({var(p)}) is ndarray and {var(p)}.dtype is dt{p}")
         else:
             return None
     if check is not None:
-        terms += _shape_terms(check.names, check.shapes, count, lambda i: f"a{i}", env)
-    parts = getattr(gen.current, "parts", None)
+        terms += _shape_terms(check.names, check.shapes, count, var, env)
     if parts is not None and not set(parts[1]) & set(env):
         terms += parts[0]
         env.update(parts[1])
@@ -207,17 +218,34 @@ def _gate(count: int, positions: tuple, args: tuple, gen: pipeline.Generated,
         env["current"] = gen.current
         terms.append("current()")
     env.update(ndarray=np.ndarray, UNSET=_UNSET)
-    # positional-only parameters with a default, so that a call with other arguments
-    # (fewer, more, keywords) reaches the general way without an error of its own
-    last = count - 1
-    if last not in positions:
-        terms.insert(0, f"a{last} is not UNSET")
-    names = ", ".join(f"a{i}" for i in range(count))
-    source = (f"def __call__(self, {', '.join(f'a{i}=UNSET' for i in range(count))}, /, *rest, **kwargs):\n"
-              f"    if {' and '.join(terms)} and not rest and not kwargs:\n"
-              f"        return function({names})\n"
-              f"    args = tuple(a for a in ({names},) if a is not UNSET) + rest\n"
-              f"    return self._dispatch(args, kwargs)\n")
+    passed = ", ".join(var(i) for i in range(count))
+    if params is None:
+        # positional-only parameters with a default, so that a call with other
+        # arguments (fewer, more, keywords) reaches the general way without an error
+        # of its own
+        last = count - 1
+        if last not in positions:
+            terms.insert(0, f"a{last} is not UNSET")
+        source = (f"def __call__(self, {', '.join(f'a{i}=UNSET' for i in range(count))}, /, *rest, **kwargs):\n"
+                  f"    if {' and '.join(terms)} and not rest and not kwargs:\n"
+                  f"        return function({passed})\n"
+                  f"    args = tuple(a for a in ({passed},) if a is not UNSET) + rest\n"
+                  f"    return self._dispatch(args, kwargs)\n")
+    else:
+        terms = ([f"{var(i)} is not UNSET" for i in range(count) if i not in positions] + terms
+                 + [f"{var(i)} is UNSET" for i in range(count, len(params))])
+        every = ", ".join(params)
+        source = (f"def __call__(_srcdiff_self, {', '.join(f'{n}=UNSET' for n in params)}, *_srcdiff_rest):\n"
+                  f"    if {' and '.join(terms)} and not _srcdiff_rest:\n"
+                  f"        return function({passed})\n"
+                  f"    _srcdiff_values = ({every},)\n"
+                  f"    _srcdiff_n = 0  # passed by position: up to the first one not passed\n"
+                  f"    while _srcdiff_n < {len(params)} and _srcdiff_values[_srcdiff_n] is not UNSET:\n"
+                  f"        _srcdiff_n += 1\n"
+                  f"    return _srcdiff_self._dispatch(\n"
+                  f"        _srcdiff_values[:_srcdiff_n] + _srcdiff_rest,\n"
+                  f"        {{_srcdiff_k: _srcdiff_v for _srcdiff_k, _srcdiff_v in zip({params!r}[_srcdiff_n:], "
+                  f"_srcdiff_values[_srcdiff_n:]) if _srcdiff_v is not UNSET}})\n")
     exec(compile(source, "<srcdiff gate>", "exec"), env)
     return env["__call__"]
 
@@ -285,6 +313,9 @@ class Derivative:
         for p in params:
             if p.default is not p.empty:
                 self._defaults[p.name] = p.default
+        # the parameters, when all take a value by position or by name: a gate takes them
+        self._plain = tuple(p.name for p in params) if params and mode in ("grad", "value_and_grad", "vjp") \
+            and all(p.kind == p.POSITIONAL_OR_KEYWORD for p in params) else None
         for attr in ("__name__", "__qualname__", "__module__", "__doc__"):
             try:
                 setattr(self, attr, getattr(fn, attr))
@@ -386,7 +417,7 @@ class Derivative:
         class gets a ``__call__`` that checks only what this code needs (see _gate)."""
         if not self._fast or args is None or kwargs or max(self._positions) >= len(args):
             return
-        gate = _gate(len(args), self._positions, args, gen, check)
+        gate = _gate(len(args), self._positions, args, gen, check, self._plain)
         if gate is None:
             return
         cls = type(self)

@@ -1032,3 +1032,31 @@ def test_the_short_way_sees_a_rebound_helper():
     cube = make_function("def helper(x):\n    return x * x * x\n")
     outer.__globals__["helper"] = cube
     np.testing.assert_allclose(d(x), 3 * x * x)
+
+
+def test_parameters_named_like_the_gate_globals_or_builtins_are_fine():
+    f = make_function("def clash(function, type, UNSET=1.0):\n"
+                      "    return np.sum(function * type) * UNSET\n")
+    d = srcdiff.grad(f, wrt=(0, 1))
+    a, b = np.array([1.0, 2.0]), np.array([3.0, 5.0])
+    for _ in range(2):
+        ga, gb = d(a, b)
+        np.testing.assert_allclose(ga, b)
+        np.testing.assert_allclose(gb, a)
+        ga, gb = d(type=b, function=a, UNSET=2.0)
+        np.testing.assert_allclose(ga, 2.0 * b)
+
+
+def test_every_argument_by_keyword_and_a_missing_one():
+    f = make_function("def kw(x, y, z=3.0):\n    return np.sum(x * y) * z\n")
+    d = srcdiff.grad(f, wrt=(0, 1))
+    x, y = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+    d(x, y)
+    gx, gy = d(y=y, x=x)
+    np.testing.assert_allclose(gx, 3.0 * y)
+    gx, gy = d(x, z=2.0, y=y)
+    np.testing.assert_allclose(gy, 2.0 * x)
+    with pytest.raises(TypeError):
+        d(y=y)
+    with pytest.raises(TypeError):
+        d(x, y, w=1.0)
