@@ -223,6 +223,11 @@ class _Reverse(Hooks):
                 self.emit(gast.AugAssign(target=gast.Subscript(value=name(current), slice=index,
                                                                ctx=gast.Store()),
                                          op=gast.Add(), value=g))
+            elif _basic_literal(index) is not None:  # a slice written out: d[1:] += g
+                self.emit(gast.AugAssign(target=gast.Subscript(value=name(current),
+                                                               slice=_basic_literal(index),
+                                                               ctx=gast.Store()),
+                                         op=gast.Add(), value=g))
             else:
                 self.emit(gast.Expr(value=_call("index_add", name(current), index, g)))
         elif var in self.owned and self._defer(var, expr):
@@ -794,6 +799,33 @@ class _Reverse(Hooks):
         if entry is None:
             return []
         return [_push(*entry)]
+
+
+def _int_literal(node: gast.expr) -> bool:
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
+        node = node.operand
+    return isinstance(node, gast.Constant) and type(node.value) is int
+
+
+def _basic_literal(index: gast.expr) -> gast.expr | None:
+    """An index written with literals only (ints, ``slice(1, None, None)``, a tuple of
+    those) as a subscript's index (``1:``); None for any other."""
+    if isinstance(index, gast.Tuple):
+        parts = [_basic_literal(e) for e in index.elts]
+        if not parts or any(p is None or isinstance(p, gast.Tuple) for p in parts):
+            return None
+        return gast.Tuple(elts=parts, ctx=gast.Load())
+    if _int_literal(index):
+        return index
+    if (_is_call(index, "slice") and not index.keywords and 1 <= len(index.args) <= 3
+            and all(isinstance(a, gast.Constant) and a.value is None or _int_literal(a)
+                    for a in index.args)):
+        none = gast.Constant(value=None, kind=None)
+        args = [none, index.args[0]] if len(index.args) == 1 else list(index.args)
+        lower, upper, step = (args + [none] * 3)[:3]
+        bound = lambda c: None if isinstance(c, gast.Constant) and c.value is None else c  # noqa: E731
+        return gast.Slice(lower=bound(lower), upper=bound(upper), step=bound(step))
+    return None
 
 
 def _is_call(expr: gast.expr, *names: str) -> bool:

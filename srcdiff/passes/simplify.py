@@ -97,6 +97,11 @@ class _Transformer(gast.NodeTransformer):
 
 
 class _Folder(_Transformer):
+    def visit_Subscript(self, node: gast.Subscript) -> gast.expr:
+        self.generic_visit(node)
+        piece = _piece(node)
+        return node if piece is None else piece
+
     def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
         self.generic_visit(node)
         left, right = _number(node.left), _number(node.right)
@@ -185,6 +190,49 @@ class _Folder(_Transformer):
                 if names == {"list", "tuple"}:
                     return gast.Constant(value=True, kind=None)
         return node
+
+
+def _piece(node: gast.Subscript) -> gast.expr | None:
+    """``unconcatenate_to(g, ((1,), (15,)), 0)[1]``, one piece of a cotangent split at
+    shapes written in the code, is the slice ``g[1:16]`` (negated after slicing, the
+    smaller array, when ``g`` is negated)."""
+    call, index = node.value, node.slice
+    if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)
+            and call.func.id == "unconcatenate_to" and len(call.args) == 3 and not call.keywords
+            and isinstance(index, gast.Constant) and type(index.value) is int):
+        return None
+    g, shapes, axis = call.args
+    shapes = _literal_shapes(shapes)
+    axis = _number(axis)
+    if shapes is None or type(axis) is not int or not 0 <= index.value < len(shapes):
+        return None
+    rank = len(shapes[0])
+    if not (-rank <= axis < rank) or any(len(shape) != rank for shape in shapes):
+        return None
+    axis %= rank
+    start = sum(shape[axis] for shape in shapes[:index.value])
+    cut = gast.Slice(lower=gast.Constant(value=start, kind=None),
+                     upper=gast.Constant(value=start + shapes[index.value][axis], kind=None), step=None)
+    where: gast.expr = cut if axis == 0 else gast.Tuple(
+        elts=[gast.Slice(lower=None, upper=None, step=None)] * axis + [cut], ctx=gast.Load())
+    negated = isinstance(g, gast.UnaryOp) and isinstance(g.op, gast.USub)
+    piece = gast.Subscript(value=g.operand if negated else g, slice=where, ctx=gast.Load())
+    return gast.UnaryOp(op=gast.USub(), operand=piece) if negated else piece
+
+
+def _literal_shapes(node: gast.expr) -> list | None:
+    """The shapes of a tuple or list display of tuples of int literals."""
+    if not isinstance(node, (gast.Tuple, gast.List)) or not node.elts:
+        return None
+    shapes = []
+    for item in node.elts:
+        if not isinstance(item, gast.Tuple) or not item.elts:
+            return None
+        shape = tuple(_number(e) for e in item.elts)
+        if not all(type(n) is int and n >= 0 for n in shape):
+            return None
+        shapes.append(shape)
+    return shapes
 
 
 def fold(expr: gast.expr) -> gast.expr:
@@ -642,10 +690,27 @@ def inline_temporaries(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bo
                 setattr(parent, field, stmt.value)
             else:
                 getattr(parent, field)[index] = stmt.value
+            if isinstance(parent, gast.Subscript) and field == "value":
+                piece = _piece(parent)  # a split cotangent's piece, now written whole
+                if piece is not None:
+                    _replace_child(consumer, parent, piece)
             del body[i]
             # the statement before now has another next one: look at it again
             i = max(i - 1, 0)
     return fdef
+
+
+def _replace_child(root: gast.AST, old: gast.AST, new: gast.AST) -> None:
+    """Put ``new`` where ``old`` is, below ``root``."""
+    for node in walk(root):
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if value is old:
+                setattr(node, field, new)
+                return
+            if type(value) is list and any(v is old for v in value):
+                value[[v is old for v in value].index(True)] = new
+                return
 
 
 def _dotted(node: gast.expr) -> str:
