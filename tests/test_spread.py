@@ -49,49 +49,28 @@ def test_spread_cotangent_stays_a_scalar_and_the_gradient_is_right(name, shape):
     assert srcdiff.grad(fn)(x).shape == shape
 
 
-def _kept(code: str, shapes: dict) -> str:
+def _kept(params: str, tail: str, shapes: dict) -> str:
+    """keep_scalars on ``grad_f(params)``: the spread cotangent ``d_t0`` of
+    ``np.sum(x * x)``, then ``tail``."""
+    code = (f"def grad_f({params}):\n    _t0 = x * x\n    d_t0 = sum_grad(1.0, _t0, None, False)\n"
+            + "".join(f"    {line}\n" for line in tail.strip().splitlines()))
     tree = gast.parse(code).body[0]
     return to_source(keep_scalars(tree, shapes)).strip()
 
 
 def test_a_copy_updated_with_something_smaller_keeps_the_array():
-    code = """
-def grad_f(x, s):
-    _t0 = x * x
-    d_t0 = sum_grad(1.0, _t0, None, False)
-    dg = d_t0
-    dg += s
-    dx = dg * x
-    return dx
-"""
+    tail = "dg = d_t0\ndg += s\ndx = dg * x\nreturn dx"
     # dg += s: s may be a scalar, and dg then still stands for the whole array
-    assert "sum_grad" in _kept(code, {"x": 1, "_t0": 1})
+    assert "sum_grad" in _kept("x, s", tail, {"x": 1, "_t0": 1})
     # with s of x's class, dg meets the array in the update itself
-    assert "sum_grad" not in _kept(code, {"x": 1, "_t0": 1, "s": 1})
+    assert "sum_grad" not in _kept("x, s", tail, {"x": 1, "_t0": 1, "s": 1})
 
 
 def test_a_copy_returned_as_it_is_keeps_the_array():
-    code = """
-def grad_f(x):
-    _t0 = x * x
-    d_t0 = sum_grad(1.0, _t0, None, False)
-    dg = d_t0
-    dg = dg * 2.0
-    return dg
-"""
-    assert "sum_grad" in _kept(code, {"x": 1, "_t0": 1})
+    tail = "dg = d_t0\ndg = dg * 2.0\nreturn dg"
+    assert "sum_grad" in _kept("x", tail, {"x": 1, "_t0": 1})
 
 
 def test_copies_in_a_cycle_are_followed_once():
-    code = """
-def grad_f(x, n):
-    _t0 = x * x
-    d_t0 = sum_grad(1.0, _t0, None, False)
-    a = d_t0
-    for i in range(n):
-        b = a
-        a = b
-    dx = a * x
-    return dx
-"""
-    assert "sum_grad" not in _kept(code, {"x": 1, "_t0": 1})
+    tail = "a = d_t0\nfor i in range(n):\n    b = a\n    a = b\ndx = a * x\nreturn dx"
+    assert "sum_grad" not in _kept("x, n", tail, {"x": 1, "_t0": 1})
