@@ -43,11 +43,31 @@ def f(a, b):
     assert _inlined(code) == ["c = math.sin(a) * math.exp(-b * 0.5)", "return c"]
 
 
+def test_a_cotangent_moves_past_plain_assignments_to_its_read():
+    code = """
+def f(a, b):
+    d_t0 = a * a
+    c = a + 1
+    d = b * c
+    e = d_t0 * d
+    return e
+"""
+    assert _inlined(code) == ["c = a + 1", "d = b * c", "e = a * a * d", "return e"]
+    # a value of the function moves to the next statement only
+    assert len(_inlined(code.replace("d_t0", "_t0"))) == 5
+
+
 @pytest.mark.parametrize("code", [
     # read twice
     "def f(a):\n    _t0 = a * a\n    b = _t0 + _t0\n    return b\n",
-    # read later than the next statement
-    "def f(a):\n    _t0 = a * a\n    b = a + 1\n    c = _t0 * b\n    return c\n",
+    # read after an assignment of what it reads, an update, or an impure statement
+    "def f(a):\n    d_t0 = a * a\n    a = a + 1\n    c = d_t0 * a\n    return c\n",
+    "def f(a, b):\n    d_t0 = a * a\n    b += a\n    c = d_t0 * b\n    return c\n",
+    "def f(a):\n    d_t0 = a * a\n    b = log(a)\n    c = d_t0 * b\n    return c\n",
+    "def f(a):\n    d_t0 = a * a\n    b = np.add(a, 1, out=a)\n    c = d_t0 * b\n    return c\n",
+    # read too far on
+    "def f(a):\n    d_t0 = a * a\n" + "".join(f"    b{i} = a + {i}\n" for i in range(8))
+    + "    c = d_t0 * b7\n    return c\n",
     # a user's name, not a temporary
     "def f(a):\n    t = a * a\n    b = t + 1\n    return b\n",
     # written in place: the order of the two statements matters

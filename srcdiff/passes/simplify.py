@@ -646,15 +646,18 @@ def unwrap_floats(fdef: gast.FunctionDef, floats: set) -> bool:
 
 _TEMPORARY = re.compile(r"d?_[tg]\d+$")  # the names made for one operation's result
 _CONSUMERS = (gast.Assign, gast.AugAssign, gast.Return, gast.Expr)
+_REACH = 6  # statements: how far on a cotangent's one read may be for it to move there
 
 
 def inline_temporaries(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bool]) -> gast.FunctionDef:
     """Put a temporary's expression where it is read, when that is once, in the next
-    statement: ``_t3 = -a`` then ``_t4 = math.exp(_t3 * 0.5)``
-    becomes ``_t4 = math.exp(-a * 0.5)``.  Code made one operation per statement reads
-    like written code again, and Python stores and loads fewer names.  Both statements
-    must be pure (no call with ``out=``), as the expression now runs in the middle of
-    the other one.  A call is not moved into another call's arguments."""
+    statement (a cotangent: or a few plain assignments on): ``_t3 = -a`` then ``_t4 =
+    math.exp(_t3 * 0.5)`` becomes ``_t4 = math.exp(-a * 0.5)``.  Code made one
+    operation per statement reads like written code again, Python stores and loads
+    fewer names, and no name keeps the value alive to the end of the function.  Every
+    statement involved must be pure (no call with ``out=``), and the ones passed must
+    not assign what the expression reads, as it now runs later, in the middle of
+    another statement.  A call is not moved into another call's arguments."""
     counts = _assignments(fdef)
     reads = _loads([fdef])
 
@@ -665,17 +668,38 @@ def inline_temporaries(fdef: gast.FunctionDef, is_pure: Callable[[gast.expr], bo
             and (any(k.arg == "out" for k in n.keywords) or "random" in _dotted(n.func))
             for n in walk(expr))
 
+    def transparent(stmt: gast.stmt, inputs: set) -> bool:
+        """An assignment the expression can be moved past: a plain one, pure, of a
+        name the expression does not read."""
+        return (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], gast.Name) and stmt.targets[0].id not in inputs
+                and movable(stmt.value))
+
     for body in _blocks(fdef):
         i = 0
         while i < len(body):
             stmt = body[i]
-            j = i + 1  # (a comment between: the next is another statement's adjoint)
-            if not (j < len(body) and isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
+            if not (isinstance(stmt, gast.Assign) and len(stmt.targets) == 1
                     and isinstance(stmt.targets[0], gast.Name)
                     and _TEMPORARY.match(stmt.targets[0].id)
-                    and counts.get(stmt.targets[0].id) == 1 and reads.get(stmt.targets[0].id) == 1
-                    and isinstance(body[j], _CONSUMERS) and body[j].value is not None
-                    and not _is_comment(body[j])):
+                    and counts.get(stmt.targets[0].id) == 1 and reads.get(stmt.targets[0].id) == 1):
+                i += 1
+                continue
+            # the statement that reads it: the next, or for a cotangent one a few plain
+            # assignments on (a comment between: that is another statement's adjoint;
+            # a value of the function stays before the statements that follow it, such
+            # as its tangent's)
+            reach = _REACH if stmt.targets[0].id[:2] in ("d_", "_g") else 1
+            j, inputs = i + 1, None
+            while j < len(body) and j - i <= reach and not _is_comment(body[j]) and not any(
+                    n.id == stmt.targets[0].id for n in loaded_names(body[j])):
+                if inputs is None:
+                    inputs = {n.id for n in loaded_names(stmt.value)}
+                if not transparent(body[j], inputs):
+                    break
+                j += 1
+            if not (j < len(body) and j - i <= reach and isinstance(body[j], _CONSUMERS)
+                    and body[j].value is not None and not _is_comment(body[j])):
                 i += 1
                 continue
             ident, consumer = stmt.targets[0].id, body[j]

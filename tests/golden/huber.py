@@ -16,9 +16,8 @@ def grad_huber(x, delta):
     d_retval0_3 = seed(_retval0_3, 'test_golden.py:65')
     if _t1:
         # Grad of: return 0.5 * x * x
-        d_t2 = d_retval0_3 * x
         dx = d_retval0_3 * _t2
-        dx = dx + d_t2 * 0.5
+        dx = dx + d_retval0_3 * x * 0.5
         d_t0 = zeros_like_value(_t0)
     else:
         # Grad of: return delta * (abs(x) - 0.5 * delta)

@@ -7,10 +7,9 @@ def grad_poly(x, y):
     z = _t0 + _t1 + 2
     dz = seed(z, 'test_golden.py:39')
     # Grad of: z = x * x + x * y + 2
-    d_t0 = unbroadcast(dz, _t0)
     d_t1 = unbroadcast(dz, _t1)
     dx = unbroadcast(d_t1 * y, x)
     dy = unbroadcast(d_t1 * x, y)
-    _g0 = d_t0 * x
+    _g0 = unbroadcast(dz, _t0) * x
     dx = dx + (_g0 + _g0)
     return distinct((dx, dy))
