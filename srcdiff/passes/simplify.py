@@ -22,6 +22,7 @@ g * y * x
 
 from __future__ import annotations
 
+import bisect
 import operator
 import re
 from collections import deque
@@ -376,8 +377,11 @@ def propagate_copies(fdef: gast.FunctionDef) -> gast.FunctionDef:
                     if a in copied:
                         continue
                     end = last.get(a, i)
-                    if any(i < k < end or k == end and not isinstance(body[k], (gast.Assign, gast.AugAssign))
-                           for k in stored.get(b, ())):
+                    where = stored.get(b, [])
+                    after = bisect.bisect_right(where, i)  # b's first assignment after the copy
+                    k = where[after] if after < len(where) else None
+                    if k is not None and (k < end or k == end and not isinstance(
+                            body[k], (gast.Assign, gast.AugAssign))):
                         continue
                 renames[a] = b
     if not renames:
@@ -618,14 +622,21 @@ def unwrap_floats(fdef: gast.FunctionDef, floats: set) -> bool:
                     and all(is_float(a, True) for a in e.args))
         return False
 
-    changed = True
-    while changed:  # the greatest set of names that only ever hold floats
-        changed = False
-        for ident in list(known):
-            if ident in assigned and not all(v is not None and is_float(v)
-                                             for v in assigned[ident]):
-                known.discard(ident)
-                changed = True
+    # The greatest set of names that only ever hold floats: a worklist, so that each
+    # name is dropped once and only the readers of a dropped name are looked at again.
+    readers: dict[str, set] = {}
+    for ident, values in assigned.items():
+        for value in values:
+            if value is not None:
+                for n in walk(value):
+                    if isinstance(n, gast.Name):
+                        readers.setdefault(n.id, set()).add(ident)
+    todo = list(assigned)
+    while todo:
+        ident = todo.pop()
+        if ident in known and not all(v is not None and is_float(v) for v in assigned[ident]):
+            known.discard(ident)
+            todo.extend(readers.get(ident, ()))
     dropped = False
     for node in walk(fdef):
         for field in node._fields:
