@@ -563,3 +563,77 @@ def test_row_cotangents_added_after_the_loop(fn):
     if fn in (rows_every, rows_some, rows_negative):
         assert "add_rows(" in d.source
     check_grad(fn, vec(4, 3), w, wrt=(0, 1))  # other shapes
+
+
+# ---- values a loop computes alike every iteration are not saved ------------------------
+
+def invariant_damping(p, v, k, steps):
+    for t in range(steps):
+        a = -k * p - 0.1 * v * np.abs(v)
+        v = v + 0.01 * a
+        p = p + 0.01 * v
+    return np.sum(p * p)
+
+
+def invariant_chain(x, w, steps):
+    s = 0.0
+    for t in range(steps):
+        c = w / (1.0 + w * w)
+        e = np.exp(-c)
+        s = s + np.sum(np.sin(x * e) * c)
+        x = x * 0.9 + c
+    return s
+
+
+def invariant_in_nested_loops(x, w, steps):
+    s = 0.0
+    for i in range(steps):
+        for t in range(i):
+            c = np.tanh(w)
+            s = s + np.sum(c * x * (t + 1.0))
+    return s
+
+
+def invariant_read_for_its_shape(x, w, steps):
+    s = 0.0
+    it = 0
+    while it < steps:
+        c = np.log(w)  # broadcast against x's rows: its adjoint reads only its shape
+        x = np.tanh(x + c)
+        s = s + np.sum(x)
+        it += 1
+    return s
+
+
+def test_a_loop_invariant_kept_as_its_shape():
+    x, w = vec(2, 3), np.abs(vec(3)) + 0.5
+    check_grad(invariant_read_for_its_shape, x, w, 3, wrt=(0, 1))
+    got = srcdiff.grad(invariant_read_for_its_shape, wrt=(0, 1))(x, w, steps=3)  # any shapes
+    want = srcdiff.grad(invariant_read_for_its_shape, wrt=(0, 1))(x, w, 3)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("fn", [invariant_damping, invariant_chain, invariant_in_nested_loops])
+@pytest.mark.parametrize("steps", [0, 1, 4])
+def test_loop_invariant_values_read_after_the_loop(fn, steps):
+    args = (vec(3), vec(3), np.abs(vec(3)) + 0.5)[: 2 if fn is not invariant_damping else 3]
+    args = (*args, steps)
+    wrt = tuple(range(len(args) - 1))
+    check_grad(fn, *args, wrt=wrt)
+    for kind in ("grad", "value_and_grad", "vjp"):
+        d = getattr(srcdiff, kind)(fn, wrt=wrt)
+        out = d(*args)
+        if kind == "vjp":
+            out = out[1](1.0)
+        elif kind == "value_and_grad":
+            assert out[0] == pytest.approx(fn(*args), rel=1e-12)
+            out = out[1]
+        for got, want in zip(out, srcdiff.grad(fn, wrt=wrt)(*args)):
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    if fn is invariant_damping:
+        d = srcdiff.grad(fn, wrt=wrt)
+        d(*args)
+        forward = d.source.split("# Grad of")[0]
+        saves = [line for line in forward.splitlines() if ".append(" in line or "] = " in line]
+        assert not any("_t1" in line or "-k" in line for line in saves), saves

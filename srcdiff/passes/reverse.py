@@ -52,7 +52,7 @@ from .. import ir, runtime
 from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_expr, walk
 from ..names import Namer
 from ..rules import registry
-from .activity import SCALAR, Activity
+from .activity import SCALAR, Activity, _elementwise
 from .simplify import fold
 
 __all__ = ["differentiate", "MODES"]
@@ -629,6 +629,14 @@ class _Reverse(Hooks):
                     needed.discard(var)  # a Python float (shape ()), or a shape known now
                 else:
                     saved.shapes.add(var)
+        if not self.loop_stack:
+            # A value every iteration computes alike from values from outside the loop
+            # (``-k`` for a ``k`` the loop does not change) is left in its name by the
+            # primal's last iteration: the adjoint reads it there, nothing is saved.
+            # (In a nested loop, an outer iteration in which it did not run would leave
+            # the name unbound for the outer loop's save.)
+            # (A name kept as its shape is read as one: that stays.)
+            needed -= _invariants(loop, region) - saved.shapes
         saved.names = sorted(needed)
         if (not self.functional and self.destructive and not self.loop_stack and loop.kind == "for"
                 and not loop.breaks and isinstance(loop.iter, ir.Var)):
@@ -826,6 +834,30 @@ def _basic_literal(index: gast.expr) -> gast.expr | None:
         bound = lambda c: None if isinstance(c, gast.Constant) and c.value is None else c  # noqa: E731
         return gast.Slice(lower=bound(lower), upper=bound(upper), step=bound(step))
     return None
+
+
+def _invariants(loop: ir.Loop, region: set) -> set:
+    """The names the loop's body assigns, at its top level, the same value in every
+    iteration: an element-wise operation or a matrix product of constants, globals,
+    values from outside the loop and such names before them."""
+    found: set = set()
+
+    def fixed(atom: Any) -> bool:
+        if isinstance(atom, ir.Var):
+            return atom.id not in region or atom.id in found
+        return isinstance(atom, (ir.Const, ir.Ref))
+
+    for stmt in loop.body:
+        if not isinstance(stmt, ir.Assign):
+            continue
+        value = stmt.value
+        if isinstance(value, ir.Var) and fixed(value):
+            found.add(stmt.target)
+        elif (isinstance(value, ir.Call) and not value.kwargs and not isinstance(value.fn, (ir.Method, ir.Attr))
+              and (_elementwise(value.callee) or value.callee in (operator.matmul, np.matmul))
+              and all(fixed(a) for a in value.args)):
+            found.add(stmt.target)
+    return found
 
 
 def _is_call(expr: gast.expr, *names: str) -> bool:
