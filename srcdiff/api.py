@@ -226,7 +226,8 @@ def _gate(count: int, positions: tuple, args: tuple, gen: pipeline.Generated,
         last = count - 1
         if last not in positions:
             terms.insert(0, f"a{last} is not UNSET")
-        source = (f"def __call__(self, {', '.join(f'a{i}=UNSET' for i in range(count))}, /, *rest, **kwargs):\n"
+        params_text = ", ".join(f"a{i}=UNSET" for i in range(count))
+        source = (f"def __call__(self, {params_text}, /, *rest, **kwargs):\n"
                   f"    if {' and '.join(terms)} and not rest and not kwargs:\n"
                   f"        return function({passed})\n"
                   f"    args = tuple(a for a in ({passed},) if a is not UNSET) + rest\n"
@@ -244,8 +245,9 @@ def _gate(count: int, positions: tuple, args: tuple, gen: pipeline.Generated,
                   f"        _srcdiff_n += 1\n"
                   f"    return _srcdiff_self._dispatch(\n"
                   f"        _srcdiff_values[:_srcdiff_n] + _srcdiff_rest,\n"
-                  f"        {{_srcdiff_k: _srcdiff_v for _srcdiff_k, _srcdiff_v in zip({params!r}[_srcdiff_n:], "
-                  f"_srcdiff_values[_srcdiff_n:]) if _srcdiff_v is not UNSET}})\n")
+                  f"        {{_srcdiff_k: _srcdiff_v for _srcdiff_k, _srcdiff_v in "
+                  f"zip({params!r}[_srcdiff_n:], _srcdiff_values[_srcdiff_n:]) "
+                  f"if _srcdiff_v is not UNSET}})\n")
     exec(compile(source, "<srcdiff gate>", "exec"), env)
     return env["__call__"]
 

@@ -568,7 +568,7 @@ def test_row_cotangents_added_after_the_loop(fn):
 # ---- values a loop computes alike every iteration are not saved ------------------------
 
 def invariant_damping(p, v, k, steps):
-    for t in range(steps):
+    for _ in range(steps):
         a = -k * p - 0.1 * v * np.abs(v)
         v = v + 0.01 * a
         p = p + 0.01 * v
@@ -577,7 +577,7 @@ def invariant_damping(p, v, k, steps):
 
 def invariant_chain(x, w, steps):
     s = 0.0
-    for t in range(steps):
+    for _ in range(steps):
         c = w / (1.0 + w * w)
         e = np.exp(-c)
         s = s + np.sum(np.sin(x * e) * c)

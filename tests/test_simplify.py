@@ -3,8 +3,6 @@ it would change what the code computes (checked on the code, then on gradients).
 
 from __future__ import annotations
 
-import math
-
 import gast
 import numpy as np
 import pytest

@@ -853,7 +853,8 @@ def _invariants(loop: ir.Loop, region: set) -> set:
         value = stmt.value
         if isinstance(value, ir.Var) and fixed(value):
             found.add(stmt.target)
-        elif (isinstance(value, ir.Call) and not value.kwargs and not isinstance(value.fn, (ir.Method, ir.Attr))
+        elif (isinstance(value, ir.Call) and not value.kwargs
+              and not isinstance(value.fn, (ir.Method, ir.Attr))
               and (_elementwise(value.callee) or value.callee in (operator.matmul, np.matmul))
               and all(fixed(a) for a in value.args)):
             found.add(stmt.target)
