@@ -200,7 +200,11 @@ def _gate(count: int, positions: tuple, args: tuple, gen: pipeline.Generated,
                                or any(p.startswith("_srcdiff") for p in params)):
         params = None
     var = (lambda i: params[i]) if params is not None else (lambda i: f"a{i}")
+    # an argument the shape check covers has its type and dtype checked there
+    covered = {i for i, n in enumerate(check.names[:count]) if n in check.shapes} if check else set()
     for p in positions:
+        if p in covered:
+            continue
         value = args[p]
         if type(value) is float:
             terms.append(f"type({var(p)}) is float")
