@@ -579,12 +579,9 @@ def add_rows(acc: Any, rows: range, grads: list) -> None:
         grads.clear()
         return
     grads.clear()
-    if rows == range(len(acc)):
-        acc += stacked
-    elif rows.step > 0 and rows.start >= 0:
-        acc[rows.start:rows.stop:rows.step] += stacked
-    else:  # negative rows may name one row twice
-        np.add.at(acc, np.asarray(rows), stacked)
+    # rows counting up from 0 or more are a slice; negative ones may name a row twice
+    index_add(acc, slice(rows.start, rows.stop, rows.step) if rows.step > 0 and rows.start >= 0
+              else np.asarray(rows), stacked)
 
 
 def unconcatenate(g: Any, arrays: Any, axis: Any = 0) -> list:

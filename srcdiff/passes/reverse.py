@@ -53,7 +53,7 @@ from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_ex
 from ..names import Namer
 from ..rules import registry
 from .activity import SCALAR, Activity, _elementwise
-from .simplify import fold
+from .simplify import _number, fold
 
 __all__ = ["differentiate", "MODES"]
 
@@ -257,10 +257,7 @@ class _Reverse(Hooks):
         key = (var, side)
         if key not in saved.products:
             saved.products[key] = self.namer.temp("_products")
-        pair = gast.Tuple(elts=[g, other], ctx=gast.Load())
-        self.emit(gast.Expr(value=gast.Call(
-            func=gast.Attribute(value=name(saved.products[key]), attr="append", ctx=gast.Load()),
-            args=[pair], keywords=[])))
+        self.emit(_append(saved.products[key], gast.Tuple(elts=[g, other], ctx=gast.Load())))
         return True
 
     def _defer_row(self, var: str, current: str, index: gast.Name, g: gast.expr) -> bool:
@@ -276,9 +273,7 @@ class _Reverse(Hooks):
                 or current in saved.row_adds):  # (once per iteration: a second is added now)
             return False
         saved.row_adds[current] = self.namer.temp("_row_grads")
-        self.emit(gast.Expr(value=gast.Call(
-            func=gast.Attribute(value=name(saved.row_adds[current]), attr="append", ctx=gast.Load()),
-            args=[g], keywords=[])))
+        self.emit(_append(saved.row_adds[current], g))
         return True
 
     def zeros(self, var: str) -> gast.stmt:
@@ -809,12 +804,6 @@ class _Reverse(Hooks):
         return [_push(*entry)]
 
 
-def _int_literal(node: gast.expr) -> bool:
-    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub):
-        node = node.operand
-    return isinstance(node, gast.Constant) and type(node.value) is int
-
-
 def _basic_literal(index: gast.expr) -> gast.expr | None:
     """An index written with literals only (ints, ``slice(1, None, None)``, a tuple of
     those) as a subscript's index (``1:``); None for any other."""
@@ -823,10 +812,10 @@ def _basic_literal(index: gast.expr) -> gast.expr | None:
         if not parts or any(p is None or isinstance(p, gast.Tuple) for p in parts):
             return None
         return gast.Tuple(elts=parts, ctx=gast.Load())
-    if _int_literal(index):
+    if type(_number(index)) is int:
         return index
     if (_is_call(index, "slice") and not index.keywords and 1 <= len(index.args) <= 3
-            and all(isinstance(a, gast.Constant) and a.value is None or _int_literal(a)
+            and all(isinstance(a, gast.Constant) and a.value is None or type(_number(a)) is int
                     for a in index.args)):
         none = gast.Constant(value=None, kind=None)
         args = [none, index.args[0]] if len(index.args) == 1 else list(index.args)
@@ -983,10 +972,14 @@ def _numpy_result(stmts: list, var: str) -> bool:
 def _push(stack: str, names: list, shapes: set = frozenset()) -> gast.stmt:
     items = [gast.Attribute(value=name(n), attr="shape", ctx=gast.Load()) if n in shapes else name(n)
              for n in names]
-    value: gast.expr = items[0] if len(items) == 1 else gast.Tuple(elts=items, ctx=gast.Load())
-    call = gast.Call(func=gast.Attribute(value=name(stack), attr="append", ctx=gast.Load()),
-                     args=[value], keywords=[])
-    return gast.Expr(value=call)
+    return _append(stack, items[0] if len(items) == 1 else gast.Tuple(elts=items, ctx=gast.Load()))
+
+
+def _append(list_name: str, value: gast.expr) -> gast.stmt:
+    """``list_name.append(value)``."""
+    return gast.Expr(value=gast.Call(func=gast.Attribute(value=name(list_name), attr="append",
+                                                         ctx=gast.Load()),
+                                     args=[value], keywords=[]))
 
 
 def differentiate(

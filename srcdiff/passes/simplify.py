@@ -7,9 +7,9 @@
   ``b`` and the copy goes.
 * ``eliminate_dead_code``: assignments to names nobody reads, when the right-hand side
   has no side effects.
-* ``inline_temporaries``: a temporary read once, in the next statement, is replaced
-  by its expression there (``_t0 = -a`` then ``b = math.exp(_t0)`` -> ``b =
-  math.exp(-a)``), when both are pure.
+* ``inline_temporaries``: a temporary read once, in the next statement (a cotangent:
+  or a few plain assignments on), is replaced by its expression there (``_t0 = -a``
+  then ``b = math.exp(_t0)`` -> ``b = math.exp(-a)``), when all are pure.
 * ``unwrap_floats``: ``float(v)`` goes where ``v`` is certainly a Python float (in
   code made for float arguments).
 

@@ -80,6 +80,9 @@ def _spread(value: Any) -> tuple | None:
     return g, a.id, axis, keepdims.value, _SPREADS[value.func.id]
 
 
+_ELEMENTWISE = (gast.Mult, gast.Div, gast.Add, gast.Sub)
+
+
 def _materialised(node: gast.AST, parents: dict, cls: int, shapes: dict, loads: dict | None = None,
                   updates: dict | None = None, seen: set | None = None) -> bool:
     """Whether every value computed from the read ``node`` (a scalar standing for an
@@ -105,7 +108,7 @@ def _materialised(node: gast.AST, parents: dict, cls: int, shapes: dict, loads: 
             node = parent
             continue
         if not (isinstance(parent, gast.BinOp)
-                and isinstance(parent.op, (gast.Mult, gast.Div, gast.Add, gast.Sub))):
+                and isinstance(parent.op, _ELEMENTWISE)):
             return False
         other = parent.right if parent.left is node else parent.left
         if isinstance(parent.op, gast.Div) and parent.left is not node:
@@ -114,9 +117,6 @@ def _materialised(node: gast.AST, parents: dict, cls: int, shapes: dict, loads: 
             node = parent  # still one number standing for the whole array
             continue
         return _covers(other, cls, shapes)
-
-
-_ELEMENTWISE = (gast.Mult, gast.Div, gast.Add, gast.Sub)
 
 
 def _covers(expr: Any, cls: Any, shapes: dict) -> bool:
