@@ -66,9 +66,14 @@ Atom = Var | Const | Ref | Tup | Lst | Slc
 
 @dataclass(frozen=True)
 class Prim:
-    """A callable named by srcdiff itself (an operator, or a method turned into a call)."""
+    """A callable named by srcdiff itself (an operator, or a method turned into a call).
+
+    ``inplace`` marks the operator of an augmented assignment (``y += v``), which
+    Python runs in place on an array: the effects pass treats it as a write into y.
+    """
 
     value: Any
+    inplace: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

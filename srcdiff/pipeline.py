@@ -7,6 +7,8 @@
     desugar    gast -> gast                 operators, methods, subscripts, unpacking -> calls
     anf        gast -> ir.Function          one operation per statement
     ssa        ir -> ir                     every name assigned once; joins become phis
+    effects    ir -> Effects                who writes which storage; refuse a write another
+                                            live name would see (srcdiff never writes in place)
     cse        ir -> ir                     a repeated pure call reuses the first result
     activity   ir -> Activity               which values need derivatives (side tables)
     reverse    ir + Activity -> gast        primal sweep, then adjoint sweep from the rules
@@ -40,6 +42,7 @@ from .passes import (
     anf,
     cse,
     desugar,
+    effects,
     fence,
     forward,
     hoist,
@@ -59,8 +62,8 @@ from .rules import registry
 __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
 
 # The names HOOKS["after"] is called with, in order.
-PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "cse", "hoist", "activity", "reverse",
-          "forward", "spread", "products", "simplify", "inplace", "emit")
+PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "effects", "cse", "hoist", "activity",
+          "reverse", "forward", "spread", "products", "simplify", "inplace", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
 STATS = {"transforms": 0, "disk_hits": 0}
@@ -153,7 +156,8 @@ def _cell(cell: Any) -> Any:
         return resolve.MISSING
 
 
-def _front(fn: Callable) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
+def _front(fn: Callable, kinds: dict | None = None
+           ) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
     source = _after("parse", parse.parse(fn))
     fence.check(source)
     used = {n.id for n in walk(source.node) if isinstance(n, gast.Name)}
@@ -165,9 +169,56 @@ def _front(fn: Callable) -> tuple[parse.Source, ir.Function, Namer, resolve.Reso
     _after("desugar", tree)
     program = _after("anf", anf.lower(source, tree, res, namer))
     program = _after("ssa", ssa.rename(program, namer))
+    floats = frozenset(p for p, kind in (kinds or {}).items() if kind == "float")
+    _after("effects", effects.analyze(program, summarize, floats))
     program = _after("cse", cse.eliminate(program))
     _check_reserved(source, res)
     return source, program, namer, res
+
+
+_SUMMARIES: dict = {}  # code -> effects.Summary of a user function, once known
+_ASSUMED: dict = {}  # code -> the Summary assumed for a call inside its own analysis
+
+
+def summarize(fn: Callable) -> effects.Summary | None:
+    """What a call of the user function ``fn`` may write and share (None: unknown, as
+    for a function srcdiff cannot read; such a call runs as it is, or is refused)."""
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return None
+    if code in _SUMMARIES:
+        return _SUMMARIES[code]
+    if code in _ASSUMED:  # a recursive call: what the analysis has found so far
+        return _ASSUMED[code]
+    params = frozenset(code.co_varnames[:code.co_argcount + code.co_kwonlyargcount])
+    _ASSUMED[code] = effects.Summary(frozenset(), params)
+    try:
+        for _ in range(len(params) + 1):  # the writes grow until they hold for the recursive calls
+            try:
+                summary = lower_effects(fn).summary
+            except SrcdiffError:
+                summary = None  # its own errors are reported when it is differentiated
+                break
+            if summary.writes <= _ASSUMED[code].writes:
+                break
+            _ASSUMED[code] = effects.Summary(_ASSUMED[code].writes | summary.writes, params)
+    finally:
+        del _ASSUMED[code]
+    _SUMMARIES[code] = summary
+    return summary
+
+
+def lower_effects(fn: Callable) -> effects.Effects:
+    """The effects analysis of ``fn`` (parse through ssa, then effects)."""
+    source = parse.parse(fn)
+    fence.check(source)
+    used = {n.id for n in walk(source.node) if isinstance(n, gast.Name)}
+    namer = Namer(used | set(registry.TEMPLATE_GLOBALS) | {"np", "math"})
+    tree = jumps.lower(source.node, namer)
+    res = resolve.resolve(source, tree)
+    tree, res = desugar.desugar(tree, res, namer)
+    program = ssa.rename(anf.lower(source, tree, res, namer), namer)
+    return effects.analyze(program, summarize)
 
 
 _RETURNS_TUPLE: dict = {}
@@ -313,7 +364,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
         if cached is not None:
             return cached
     STATS["transforms"] += 1
-    source, program, namer, res = _front(fn)
+    source, program, namer, res = _front(fn, kinds)
     kinds = {**_guess(source.node), **kinds}  # containers among the other arguments too
     # (made for the shapes of the arguments: specialised code, checked on every call)
     batched = bool(optimize and arg_shapes) and hoist.hoist_products(program, arg_shapes, namer)

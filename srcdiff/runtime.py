@@ -826,9 +826,13 @@ def take_grad(g: Any, a: Any, indices: Any, axis: Any = None) -> Any:
 
 
 def list_append(items: list, item: Any) -> list:
-    """``items.append(item)``, returning the list: how generated code spells an append."""
-    items.append(item)
-    return items
+    """``items.append(item)`` as a new list: how generated code spells an append.
+
+    Every version of a growing list stays as it was, so the adjoint of ``ys[-1]`` read
+    before a later append still reads the entry it read then (the effects pass refuses
+    an append that another live name holding the list would see).
+    """
+    return [*items, item]
 
 
 def list_prefix(g: Any) -> Any:

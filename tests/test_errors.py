@@ -714,10 +714,12 @@ def test_a_function_held_in_a_parameter_says_to_call_it_by_name():
 
 @pytest.mark.parametrize("share", ["b = a", "b = a[:2]", "b = a.T", "hs = [a]\n    b = hs[0]"])
 def test_writing_into_an_array_another_name_shares_is_unsupported(share):
-    f = make_function(f"def f(x):\n    a = np.zeros(3)\n    {share}\n    a[0] = x\n    return np.sum(b)\n")
+    text = f"def f(x):\n    a = np.zeros(3)\n    {share}\n    a[0] = x\n    return np.sum(b)\n"
+    f = make_function(text)
     with pytest.raises(srcdiff.UnsupportedSyntaxError) as info:
         srcdiff.value_and_grad(f)(0.7)
-    assert "writing into a, which b" in str(info.value) and "b = a.copy()" in info.value.hint
+    assert "this write also changes" in str(info.value) and ".copy()" in info.value.hint
+    assert info.value.loc.lineno == text.splitlines().index("    a[0] = x") + 1  # the write
 
 
 @pytest.mark.parametrize("body", [

@@ -1038,10 +1038,10 @@ def test_setitem_grad_x_does_not_change_the_cotangent():
 
 
 @covers("list_append")
-def test_list_append_appends_in_place_and_returns_the_list():
+def test_list_append_returns_a_new_list_and_keeps_the_old_one():
     items = [1.0]
     got = runtime.list_append(items, 2.0)
-    assert got is items and items == [1.0, 2.0]
+    assert got == [1.0, 2.0] and items == [1.0] and got is not items
 
 
 @covers("list_prefix")

@@ -219,8 +219,10 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
             return []  # docstring
         if isinstance(stmt, gast.AugAssign):
             load = _load_of(stmt.target)
-            value = gast.copy_location(gast.BinOp(left=load, op=stmt.op, right=stmt.value), stmt)
-            return assign(stmt.target, expr(value), stmt)
+            value = expr(gast.copy_location(gast.BinOp(left=load, op=stmt.op, right=stmt.value), stmt))
+            if isinstance(stmt.target, gast.Name):  # in place on an array (effects checks who sees it)
+                refs[value.func] = Prim(refs[value.func].value, inplace=True)
+            return assign(stmt.target, value, stmt)
         if isinstance(stmt, gast.AnnAssign):
             return assign(stmt.target, expr(stmt.value), stmt)
         if isinstance(stmt, gast.Assign):
