@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 import threading
+import types
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -149,6 +150,130 @@ def _kind(value: Any, name: str, fn: Callable) -> str:
 _F64 = np.dtype(np.float64)
 
 
+# Complex numbers.  srcdiff's rules are written for real values (see fence.check_complex
+# for the static side): a complex argument, differentiated or not, is refused before the
+# function runs.  Types whose values can hold no complex number, whatever they are:
+_REAL_ATOMS = frozenset({float, int, bool, str, bytes, type(None), slice, type(Ellipsis), range,
+                         np.random.Generator, np.random.RandomState})
+
+
+def _complex_in(value: Any, seen: set | None = None) -> str | None:
+    """Where in ``value`` a complex number is (``""`` for ``value`` itself, ``"['w']"``
+    or ``".W"`` inside a container or an object), or None when there is none.  A float
+    array costs a type and a dtype check."""
+    t = type(value)
+    if t is np.ndarray:
+        kind = value.dtype.kind
+        if kind == "c":
+            return ""
+        if kind != "O":
+            return None
+        return next((f"[{i}]{inner}" for i, v in enumerate(value.flat)
+                     if (inner := _complex_in(v, seen)) is not None), None)
+    if t in _REAL_ATOMS:
+        return None
+    if t is complex or isinstance(value, (complex, np.complexfloating)):
+        return ""
+    if isinstance(value, np.generic):
+        return None
+    dtype = getattr(value, "dtype", None)  # another array type (Dask, CuPy)
+    if isinstance(dtype, np.dtype):
+        return "" if dtype.kind == "c" else None
+    if isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+                          types.MethodType)):
+        return None  # (what a function makes is fence.check_complex's side)
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return None
+    seen.add(id(value))
+    if isinstance(value, dict):
+        items: Any = ((f"[{k!r}]", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    elif hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
+        names = list(getattr(value, "__dict__", {}))
+        names += [n for c in type(value).__mro__ for n in getattr(c, "__slots__", ())
+                  if isinstance(n, str) and n not in names]
+        items = ((f".{n}", getattr(value, n, None)) for n in names)
+    else:
+        return None
+    for where, inner in items:
+        found = _complex_in(inner, seen)
+        if found is not None:
+            return where + found
+    return None
+
+
+def _refuse_complex(fn: Callable, args: tuple, kwargs: dict, names: tuple | None) -> None:
+    """Raise ArgumentError when an argument holds a complex number."""
+    for i, value in enumerate(args):
+        t = type(value)
+        if t is float or t is np.ndarray and value.dtype.kind == "f":
+            continue
+        where = _complex_in(value)
+        if where is not None:
+            name = names[i] if names is not None and i < len(names) else f"#{i}"
+            _complex_error(fn, name, where, value)
+    for name, value in kwargs.items():
+        where = _complex_in(value)
+        if where is not None:
+            _complex_error(fn, name, where, value)
+
+
+def _real_args(args: tuple) -> bool:
+    """Whether no positional argument holds a complex number (quick for floats and float
+    arrays)."""
+    for value in args:
+        t = type(value)
+        if not (t is float or t is np.ndarray and value.dtype.kind == "f") and _complex_in(value) is not None:
+            return False
+    return True
+
+
+def _complex_error(fn: Callable, name: str, where: str, value: Any) -> None:
+    what = f"{name}{where}"
+    raise ArgumentError(
+        f"argument {what} is complex"
+        + (f" (a {type(value).__name__} of dtype {value.dtype})" if not where and hasattr(value, "dtype")
+           else "")
+        + "; srcdiff differentiates real-valued functions of real arguments only "
+        "(complex numbers are not supported yet)",
+        pipeline.function_loc(fn),
+        hint=f"pass the real and imaginary parts as two float arguments "
+        f"({what}.real and {what}.imag) and build the complex value outside the "
+        "differentiated function")
+
+
+def _real_terms(ref: str, value: Any, env: dict, prefix: str, budget: list) -> list | None:
+    """Terms of a gate's check that the argument read as ``ref`` is like ``value``
+    (same types, same array dtypes), so holds no complex number; None when that is
+    not cheap to check (the call then goes the general way, which looks inside)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
+    t = type(value)
+    key = f"{prefix}_{len(env)}"
+    if t is np.ndarray:
+        if value.dtype.kind in "cO":
+            return None
+        env[key] = value.dtype
+        return [f"type({ref}) is ndarray and {ref}.dtype is {key}"]
+    if t in _REAL_ATOMS or isinstance(value, np.generic) and not isinstance(value, np.complexfloating) \
+            or isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
+        env[key] = t
+        return [f"type({ref}) is {key}"]
+    if t in (tuple, list):
+        env[key] = t
+        terms = [f"type({ref}) is {key}", f"len({ref}) == {len(value)}"]
+        for i, inner in enumerate(value):
+            more = _real_terms(f"{ref}[{i}]", inner, env, prefix, budget)
+            if more is None:
+                return None
+            terms += more
+        return terms
+    return None
+
+
 def _shape_terms(names: tuple, arg_shapes: dict, count: int, ref: Callable[[int], str],
                  env: dict) -> list[str]:
     """The terms of a check that ``count`` positional arguments (the parameters
@@ -197,11 +322,21 @@ def _gate(count: int, positions: tuple, args: tuple, gen: pipeline.Generated,
     used |= set(parts[1]) if parts is not None else {"current"}
     used |= {f"dt{p}" for p in positions} | {f"s{i}" for i in range(count)}
     if params is not None and (len(params) < count or set(params) & used
-                               or any(p.startswith("_srcdiff") for p in params)):
+                               or any(p.startswith(("_srcdiff", "real_")) for p in params)):
         params = None
     var = (lambda i: params[i]) if params is not None else (lambda i: f"a{i}")
     # an argument the shape check covers has its type and dtype checked there
     covered = {i for i, n in enumerate(check.names[:count]) if n in check.shapes} if check else set()
+    # the other arguments are checked to hold no complex number: their types and dtypes
+    # are the ones of this call's (a float array, or a short tuple of arrays, costs a
+    # type and a dtype check); any other call goes the general way, which looks inside
+    for i in range(count):
+        if i in covered or i in positions:
+            continue
+        real = _real_terms(var(i), args[i], env, "real", [16])
+        if real is None:
+            return None
+        terms += real
     for p in positions:
         if p in covered:
             continue
@@ -475,13 +610,15 @@ class Derivative:
             kinds = _fast_kinds(args, self._positions)
             if kinds is not None:
                 entry = self._table.get(kinds)
-                if entry is not None and entry[1]() and (entry[2] is None or entry[2](args)):
+                if entry is not None and entry[1]() and (entry[2] is None or entry[2](args)) \
+                        and _real_args(args):
                     return entry[0](*args)
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
         if self._bound is not None:
             args = (self._bound,) + args
+        _refuse_complex(self._fn, args, kwargs, self._positional)
         tangents: tuple = ()
         if self._mode == "jvp":
             split = len(args) - len(self._wrt)
@@ -663,6 +800,8 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
     single = not isinstance(wrt, (tuple, list))
 
     def call(*args: Any, **kwargs: Any) -> Any:
+        _refuse_complex(forward._fn, args, kwargs, forward._positional if forward._bound is None
+                        else forward._positional[1:] if forward._positional else None)
         shift = 0 if forward._bound is None else 1  # positions count the bound instance
         targets = [args[p - shift] if p is not None and p - shift < len(args) else kwargs[n]
                    for p, n in forward._wrt]
