@@ -162,8 +162,9 @@ REAL = {
     "np.abs": ("def f(x):\n    return np.sum(np.abs(x) ** 3)\n", lambda x: 3 * x * np.abs(x)),
     "np.vdot": ("def f(x):\n    return np.vdot(x, np.cos(x))\n",
                 lambda x: np.cos(x) - x * np.sin(x)),
-    "np.angle of a constant": ("def f(x):\n    return np.sum(x * np.angle(x.shape[0] - 2.0 * np.arange(3.0)))\n",
-                               lambda x: np.angle(3.0 - 2.0 * np.arange(3.0))),
+    "np.angle of a constant": (
+        "def f(x):\n    return np.sum(x * np.angle(x.shape[0] - 2.0 * np.arange(3.0)))\n",
+        lambda x: np.angle(3.0 - 2.0 * np.arange(3.0))),
     "the string 'F' as an order": ("def f(x):\n    return np.sum(np.ravel(np.outer(x, x), 'F') ** 2)\n",
                                    lambda x: 4 * x * np.sum(x ** 2)),
 }
