@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import random
 import threading
 import types
 import weakref
@@ -18,6 +19,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import gast
 import numpy as np
 
 from . import pipeline
@@ -781,6 +783,152 @@ def _basis(x: Any):
         yield e
 
 
+# Randomness.  A Jacobian or Hessian evaluates the function once per column; each
+# evaluation must see the draws the first one saw, or the columns mix realisations.  So
+# every random state the function can draw from is snapshotted before the first
+# evaluation and put back before each of the others; afterwards it is left as one call
+# of the function leaves it.
+
+_STATE_TYPES = (np.random.Generator, np.random.RandomState, random.Random)
+# constructors that seed themselves from the operating system when given no seed
+_SELF_SEEDING = (np.random.default_rng, np.random.RandomState, np.random.SeedSequence, np.random.MT19937,
+                 np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64, random.Random)
+_STATIC_STATES: dict = {}  # code -> (states reached through names, refusal or None)
+
+
+def _states_in(value: Any, found: dict, seen: set, depth: int = 0) -> None:
+    """Add to ``found`` (id -> object) every random state ``value`` holds or is."""
+    if depth > 6 or id(value) in seen:
+        return
+    t = type(value)
+    if t is np.ndarray or t in _REAL_ATOMS and t not in (np.random.Generator, np.random.RandomState):
+        return
+    seen.add(id(value))
+    if isinstance(value, _STATE_TYPES):
+        found[id(value)] = value
+    elif isinstance(value, types.MethodType):
+        _states_in(value.__self__, found, seen, depth + 1)
+    elif isinstance(value, types.BuiltinMethodType) and isinstance(getattr(value, "__self__", None),
+                                                                   _STATE_TYPES):
+        found[id(value.__self__)] = value.__self__  # np.random.normal: the global RandomState's
+    elif isinstance(value, dict):
+        for v in value.values():
+            _states_in(v, found, seen, depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _states_in(v, found, seen, depth + 1)
+    elif hasattr(value, "__dict__") and not isinstance(value, (types.ModuleType, type, types.FunctionType)):
+        for v in vars(value).values():
+            _states_in(v, found, seen, depth + 1)
+
+
+def _static_states(fn: Callable, found: dict, seen: set) -> None:
+    """Add the random states ``fn`` (and the user's helpers it calls) refers to by name;
+    raise where it draws from a source that cannot be snapshotted."""
+    from .errors import UnsupportedSyntaxError
+    from .passes import fence, parse, resolve
+
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return
+    seen.add(code)
+    try:
+        source = parse.parse(fn)
+    except Exception:  # no source: only the states it is given, and the global ones
+        return
+    res = resolve.resolve(source)
+    for node in gast.walk(source.node):
+        if isinstance(node, gast.Call) and any(res.refs.get(node.func) is c for c in _SELF_SEEDING):
+            if not node.args and not node.keywords or any(
+                    isinstance(a, gast.Constant) and a.value is None for a in node.args[:1]):
+                raise UnsupportedSyntaxError(
+                    f"{res.texts[node.func]}() without a seed draws a new seed from the operating "
+                    "system on every call: the columns of a Jacobian or Hessian would each see "
+                    "other random numbers", source.loc(node),
+                    hint="seed it (np.random.default_rng(0)), or create the generator outside "
+                    "the function and pass it in as an argument")
+    for ref, value in res.refs.items():
+        module = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        owner = getattr(value, "__self__", None)
+        if isinstance(value, random.SystemRandom) or isinstance(owner, random.SystemRandom) \
+                or value is os.urandom or str(module).split(".")[0] in ("secrets", "uuid"):
+            raise UnsupportedSyntaxError(
+                f"{res.texts.get(ref, '')} draws from the operating system's randomness, which "
+                "cannot be replayed: the columns of a Jacobian or Hessian would each see other "
+                "random numbers", source.loc(ref),
+                hint="draw from a seeded np.random.Generator passed in as an argument")
+        if fence._user_function(value):
+            _static_states(value, found, seen)
+        elif not isinstance(value, types.ModuleType):
+            _states_in(value, found, set())
+    for default in (*(getattr(fn, "__defaults__", None) or ()),
+                    *(getattr(fn, "__kwdefaults__", None) or {}).values()):
+        _states_in(default, found, set())
+
+
+def _snapshot(state: Any) -> Any:
+    if isinstance(state, np.random.Generator):
+        return state.bit_generator.state
+    return state.get_state() if isinstance(state, np.random.RandomState) else state.getstate()
+
+
+def _restore(state: Any, saved: Any) -> None:
+    if isinstance(state, np.random.Generator):
+        state.bit_generator.state = saved
+    elif isinstance(state, np.random.RandomState):
+        state.set_state(saved)
+    else:
+        state.setstate(saved)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    return a == b
+
+
+class _Replay:
+    """The random states a function draws from, put back before each evaluation after
+    the first (see :meth:`rewind`), and left as the first evaluation left them."""
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict):
+        base = fn
+        found: dict = {id(np.random.mtrand._rand): np.random.mtrand._rand,
+                       id(random._inst): random._inst}  # the global states, always
+        while isinstance(base, Derivative):
+            if base._bound is not None:
+                _states_in(base._bound, found, set())
+            base = base._fn
+        _static_states(base, found, set())
+        seen: set = set()
+        for value in (*args, *kwargs.values()):
+            _states_in(value, found, seen)
+        self.states = list(found.values())
+        self.before = [_snapshot(s) for s in self.states]
+        self.after: list | None = None
+
+    def rewind(self) -> None:
+        """Before an evaluation: the states as the first one found them."""
+        if self.after is None:  # the first evaluation just ran: which states did it move?
+            after = [_snapshot(s) for s in self.states]
+            moved = [i for i, (a, b) in enumerate(zip(self.before, after)) if not _same(a, b)]
+            self.states = [self.states[i] for i in moved]
+            self.before = [self.before[i] for i in moved]
+            self.after = [after[i] for i in moved]
+        for state, saved in zip(self.states, self.before):
+            _restore(state, saved)
+
+    def finish(self) -> None:
+        """After the last evaluation: the states as one evaluation leaves them."""
+        if self.after is not None:
+            for state, saved in zip(self.states, self.after):
+                _restore(state, saved)
+
+
 def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
     """The Jacobian ``d out / d args[wrt]``, of shape ``out.shape + arg.shape``.
 
@@ -812,6 +960,13 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
                     pipeline.function_loc(fn),
                     hint="take the Jacobian with respect to each array, or use jvp/vjp, which "
                     "accept containers")
+        replay = _Replay(fn, args, kwargs)  # each evaluation sees the same random draws
+        try:
+            return evaluate(replay, targets, *args, **kwargs)
+        finally:
+            replay.finish()
+
+    def evaluate(replay: _Replay, targets: list, *args: Any, **kwargs: Any) -> Any:
         out = fn(*args, **kwargs)
         out_shape = np.shape(out)
         use_forward = mode == "forward" or (
@@ -822,10 +977,12 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
                 columns = []
                 for e in _basis(target):
                     tangents = [e if j == k else _zero(t) for j, t in enumerate(targets)]
+                    replay.rewind()
                     columns.append(np.asarray(forward(*args, *tangents, **kwargs)[1], dtype=float))
                 stacked = np.stack(columns, axis=-1) if columns else np.zeros(out_shape + (0,))
                 results.append(np.reshape(stacked, out_shape + np.shape(target)))
         else:
+            replay.rewind()
             _, pullback = backward(*args, **kwargs)
             rows: list = [[] for _ in targets]
             for e in _basis(out):
