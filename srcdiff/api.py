@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import inspect
 import os
+import random
 import threading
+import types
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
+import gast
 import numpy as np
 
 from . import pipeline
@@ -149,6 +152,130 @@ def _kind(value: Any, name: str, fn: Callable) -> str:
 _F64 = np.dtype(np.float64)
 
 
+# Complex numbers.  srcdiff's rules are written for real values (see fence.check_complex
+# for the static side): a complex argument, differentiated or not, is refused before the
+# function runs.  Types whose values can hold no complex number, whatever they are:
+_REAL_ATOMS = frozenset({float, int, bool, str, bytes, type(None), slice, type(Ellipsis), range,
+                         np.random.Generator, np.random.RandomState})
+
+
+def _complex_in(value: Any, seen: set | None = None) -> str | None:
+    """Where in ``value`` a complex number is (``""`` for ``value`` itself, ``"['w']"``
+    or ``".W"`` inside a container or an object), or None when there is none.  A float
+    array costs a type and a dtype check."""
+    t = type(value)
+    if t is np.ndarray:
+        kind = value.dtype.kind
+        if kind == "c":
+            return ""
+        if kind != "O":
+            return None
+        return next((f"[{i}]{inner}" for i, v in enumerate(value.flat)
+                     if (inner := _complex_in(v, seen)) is not None), None)
+    if t in _REAL_ATOMS:
+        return None
+    if t is complex or isinstance(value, (complex, np.complexfloating)):
+        return ""
+    if isinstance(value, np.generic):
+        return None
+    dtype = getattr(value, "dtype", None)  # another array type (Dask, CuPy)
+    if isinstance(dtype, np.dtype):
+        return "" if dtype.kind == "c" else None
+    if isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
+                          types.MethodType)):
+        return None  # (what a function makes is fence.check_complex's side)
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return None
+    seen.add(id(value))
+    if isinstance(value, dict):
+        items: Any = ((f"[{k!r}]", v) for k, v in value.items())
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = ((f"[{i}]", v) for i, v in enumerate(value))
+    elif hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
+        names = list(getattr(value, "__dict__", {}))
+        names += [n for c in type(value).__mro__ for n in getattr(c, "__slots__", ())
+                  if isinstance(n, str) and n not in names]
+        items = ((f".{n}", getattr(value, n, None)) for n in names)
+    else:
+        return None
+    for where, inner in items:
+        found = _complex_in(inner, seen)
+        if found is not None:
+            return where + found
+    return None
+
+
+def _refuse_complex(fn: Callable, args: tuple, kwargs: dict, names: tuple | None) -> None:
+    """Raise ArgumentError when an argument holds a complex number."""
+    for i, value in enumerate(args):
+        t = type(value)
+        if t is float or t is np.ndarray and value.dtype.kind == "f":
+            continue
+        where = _complex_in(value)
+        if where is not None:
+            name = names[i] if names is not None and i < len(names) else f"#{i}"
+            _complex_error(fn, name, where, value)
+    for name, value in kwargs.items():
+        where = _complex_in(value)
+        if where is not None:
+            _complex_error(fn, name, where, value)
+
+
+def _real_args(args: tuple) -> bool:
+    """Whether no positional argument holds a complex number (quick for floats and float
+    arrays)."""
+    for value in args:
+        t = type(value)
+        if not (t is float or t is np.ndarray and value.dtype.kind == "f") and _complex_in(value) is not None:
+            return False
+    return True
+
+
+def _complex_error(fn: Callable, name: str, where: str, value: Any) -> None:
+    what = f"{name}{where}"
+    raise ArgumentError(
+        f"argument {what} is complex"
+        + (f" (a {type(value).__name__} of dtype {value.dtype})" if not where and hasattr(value, "dtype")
+           else "")
+        + "; srcdiff differentiates real-valued functions of real arguments only "
+        "(complex numbers are not supported yet)",
+        pipeline.function_loc(fn),
+        hint=f"pass the real and imaginary parts as two float arguments "
+        f"({what}.real and {what}.imag) and build the complex value outside the "
+        "differentiated function")
+
+
+def _real_terms(ref: str, value: Any, env: dict, prefix: str, budget: list) -> list | None:
+    """Terms of a gate's check that the argument read as ``ref`` is like ``value``
+    (same types, same array dtypes), so holds no complex number; None when that is
+    not cheap to check (the call then goes the general way, which looks inside)."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        return None
+    t = type(value)
+    key = f"{prefix}_{len(env)}"
+    if t is np.ndarray:
+        if value.dtype.kind in "cO":
+            return None
+        env[key] = value.dtype
+        return [f"type({ref}) is ndarray and {ref}.dtype is {key}"]
+    if t in _REAL_ATOMS or isinstance(value, np.generic) and not isinstance(value, np.complexfloating) \
+            or isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
+        env[key] = t
+        return [f"type({ref}) is {key}"]
+    if t in (tuple, list):
+        env[key] = t
+        terms = [f"type({ref}) is {key}", f"len({ref}) == {len(value)}"]
+        for i, inner in enumerate(value):
+            more = _real_terms(f"{ref}[{i}]", inner, env, prefix, budget)
+            if more is None:
+                return None
+            terms += more
+        return terms
+    return None
+
+
 def _shape_terms(names: tuple, arg_shapes: dict, count: int, ref: Callable[[int], str],
                  env: dict) -> list[str]:
     """The terms of a check that ``count`` positional arguments (the parameters
@@ -197,11 +324,21 @@ def _gate(count: int, positions: tuple, args: tuple, gen: pipeline.Generated,
     used |= set(parts[1]) if parts is not None else {"current"}
     used |= {f"dt{p}" for p in positions} | {f"s{i}" for i in range(count)}
     if params is not None and (len(params) < count or set(params) & used
-                               or any(p.startswith("_srcdiff") for p in params)):
+                               or any(p.startswith(("_srcdiff", "real_")) for p in params)):
         params = None
     var = (lambda i: params[i]) if params is not None else (lambda i: f"a{i}")
     # an argument the shape check covers has its type and dtype checked there
     covered = {i for i, n in enumerate(check.names[:count]) if n in check.shapes} if check else set()
+    # the other arguments are checked to hold no complex number: their types and dtypes
+    # are the ones of this call's (a float array, or a short tuple of arrays, costs a
+    # type and a dtype check); any other call goes the general way, which looks inside
+    for i in range(count):
+        if i in covered or i in positions:
+            continue
+        real = _real_terms(var(i), args[i], env, "real", [16])
+        if real is None:
+            return None
+        terms += real
     for p in positions:
         if p in covered:
             continue
@@ -475,13 +612,15 @@ class Derivative:
             kinds = _fast_kinds(args, self._positions)
             if kinds is not None:
                 entry = self._table.get(kinds)
-                if entry is not None and entry[1]() and (entry[2] is None or entry[2](args)):
+                if entry is not None and entry[1]() and (entry[2] is None or entry[2](args)) \
+                        and _real_args(args):
                     return entry[0](*args)
         return self._call(args, kwargs)
 
     def _call(self, args: tuple, kwargs: dict) -> Any:
         if self._bound is not None:
             args = (self._bound,) + args
+        _refuse_complex(self._fn, args, kwargs, self._positional)
         tangents: tuple = ()
         if self._mode == "jvp":
             split = len(args) - len(self._wrt)
@@ -644,6 +783,152 @@ def _basis(x: Any):
         yield e
 
 
+# Randomness.  A Jacobian or Hessian evaluates the function once per column; each
+# evaluation must see the draws the first one saw, or the columns mix realisations.  So
+# every random state the function can draw from is snapshotted before the first
+# evaluation and put back before each of the others; afterwards it is left as one call
+# of the function leaves it.
+
+_STATE_TYPES = (np.random.Generator, np.random.RandomState, random.Random)
+# constructors that seed themselves from the operating system when given no seed
+_SELF_SEEDING = (np.random.default_rng, np.random.RandomState, np.random.SeedSequence, np.random.MT19937,
+                 np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64, random.Random)
+_STATIC_STATES: dict = {}  # code -> (states reached through names, refusal or None)
+
+
+def _states_in(value: Any, found: dict, seen: set, depth: int = 0) -> None:
+    """Add to ``found`` (id -> object) every random state ``value`` holds or is."""
+    if depth > 6 or id(value) in seen:
+        return
+    t = type(value)
+    if t is np.ndarray or t in _REAL_ATOMS and t not in (np.random.Generator, np.random.RandomState):
+        return
+    seen.add(id(value))
+    if isinstance(value, _STATE_TYPES):
+        found[id(value)] = value
+    elif isinstance(value, types.MethodType):
+        _states_in(value.__self__, found, seen, depth + 1)
+    elif isinstance(value, types.BuiltinMethodType) and isinstance(getattr(value, "__self__", None),
+                                                                   _STATE_TYPES):
+        found[id(value.__self__)] = value.__self__  # np.random.normal: the global RandomState's
+    elif isinstance(value, dict):
+        for v in value.values():
+            _states_in(v, found, seen, depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for v in value:
+            _states_in(v, found, seen, depth + 1)
+    elif hasattr(value, "__dict__") and not isinstance(value, (types.ModuleType, type, types.FunctionType)):
+        for v in vars(value).values():
+            _states_in(v, found, seen, depth + 1)
+
+
+def _static_states(fn: Callable, found: dict, seen: set) -> None:
+    """Add the random states ``fn`` (and the user's helpers it calls) refers to by name;
+    raise where it draws from a source that cannot be snapshotted."""
+    from .errors import UnsupportedSyntaxError
+    from .passes import fence, parse, resolve
+
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return
+    seen.add(code)
+    try:
+        source = parse.parse(fn)
+    except Exception:  # no source: only the states it is given, and the global ones
+        return
+    res = resolve.resolve(source)
+    for node in gast.walk(source.node):
+        if isinstance(node, gast.Call) and any(res.refs.get(node.func) is c for c in _SELF_SEEDING):
+            if not node.args and not node.keywords or any(
+                    isinstance(a, gast.Constant) and a.value is None for a in node.args[:1]):
+                raise UnsupportedSyntaxError(
+                    f"{res.texts[node.func]}() without a seed draws a new seed from the operating "
+                    "system on every call: the columns of a Jacobian or Hessian would each see "
+                    "other random numbers", source.loc(node),
+                    hint="seed it (np.random.default_rng(0)), or create the generator outside "
+                    "the function and pass it in as an argument")
+    for ref, value in res.refs.items():
+        module = getattr(value, "__module__", None) or getattr(value, "__name__", "")
+        owner = getattr(value, "__self__", None)
+        if isinstance(value, random.SystemRandom) or isinstance(owner, random.SystemRandom) \
+                or value is os.urandom or str(module).split(".")[0] in ("secrets", "uuid"):
+            raise UnsupportedSyntaxError(
+                f"{res.texts.get(ref, '')} draws from the operating system's randomness, which "
+                "cannot be replayed: the columns of a Jacobian or Hessian would each see other "
+                "random numbers", source.loc(ref),
+                hint="draw from a seeded np.random.Generator passed in as an argument")
+        if fence._user_function(value):
+            _static_states(value, found, seen)
+        elif not isinstance(value, types.ModuleType):
+            _states_in(value, found, set())
+    for default in (*(getattr(fn, "__defaults__", None) or ()),
+                    *(getattr(fn, "__kwdefaults__", None) or {}).values()):
+        _states_in(default, found, set())
+
+
+def _snapshot(state: Any) -> Any:
+    if isinstance(state, np.random.Generator):
+        return state.bit_generator.state
+    return state.get_state() if isinstance(state, np.random.RandomState) else state.getstate()
+
+
+def _restore(state: Any, saved: Any) -> None:
+    if isinstance(state, np.random.Generator):
+        state.bit_generator.state = saved
+    elif isinstance(state, np.random.RandomState):
+        state.set_state(saved)
+    else:
+        state.setstate(saved)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.array_equal(a, b))
+    return a == b
+
+
+class _Replay:
+    """The random states a function draws from, put back before each evaluation after
+    the first (see :meth:`rewind`), and left as the first evaluation left them."""
+
+    def __init__(self, fn: Callable, args: tuple, kwargs: dict):
+        base = fn
+        found: dict = {id(np.random.mtrand._rand): np.random.mtrand._rand,
+                       id(random._inst): random._inst}  # the global states, always
+        while isinstance(base, Derivative):
+            if base._bound is not None:
+                _states_in(base._bound, found, set())
+            base = base._fn
+        _static_states(base, found, set())
+        seen: set = set()
+        for value in (*args, *kwargs.values()):
+            _states_in(value, found, seen)
+        self.states = list(found.values())
+        self.before = [_snapshot(s) for s in self.states]
+        self.after: list | None = None
+
+    def rewind(self) -> None:
+        """Before an evaluation: the states as the first one found them."""
+        if self.after is None:  # the first evaluation just ran: which states did it move?
+            after = [_snapshot(s) for s in self.states]
+            moved = [i for i, (a, b) in enumerate(zip(self.before, after)) if not _same(a, b)]
+            self.states = [self.states[i] for i in moved]
+            self.before = [self.before[i] for i in moved]
+            self.after = [after[i] for i in moved]
+        for state, saved in zip(self.states, self.before):
+            _restore(state, saved)
+
+    def finish(self) -> None:
+        """After the last evaluation: the states as one evaluation leaves them."""
+        if self.after is not None:
+            for state, saved in zip(self.states, self.after):
+                _restore(state, saved)
+
+
 def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
     """The Jacobian ``d out / d args[wrt]``, of shape ``out.shape + arg.shape``.
 
@@ -663,6 +948,8 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
     single = not isinstance(wrt, (tuple, list))
 
     def call(*args: Any, **kwargs: Any) -> Any:
+        _refuse_complex(forward._fn, args, kwargs, forward._positional if forward._bound is None
+                        else forward._positional[1:] if forward._positional else None)
         shift = 0 if forward._bound is None else 1  # positions count the bound instance
         targets = [args[p - shift] if p is not None and p - shift < len(args) else kwargs[n]
                    for p, n in forward._wrt]
@@ -673,6 +960,13 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
                     pipeline.function_loc(fn),
                     hint="take the Jacobian with respect to each array, or use jvp/vjp, which "
                     "accept containers")
+        replay = _Replay(fn, args, kwargs)  # each evaluation sees the same random draws
+        try:
+            return evaluate(replay, targets, *args, **kwargs)
+        finally:
+            replay.finish()
+
+    def evaluate(replay: _Replay, targets: list, *args: Any, **kwargs: Any) -> Any:
         out = fn(*args, **kwargs)
         out_shape = np.shape(out)
         use_forward = mode == "forward" or (
@@ -683,10 +977,12 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
                 columns = []
                 for e in _basis(target):
                     tangents = [e if j == k else _zero(t) for j, t in enumerate(targets)]
+                    replay.rewind()
                     columns.append(np.asarray(forward(*args, *tangents, **kwargs)[1], dtype=float))
                 stacked = np.stack(columns, axis=-1) if columns else np.zeros(out_shape + (0,))
                 results.append(np.reshape(stacked, out_shape + np.shape(target)))
         else:
+            replay.rewind()
             _, pullback = backward(*args, **kwargs)
             rows: list = [[] for _ in targets]
             for e in _basis(out):

@@ -17,12 +17,14 @@ srcdiff.errors.UnsupportedSyntaxError: ...: srcdiff does not support a with stat
 
 from __future__ import annotations
 
+from typing import Any
+
 import gast
 
 from ..errors import UnsupportedSyntaxError
 from .parse import Source
 
-__all__ = ["check", "SUPPORTED_STATEMENTS"]
+__all__ = ["check", "check_complex", "makes_complex", "SUPPORTED_STATEMENTS"]
 
 # Statements the later passes handle.
 SUPPORTED_STATEMENTS = (
@@ -84,6 +86,7 @@ def check(source: Source) -> Source:
                 "name each parameter, or pass a tuple/dict as one parameter")
     for stmt in fdef.body:
         _check_stmt(source, stmt)
+    check_complex(source)
     return source
 
 
@@ -152,3 +155,148 @@ def _check_target(source: Source, target: gast.expr) -> None:
         _reject(source, target, "assignment to an attribute (obj.attr = ...)",
                 "return the new value instead of storing it on an object")
     _reject(source, target, "this assignment target", "assign to a plain name")
+
+
+# ---------------------------------------------------------------------------------------
+# Complex numbers.  srcdiff's rules are written for real values: a complex value in the
+# computation would give a complex gradient for a real input, or miss a conjugate.  So
+# a function that can make one (a complex literal or dtype, or a call of a function
+# that returns complex values for real inputs) is refused, as is one that calls a
+# helper of the user's that can (srcdiff does not transform a helper called on values
+# without a derivative, so the helper is looked at here, source and all).
+
+# dtype names written as strings: only the unambiguous ones anywhere in a call ('F'
+# is also order='F'), the one-letter codes where a dtype is expected.
+_COMPLEX_DTYPE_NAMES = frozenset({"complex", "complex64", "complex128", "complex192", "complex256",
+                                  "c8", "c16", "c24", "c32", "cfloat", "cdouble", "csingle",
+                                  "clongdouble", "clongfloat", "longcomplex", "singlecomplex"})
+_COMPLEX_DTYPE_CODES = frozenset({"F", "D", "G"})
+_DTYPE_CALLS = frozenset({"astype", "dtype", "view"})
+# modules whose every function may return complex values for real inputs
+_COMPLEX_MODULES = ("numpy.fft", "numpy.lib.scimath", "numpy.lib._scimath_impl", "scipy.fft",
+                    "scipy.fftpack")
+_COMPLEX_FUNCTIONS: list = []  # filled on first use: (object) of eig, eigvals, roots, ...
+
+
+def _complex_functions() -> list:
+    if not _COMPLEX_FUNCTIONS:
+        import sys
+
+        import numpy as np
+
+        found = [np.linalg.eig, np.linalg.eigvals, np.roots, np.sort_complex,
+                 np.polynomial.polynomial.polyroots, np.emath.sqrt]
+        if "scipy" in sys.modules:  # only what is already imported can be called
+            try:
+                import scipy.linalg
+                import scipy.signal
+
+                found += [scipy.linalg.eig, scipy.linalg.eigvals, scipy.signal.hilbert]
+            except ImportError:  # pragma: no cover - a partial SciPy
+                pass
+        _COMPLEX_FUNCTIONS.extend(found)
+    return _COMPLEX_FUNCTIONS
+
+
+def makes_complex(value: Any) -> str | None:
+    """What makes ``value`` (an object a function refers to) a source of complex
+    numbers, or None: a complex number or array, the complex type or a complex
+    dtype, or a function that returns complex values for real inputs."""
+    import numpy as np
+
+    if isinstance(value, (complex, np.complexfloating)):
+        return f"the complex number {value!r}"
+    dtype = getattr(value, "dtype", None)
+    if isinstance(dtype, np.dtype) and dtype.kind == "c" and not isinstance(value, type):
+        return f"a complex array (dtype {dtype})"
+    if value is complex or isinstance(value, type) and issubclass(value, np.complexfloating):
+        return f"the complex type {getattr(value, '__name__', value)}"
+    if isinstance(value, np.dtype) and value.kind == "c":
+        return f"the complex dtype {value}"
+    module = getattr(value, "__module__", None)
+    if callable(value) and isinstance(module, str) and module.startswith(_COMPLEX_MODULES):
+        return f"{module}.{getattr(value, '__name__', '?')}, which returns complex values"
+    try:
+        if any(value is f for f in _complex_functions()):
+            return (f"{getattr(value, '__module__', '')}.{getattr(value, '__name__', '?')}, "
+                    "which may return complex values for real inputs")
+    except TypeError:  # pragma: no cover
+        pass
+    return None
+
+
+_COMPLEX_HINT = ("srcdiff differentiates real-valued code only (complex numbers are not "
+                 "supported yet): write the real and imaginary parts as two real arrays "
+                 "(e.g. exp(1j*t) as np.cos(t), np.sin(t)), or compute the complex part "
+                 "outside the differentiated function")
+
+
+def check_complex(source: Source, res: Any = None, seen: set | None = None) -> None:
+    """Raise UnsupportedSyntaxError where the function (or a helper of the user's it
+    calls) can make a complex number.  ``res``: its resolve side table, if already made."""
+    from . import resolve
+
+    seen = set() if seen is None else seen
+    code = getattr(source.fn, "__code__", None)
+    if code in seen:
+        return
+    seen.add(code)
+    found = _complex_literal(source.node)
+    if found is not None:
+        raise UnsupportedSyntaxError(f"srcdiff does not support complex numbers: {found[1]}",
+                                     source.loc(found[0]), _COMPLEX_HINT)
+    res = res if res is not None else resolve.resolve(source)
+    for ref, value in res.refs.items():
+        what = makes_complex(value)
+        if what is not None:
+            raise UnsupportedSyntaxError(
+                f"srcdiff does not support complex numbers: {res.texts.get(ref, '')} is {what}",
+                source.loc(ref), _COMPLEX_HINT)
+    for ref, value in res.refs.items():
+        if _user_function(value) and value.__code__ not in seen:
+            from .parse import parse
+
+            try:
+                helper = parse(value)
+            except Exception:  # no source: srcdiff refuses the call if it needs its derivative
+                seen.add(value.__code__)
+                continue
+            try:
+                check_complex(helper, None, seen)
+            except UnsupportedSyntaxError as exc:
+                raise UnsupportedSyntaxError(
+                    f"srcdiff does not support complex numbers: {res.texts.get(ref, '')} makes "
+                    f"them (at {exc.loc}: {exc.message})", source.loc(ref), _COMPLEX_HINT) from None
+
+
+def _complex_literal(fdef: gast.FunctionDef) -> tuple | None:
+    """(node, what) of the first complex literal or complex dtype string in ``fdef``."""
+    for node in gast.walk(fdef):
+        if isinstance(node, gast.Constant) and isinstance(node.value, complex):
+            return node, f"the complex literal {node.value!r}"
+        if isinstance(node, gast.Call):
+            name = node.func.attr if isinstance(node.func, gast.Attribute) else None
+            dtype_args = [kw.value for kw in node.keywords if kw.arg == "dtype"]
+            if name in _DTYPE_CALLS and node.args:
+                dtype_args.append(node.args[0])
+            strings = [a for a in node.args + [kw.value for kw in node.keywords]
+                       if isinstance(a, gast.Constant) and isinstance(a.value, str)]
+            for arg in strings:
+                text = arg.value.strip()
+                if (text.lower() in _COMPLEX_DTYPE_NAMES or text.lstrip("<>=|") in _COMPLEX_DTYPE_CODES
+                        and any(arg is d for d in dtype_args)):
+                    return arg, f"the complex dtype {arg.value!r}"
+    return None
+
+
+def _user_function(value: Any) -> bool:
+    import types
+
+    from ..rules import registry
+
+    if not isinstance(value, types.FunctionType):
+        return False
+    module = getattr(value, "__module__", None) or ""
+    if module.split(".")[0] in ("numpy", "scipy", "srcdiff"):
+        return False
+    return registry.lookup(value) is None and not registry.is_nondifferentiable(value)
