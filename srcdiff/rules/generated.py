@@ -544,3 +544,11 @@ def register_scipy(special: Any) -> None:
                 Case(((), (2, 3)), {"b": (2, 3)}), Case(((), (2, 3)), {"b": (2, 3), "part": Fixed("b")}),
                 Case(((2,), (2, 3), Fixed(1), (3,))),
                 Case(((2,), (2, 3), Fixed(1), (3,)), {"part": Fixed("b")})])
+# np.unique: linear in the cotangent (tangent), each the other's adjoint; the grouping of
+# equal entries of ar is locally constant.
+rule(rt.unique_grad, "unique_grad(v, ar)", v="unique_tangent(g, ar)",
+     tangents={"v": "unique_grad(t, ar)"}, nondiff=("ar",),
+     cases=[Case(((4,), (4,))), Case(((6,), (2, 3)))])
+rule(rt.unique_tangent, "unique_tangent(v, ar)", v="unique_grad(g, ar)",
+     tangents={"v": "unique_tangent(t, ar)"}, nondiff=("ar",),
+     cases=[Case(((4,), (4,))), Case(((2, 3), (2, 3)))])
