@@ -35,7 +35,9 @@ _SHAPE = (Case((Fixed(3),)), Case((Fixed((2, 3)),)))
 _declare(np.zeros, np.ones, np.empty, signature="f(shape, dtype=float)", discrete=("shape", "dtype"),
          cases=_SHAPE)
 _declare(np.zeros_like, np.ones_like, signature="f(a, dtype=None)", discrete=("dtype",))
-_declare(np.empty_like, signature="f(a, dtype=None)", discrete=("dtype",), opaque=True)  # garbage
+# (np.empty_like's entries are whatever memory held: only a's shape and dtype are read)
+_declare(np.empty_like, signature="f(a, dtype=None)", discrete=("a", "dtype"),
+         cases=[Case((Fixed(_A),))])
 _declare(np.eye, np.identity, np.tri, signature="f(N)", discrete=("N",), cases=[Case((Fixed(3),))])
 
 # shapes and sizes
@@ -44,7 +46,8 @@ _declare(np.shape, np.ndim, np.size, np.result_type, signature="f(a)")
 # indices and searching
 _declare(np.argmax, np.argmin, np.argsort, signature="f(a, axis=None)",
          cases=[Case(((5,),)), Case(((2, 3),), {"axis": Fixed(1)})], discrete=("axis",))
-_declare(np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, signature="f(a)")
+_declare(np.argwhere, np.nonzero, np.flatnonzero, np.count_nonzero, signature="f(a)",
+         cases=[Case(((3,),)), Case(((2, 3),))])
 
 
 class _Sorted(Domain):
