@@ -139,9 +139,9 @@ def test_a_partial_declaration_refuses_its_other_parameters(own_declarations):
     srcdiff.nondifferentiable(scaled_index, signature="scaled_index(x, scale)", params=("x",))
     f = make_function("def f(x, s):\n    return scaled_index(x, s)\n", {"scaled_index": scaled_index})
     assert srcdiff.grad(f, wrt=0)(1.5, 2.0) == 0.0
-    for derivative in (srcdiff.grad(f, wrt=1), srcdiff.jvp(f, wrt=1)):
+    for derivative, extra in ((srcdiff.grad(f, wrt=1), ()), (srcdiff.jvp(f, wrt=1), (1.0,))):
         with pytest.raises(NoRuleError, match="scale"):
-            derivative(1.5, 2.0, *([1.0] if derivative.__name__.startswith("jvp") else []))
+            derivative(1.5, 2.0, *extra)
 
 
 # ------------------------------------------------------------------ the programs
@@ -278,3 +278,14 @@ def test_constant_calls_of_these_functions_still_run():
     f = make_function("def f(x):\n    return np.sum(x * np.linspace(0.0, 1.0, 3, retstep=True)[0]"
                       " * np.arange(3) * np.bincount(np.array([0, 1, 2])))\n")
     np.testing.assert_allclose(srcdiff.grad(f)(np.ones(3)), [0.0, 0.5, 2.0])
+
+
+def test_a_declaration_naming_an_unknown_parameter_is_refused_at_registration(own_declarations):
+    from srcdiff.errors import RuleDefinitionError
+
+    with pytest.raises(RuleDefinitionError, match="'n' is not a parameter"):
+        srcdiff.nondifferentiable(np.floor, signature="floor(x)", params=("n",))
+    with pytest.raises(RuleDefinitionError, match="needs the signature"):
+        srcdiff.nondifferentiable(np.floor, params=("x",))
+    with pytest.raises(RuleDefinitionError, match="not in nondiff"):
+        srcdiff.register_adjoint(np.floor, "floor(x, n=0)", x="0 * g", nondiff=("n",), discrete=("x",))
