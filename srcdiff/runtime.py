@@ -128,6 +128,8 @@ __all__ = [
     "polyval_grad_p_tangent",
     "polygamma_grad",
     "polyder_grad",
+    "unique_grad",
+    "unique_tangent",
 ]
 
 
@@ -2307,3 +2309,37 @@ def polyder_grad(g: Any, p: Any, m: int = 1) -> Any:
     for j in range(m):
         factor = factor * (powers - j)
     return np.concatenate([g * factor, np.zeros(n - kept)])
+
+
+# np.unique's values.  With distinct entries, unique(x) is sort(x.ravel()); where entries
+# repeat, the derivative of the (shorter) result is defined only along perturbations that
+# keep them equal, and there each unique value moves by the mean of its copies' moves:
+# unique_tangent takes that mean, unique_grad splits a value's cotangent equally among
+# its copies (its adjoint, so forward and reverse mode agree).
+
+
+def _unique_groups(ar: Any) -> tuple:
+    _, inverse, counts = np.unique(ar, return_inverse=True, return_counts=True)
+    return np.reshape(inverse, -1), counts
+
+
+def unique_grad(g: Any, ar: Any) -> Any:
+    """Cotangent of ``ar`` in ``np.unique(ar)``: each unique value's cotangent shared
+    equally by the entries equal to it.
+
+    >>> unique_grad(np.array([1.0, 2.0]), np.array([5.0, 3.0, 5.0])).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    inverse, counts = _unique_groups(ar)
+    return np.reshape((g / counts)[inverse], np.shape(ar))
+
+
+def unique_tangent(t: Any, ar: Any) -> Any:
+    """Tangent of ``np.unique(ar)``: for each unique value, the mean tangent of the
+    entries equal to it.
+
+    >>> unique_tangent(np.array([1.0, 2.0, 3.0]), np.array([5.0, 3.0, 5.0])).tolist()
+    [2.0, 2.0]
+    """
+    inverse, counts = _unique_groups(ar)
+    return np.bincount(inverse, weights=np.reshape(t, -1), minlength=np.size(counts)) / counts

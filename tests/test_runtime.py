@@ -2262,6 +2262,38 @@ def test_zeros_like_value_of_none_is_none():
     assert runtime.zeros_like_value((1.0, None)) == (0.0, None)
 
 
+@covers("unique_grad")
+@pytest.mark.parametrize("shape", [(5,), (2, 3)])
+def test_unique_grad(shape):
+    a = _rand(shape, np.random.default_rng(91))  # distinct entries: unique is the sort
+    assert_vjp(lambda v: np.unique(v), a, lambda u: runtime.unique_grad(u, a))
+
+
+@covers("unique_grad")
+def test_unique_grad_splits_a_repeated_value_equally():
+    a = np.array([2.0, -1.0, 2.0, 2.0])  # unique: [-1, 2]; 2.0 three times
+    np.testing.assert_allclose(runtime.unique_grad(np.array([3.0, 6.0]), a), [2.0, 3.0, 2.0, 2.0])
+
+
+@covers("unique_tangent")
+@pytest.mark.parametrize("shape", [(5,), (2, 3)])
+def test_unique_tangent_is_the_directional_derivative_of_unique(shape):
+    rng = np.random.default_rng(92)
+    a, t = _rand(shape, rng), _rand(shape, rng)
+    eps = 1e-6
+    expected = (np.unique(a + eps * t) - np.unique(a - eps * t)) / (2 * eps)
+    np.testing.assert_allclose(runtime.unique_tangent(t, a), expected, rtol=1e-6, atol=1e-8)
+
+
+@covers("unique_tangent")
+def test_unique_tangent_of_a_repeated_value_is_the_mean_of_its_copies():
+    # the mean: along directions that keep the copies equal it is exactly how 2.0 moves
+    a = np.array([2.0, -1.0, 2.0, 2.0])
+    np.testing.assert_allclose(runtime.unique_tangent(np.array([1.0, 5.0, 2.0, 6.0]), a), [5.0, 3.0])
+    t = np.array([4.0, 5.0, 4.0, 4.0])  # a direction that keeps the copies equal
+    np.testing.assert_allclose(runtime.unique_tangent(t, a), np.unique(a + t) - np.unique(a))
+
+
 # ------------------------------------------------------------------- coverage
 
 

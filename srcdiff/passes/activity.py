@@ -69,6 +69,9 @@ def classify(value: Any) -> Classified:
     if obj is MISSING:
         return Classified("unknown", flows=tuple(ir.expr_uses(value)))
     rule = registry.lookup(obj)
+    if (rule is not None and value.args and isinstance(value.args[0], ir.Ref)
+            and registry.receiver_refusal(value.args[0].value) is not None):
+        return Classified("unknown", flows=tuple(ir.expr_uses(value)))  # np.r_[x, y]
     if rule is not None:
         bound = rule.bind(value.args, value.kwargs)
         if bound is None:
@@ -454,6 +457,13 @@ def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None
         if obj is MISSING:
             raise NoRuleError(f"{text} is not defined", stmt.loc,
                               hint="define it before calling the derivative")
+        receiver = call.args[0] if call.args and isinstance(call.args[0], ir.Ref) else None
+        refused = registry.refusal(obj) or (receiver and registry.receiver_refusal(receiver.value))
+        if refused:
+            what = f"{receiver.text}[...]" if receiver and not registry.refusal(obj) else text
+            raise NonDifferentiableError(
+                f"srcdiff does not differentiate {what}, which reads the differentiated value "
+                f"{(which or ['?'])[0]!r}", stmt.loc, hint=refused)
         if isinstance(obj, ir.Method):
             raise NoRuleError(
                 f"no derivative rule for the method {text}() on a differentiated value",

@@ -277,9 +277,11 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
         def item(seq: gast.expr, index: gast.expr) -> gast.expr:
             return prim(operator.getitem, [seq, index], like=like)
 
-        if callee is enumerate and len(it.args) == 1 and isinstance(target, (gast.Tuple, gast.List)):
+        if (callee is enumerate and len(it.args) in (1, 2) and isinstance(target, (gast.Tuple, gast.List))
+                and len(target.elts) == 2):
             first, rest = target.elts
-            start = next((kw.value for kw in it.keywords if kw.arg == "start"), None)
+            start = next((kw.value for kw in it.keywords if kw.arg == "start"),
+                         it.args[1] if len(it.args) == 2 else None)
             count = k if start is None else expr(gast.BinOp(left=k, op=gast.Add(), right=start))
             length, head = indexed(it.args[0], rest, k, pre, like)
             return length, assign(first, count, like) + head

@@ -55,7 +55,9 @@ def _values(*shape: int) -> Fixed:
 _WELL = _WellConditioned(-1.0, 1.0)
 _TRAPEZOID = "np.trapezoid" if hasattr(np, "trapezoid") else "np.trapz"
 
-nondifferentiable(rt.seed, rt.zeros_like_value, rt.zeros_like_tree)
+nondifferentiable(rt.seed, signature="seed(out, where)", discrete=("where",),
+                  cases=[Case(((), Fixed("f"))), Case(((1,), Fixed("f")))])
+nondifferentiable(rt.zeros_like_value, rt.zeros_like_tree, signature="f(x)")
 
 # ---- identity-like and broadcasting ---------------------------------------------------------
 
@@ -76,7 +78,7 @@ rule(rt.power_term, "power_term(c, x, e)",
      tangents={"c": "t * power_term(1.0, x, e)", "x": "t * power_term(c * e, x, e - 1)",
                "e": "t * np.where(x > 0, power_term(c, x, e) * np.log(np.where(x > 0, x, 1.0)), 0.0)"},
      domain={"x": POSITIVE}, cases=[Case(((3,), (3,), (3,))), Case(((2, 3), (3,), ()))])
-nondifferentiable(rt.literal)
+nondifferentiable(rt.literal, signature="literal(value)")
 
 # ---- reductions ------------------------------------------------------------------------------
 
@@ -544,3 +546,11 @@ def register_scipy(special: Any) -> None:
                 Case(((), (2, 3)), {"b": (2, 3)}), Case(((), (2, 3)), {"b": (2, 3), "part": Fixed("b")}),
                 Case(((2,), (2, 3), Fixed(1), (3,))),
                 Case(((2,), (2, 3), Fixed(1), (3,)), {"part": Fixed("b")})])
+# np.unique: linear in the cotangent (tangent), each the other's adjoint; the grouping of
+# equal entries of ar is locally constant.
+rule(rt.unique_grad, "unique_grad(v, ar)", v="unique_tangent(g, ar)",
+     tangents={"v": "unique_grad(t, ar)"}, nondiff=("ar",),
+     cases=[Case(((4,), (4,))), Case(((6,), (2, 3)))])
+rule(rt.unique_tangent, "unique_tangent(v, ar)", v="unique_grad(g, ar)",
+     tangents={"v": "unique_tangent(t, ar)"}, nondiff=("ar",),
+     cases=[Case(((4,), (4,))), Case(((2, 3), (2, 3)))])

@@ -110,3 +110,11 @@ rule(np.median, "median(a, axis=None, _out=None, overwrite_input=False, keepdims
      cases=[Case(((5,),)), Case(((4,),)), Case(((3, 4),), {"axis": Fixed(0)}),
             Case(((3, 4),), {"axis": Fixed(1), "keepdims": Fixed(True)}),
             Case(((2, 3, 4),), {"axis": Fixed((0, 2))})])
+
+# bincount(x, weights)[j] sums the weights of the entries of x equal to j: each weight's
+# cotangent is its bin's.  x (integers) and minlength only choose the bins.
+rule(np.bincount, "bincount(x, weights=None, minlength=0)", weights="g[x]",
+     tangents={"weights": "np.bincount(x, weights=t, minlength=minlength)"},
+     nondiff=("x", "minlength"), discrete=("x", "minlength"),
+     cases=[Case((Fixed(np.array([0, 2, 2, 4])), (4,))),
+            Case((Fixed(np.array([1, 1, 0])), (3,)), {"minlength": Fixed(5)})])

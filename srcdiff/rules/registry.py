@@ -38,6 +38,12 @@ __all__ = [
     "register_adjoint",
     "define_tangents",
     "nondifferentiable",
+    "Declaration",
+    "declarations",
+    "receiver_refusal",
+    "refusal",
+    "refuse",
+    "refuse_receiver",
     "lookup",
     "is_nondifferentiable",
     "rules",
@@ -128,6 +134,9 @@ class Rule:
     # (srcdiff's own rules leave out structural parameters: axis, shapes, indices.)
     strict: bool = False
     nondiff: frozenset = frozenset()
+    # the parameters in ``nondiff`` that are not float-valued by nature (counts, flags,
+    # indices, dtypes): the test of non-differentiable parameters does not perturb them
+    discrete: frozenset = frozenset()
     # name -> tangent template text over params, out and t; "*" -> one template for the
     # whole result tangent, over params, out and d<param>.  None stands for the tangent
     # of an element-wise rule, written from its adjoint template when first read.
@@ -193,7 +202,15 @@ class Rule:
                 if name not in self.defaults:
                     return None
                 bound[name] = _DEFAULT(self.defaults[name])
+            elif name.startswith("_") and not _is_default(bound[name], self.defaults.get(name)):
+                return None  # a placeholder (``_retstep``): the rule covers its default only
         return bound
+
+
+def _is_default(atom: Any, default: Any) -> bool:
+    from ..ir import Const
+
+    return isinstance(atom, Const) and type(atom.value) is type(default) and atom.value == default
 
 
 class _DEFAULT:
@@ -360,6 +377,7 @@ def register_adjoint(
     tangent: str | None = None,
     reverse: bool = True,
     nondiff: Iterable[str] = (),
+    discrete: Iterable[str] = (),
     **adjoints: str,
 ) -> Rule:
     """Register the reverse-mode rule of ``fn``.
@@ -370,7 +388,11 @@ def register_adjoint(
     result) and ``g`` (the cotangent of the result); the template must give a value of
     the parameter's own shape.  A parameter that carries no gradient (a flag, a count)
     is named in ``nondiff``; differentiating through any other parameter without a
-    template is an error, never a silent zero.
+    template is an error, never a silent zero.  (A rule of srcdiff's own that names
+    ``nondiff`` is held to the same: its undeclared parameters without a template are
+    refused.)  ``discrete`` lists the ``nondiff`` parameters that are not float-valued by
+    nature (counts, flags, indices): the registry test checks the others by finite
+    differences.
 
     >>> import srcdiff, numpy as np
     >>> def softplus(x):
@@ -383,9 +405,13 @@ def register_adjoint(
     by_user = _called_by_user()
     name = printable_name(fn)
     where = f"rule for {name}"
+    nondiff, discrete = tuple(nondiff), tuple(discrete)
     for param in nondiff:
         if param not in params:
             raise _rule_error(f"{where}: nondiff names {param!r}, not a parameter of {signature!r}")
+    for param in discrete:
+        if param not in nondiff:
+            raise _rule_error(f"{where}: discrete names {param!r}, which is not in nondiff")
     for param, text in adjoints.items():
         if param not in params:
             raise _rule_error(f"{where}: {param!r} is not a parameter of {signature!r}")
@@ -430,14 +456,16 @@ def register_adjoint(
         tree_out=tree_out,
         sparse=sparse,
         reverse=reverse,
-        strict=by_user,
+        strict=by_user or bool(nondiff),
         nondiff=frozenset(nondiff),
+        discrete=frozenset(discrete),
         _tangent_texts=tangent_texts,
     )
     _RULES[_key(fn)] = rule
     if by_user:
         _USER.add(fn)
     _NONDIFF.discard(fn)
+    _DECLARATIONS.pop(fn, None)
     _version[0] += 1
     return rule
 
@@ -515,19 +543,133 @@ class _ElementwiseTangent(ast.NodeTransformer):
         return node
 
 
-def nondifferentiable(*fns: Any) -> None:
+@dataclass(frozen=True, eq=False)
+class Declaration:
+    """A function declared non-differentiable in every parameter, as srcdiff's own
+    declarations spell it: how it is called, and how the registry test calls it.
+
+    ``nondiff`` names the parameters it is declared non-differentiable in: all of them,
+    or (a function with a rule of no templates) some.  Each of those a case samples as
+    floats is checked to have a zero derivative (the
+    outputs at ``x + h v`` and ``x - h v`` are equal); the parameters in ``discrete``
+    take ints, bools, shapes or dtypes by nature and are not perturbed.  ``opaque``
+    marks a result that is not a number at all (a string, a type, an identity), whose
+    derivative does not exist.
+    """
+
+    fn: Any
+    name: str
+    params: tuple
+    defaults: dict
+    domain: dict
+    cases: tuple
+    discrete: frozenset = frozenset()
+    opaque: bool = False
+    nondiff: frozenset = frozenset()  # the parameters declared non-differentiable
+
+
+_DECLARATIONS: dict[Any, Declaration] = {}
+
+
+def nondifferentiable(
+    *fns: Any,
+    signature: str | None = None,
+    params: Iterable[str] | None = None,
+    discrete: Iterable[str] = (),
+    domain: Domain | dict | None = None,
+    cases: Iterable[Case] | None = None,
+    opaque: bool = False,
+) -> None:
     """Declare callables whose result carries no gradient (``np.argmax``, ``len``).
 
-    Values flowing through them stop being differentiated, as they would with a zero
-    derivative; calling an undeclared function without a rule is an error instead.
+    ``nondifferentiable(fn, ...)`` declares ``fn`` non-differentiable in every
+    parameter: values flowing through it stop being differentiated, as they would with
+    a zero derivative.  Calling an undeclared function without a rule is an error instead.
+
+    With ``signature`` (``"name(x, n=0)"``, one signature shared by all ``fns``) the
+    declaration also says how the registry test calls the function (``domain``,
+    ``cases``, ``discrete``: see :class:`Declaration`).  With ``params`` naming only
+    some of the signature's parameters, ``fn`` is non-differentiable in those only: a
+    differentiated value reaching any other parameter is refused (give those a rule
+    with :func:`register_adjoint` and ``nondiff=`` instead, to differentiate them).
     """
     by_user = _called_by_user()
+    declared = None
+    if signature is not None:
+        names, defaults = _parse_signature(signature)
+        params = names if params is None else tuple(params)
+        for param in (*params, *discrete):
+            if param not in names:
+                raise _rule_error(f"nondifferentiable: {param!r} is not a parameter of {signature!r}")
+        if isinstance(domain, Domain) or domain is None:
+            domain = {p: domain or REAL for p in names}
+        else:
+            domain = {p: domain.get(p, REAL) for p in names}
+        if cases is None:
+            required = [p for p in names if p not in defaults]
+            cases = {1: UNARY_CASES, 2: BINARY_CASES}.get(len(required), ())
+        declared = (names, defaults, domain, tuple(cases), frozenset(params))
+    elif params is not None:
+        raise _rule_error("nondifferentiable: params= needs the signature= it names them in")
     for fn in fns:
-        _NONDIFF.add(_key(fn))
-        _RULES.pop(fn, None)
+        _DECLARATIONS.pop(fn, None)
+        if declared is not None:
+            names, defaults, domain, cases, nondiff = declared
+            _DECLARATIONS[fn] = Declaration(fn, printable_name(fn), names, defaults, domain,
+                                            cases, frozenset(discrete), opaque, nondiff)
+        if declared is not None and nondiff != set(names):  # in some parameters only
+            _RULES[_key(fn)] = Rule(fn=fn, name=printable_name(fn), params=names,
+                                    defaults=defaults, sources={}, domain=domain, cases=(),
+                                    strict=True, nondiff=nondiff, discrete=frozenset(discrete))
+            _NONDIFF.discard(fn)
+        else:
+            _NONDIFF.add(_key(fn))
+            _RULES.pop(fn, None)
         if by_user:
             _USER.add(fn)
     _version[0] += 1
+
+
+def declarations() -> list[Declaration]:
+    """srcdiff's declarations of functions non-differentiable in every parameter that
+    say how to call them (what the registry test checks)."""
+    return list(_DECLARATIONS.values())
+
+
+# Functions srcdiff refuses to differentiate through, with what to write instead; and
+# objects whose ``obj[...]`` computes values from what is inside the brackets rather
+# than reading entries (``np.r_[x, y]`` joins x and y), by type.
+_REFUSED: dict[Any, str] = {}
+_REFUSED_RECEIVERS: dict[type, str] = {}
+
+
+def refuse(fn: Any, hint: str) -> None:
+    """Refuse a differentiated value reaching ``fn`` (which has no rule and is not
+    declared non-differentiable), with ``hint`` saying what to write instead."""
+    _REFUSED[_key(fn)] = hint
+    _version[0] += 1
+
+
+def refuse_receiver(cls: type, hint: str) -> None:
+    """Refuse ``obj[...]`` on a differentiated index for every ``obj`` of type ``cls``."""
+    _REFUSED_RECEIVERS[cls] = hint
+    _version[0] += 1
+
+
+def refusal(fn: Any) -> str | None:
+    """What to write instead of calling ``fn`` on a differentiated value, if declared."""
+    try:
+        return _REFUSED.get(fn)
+    except TypeError:
+        return None
+
+
+def receiver_refusal(obj: Any) -> str | None:
+    """What to write instead of ``obj[...]`` when ``obj[...]`` is refused, else None."""
+    for cls, hint in _REFUSED_RECEIVERS.items():
+        if isinstance(obj, cls):
+            return hint
+    return None
 
 
 def lookup(fn: Any) -> Rule | None:

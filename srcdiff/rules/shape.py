@@ -4,7 +4,7 @@ cotangent back."""
 import numpy as np
 
 from ..ir import Method
-from .registry import Case, Fixed
+from .registry import Case, Domain, Fixed
 from .registry import register_adjoint as rule
 
 _BACK = "np.reshape(g, np.shape(a))"
@@ -109,3 +109,37 @@ rule(np.meshgrid, "meshgrid(x, y=None, z=None, copy=True, sparse=False, indexing
      cases=[Case(((3,), (4,))), Case(((3,), (4,)), {"indexing": Fixed("ij")}),
             Case(((2,), (3,), (4,))), Case(((2,), (3,), (4,)), {"indexing": Fixed("ij")}),
             Case(((3,), (2,)), {"sparse": Fixed(True)}), Case(((2, 2), ())), Case(((3,),))])
+
+# Evenly spaced values.  linspace(start, stop) is start (1 - w) + stop w with w = k / (num - 1)
+# (k / num without the endpoint; w = 0 for the single value of num=1): affine in start and
+# stop, and w is linspace(0, 1) itself.  num, endpoint and axis only place the values.
+# retstep and dtype are covered at their defaults only (the placeholders _retstep, _dtype):
+# a tuple result or an integer dtype is refused.
+_W = "np.linspace(0 * start, 0 * stop + 1.0, num, endpoint=endpoint, axis=axis)"
+_SPACED = "(start, stop, num=50, endpoint=True, _retstep=False, _dtype=None, axis=0)"
+rule(np.linspace, "linspace" + _SPACED,
+     start=f"unbroadcast(np.sum(g * (1 - {_W}), axis=axis), start)",
+     stop=f"unbroadcast(np.sum(g * {_W}, axis=axis), stop)",
+     tangents={"start": "np.linspace(t, 0 * stop, num, endpoint=endpoint, axis=axis)",
+               "stop": "np.linspace(0 * start, t, num, endpoint=endpoint, axis=axis)"},
+     nondiff=("num", "endpoint", "axis"), discrete=("num", "endpoint", "axis"),
+     cases=[Case(((), (), Fixed(5))), Case(((), ()), {"num": Fixed(4), "endpoint": Fixed(False)}),
+            Case(((), (), Fixed(1))), Case(((3,), (), Fixed(4))),
+            Case(((2, 1), (3,), Fixed(4)), {"axis": Fixed(-1)})])
+# arange(start, stop, step) is start + k step, k = 0 .. count - 1: the count moves only
+# where it jumps, so stop has derivative zero almost everywhere.  Called with one
+# argument, that argument is the stop (its parameter here is start): zero as well.
+rule(np.arange, "arange(start, stop=None, step=None, _dtype=None)",
+     start="np.sum(g) + 0 * start if stop is not None else 0 * start",
+     step="np.sum(g * np.arange(np.size(out)))",
+     tangents={"start": "t + 0 * out if stop is not None else 0 * out",
+               "step": "t * np.arange(np.size(out))"},
+     nondiff=("stop",), domain={"start": Domain(-2.0, 2.0), "stop": Domain(3.5, 6.0),
+                                "step": Domain(0.6, 2.0)},
+     cases=[Case(((), ())), Case(((), (), ())), Case(((),)), Case(((),), {"stop": Fixed(4.5)})])
+
+# unique values: for distinct entries, the sorted entries (see runtime.unique_grad for
+# repeated ones, where each unique value moves by the mean of its copies).  The forms
+# returning indices, inverse or counts (a tuple) are refused (no such parameter here).
+rule(np.unique, "unique(ar)", ar="unique_grad(g, ar)", tangents={"ar": "unique_tangent(t, ar)"},
+     cases=[Case(((5,),)), Case(((2, 3),))])
