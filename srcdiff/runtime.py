@@ -16,6 +16,8 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "unbroadcast_to",
+    "last_writes",
+    "write_back",
     "getitem_grad_to",
     "unconcatenate_to",
     "power_term",
@@ -883,14 +885,61 @@ def setitem_grad_x(g: Any, index: Any) -> Any:
 
 def setitem_grad_value(g: Any, index: Any, value: Any) -> Any:
     """Cotangent of ``value`` in ``setitem(x, index, value)``: what reached the entries it
-    was written to (summed back over broadcasting)."""
+    was written to (summed back over broadcasting).
+
+    Where an integer array index names an entry more than once, NumPy keeps the last of
+    the values written there; the earlier ones get no cotangent.
+
+    >>> setitem_grad_value(np.array([1.0, 2.0, 3.0]), np.array([0, 0, 2]), np.ones(3)).tolist()
+    [0.0, 1.0, 3.0]
+    """
     if g is None:
         return None
     if isinstance(g, dict):
         return g.get(index)
     if isinstance(g, list):
         return g[index]
-    return unbroadcast(g[index], value)
+    part = g[index]
+    if not _cannot_repeat(index):
+        part = np.where(last_writes(np.shape(g), index), part, 0.0)
+    return unbroadcast(part, value)
+
+
+def _cannot_repeat(index: Any) -> bool:
+    """Whether ``index`` names each entry at most once: basic indices and a boolean mask."""
+    return _is_basic_index(index) or getattr(index, "dtype", None) == np.bool_
+
+
+def last_writes(shape: tuple, index: Any) -> Any:
+    """For ``x[index] = value`` on an array of ``shape``: a boolean array shaped like
+    ``x[index]``, True where that element of the (broadcast) value is the one NumPy leaves
+    in its entry (the last one written there).  Found by writing the elements' positions
+    with the same index, so it follows NumPy's own order of writes.
+
+    >>> last_writes((3,), np.array([0, 2, 0])).tolist()
+    [False, True, True]
+    """
+    written = np.zeros(shape, dtype=np.intp)
+    picked_shape = np.shape(written[index])
+    order = np.reshape(np.arange(int(np.prod(picked_shape, dtype=np.intp)), dtype=np.intp), picked_shape)
+    written[index] = order
+    return written[index] == order
+
+
+def write_back(h: Any, like: Any, index: Any) -> Any:
+    """Zeros shaped like ``like`` with ``h`` written at ``index`` (``h`` broadcast, the last
+    write winning where an index repeats): the adjoint of ``setitem_grad_value``, which
+    reads the entries that the last writes reached.  For a container ``like``, a container
+    with ``h`` at ``index`` and None (zero) elsewhere.
+
+    >>> write_back(np.array([1.0, 2.0, 3.0]), np.zeros(3), np.array([0, 0, 2])).tolist()
+    [2.0, 0.0, 3.0]
+    """
+    if h is None or isinstance(like, (dict, list, tuple)):
+        return getitem_grad(h, like, index)
+    out = np.zeros_like(like, dtype=np.result_type(like, h, 1.0))
+    out[index] = h
+    return out
 
 
 def _same_memory(a: Any, b: Any) -> bool:

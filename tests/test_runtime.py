@@ -1005,6 +1005,16 @@ def test_setitem_copies_containers():
     ((3, 4), (slice(None), 2), (3,)),
     ((3, 4), (slice(None), slice(1, 3)), (2,)),
     ((3, 4), (slice(None), slice(1, 3)), (3, 1)),
+    # repeated entries: NumPy keeps the last value written to each
+    ((5,), np.array([1, 1, 3]), (3,)),
+    ((5,), np.array([1, 1, 3]), ()),
+    ((5,), np.array([4, -1, 0, 4]), (4,)),
+    ((3, 4), np.array([2, 0, 2]), (3, 4)),
+    ((3, 4), np.array([2, 0, 2]), (3, 1)),
+    ((3, 4), (np.array([0, 0, 2]), np.array([1, 1, 3])), (3,)),
+    ((3, 4), (slice(1, None), np.array([3, 3])), (2, 2)),
+    ((2, 3, 4), (np.array([1, 1]), slice(None), np.array([0, 0])), (2, 3)),
+    ((2, 3, 4), (np.array([1, 1]), slice(None), np.array([0, 0])), (3,)),
 ])
 def test_setitem_grads_are_the_adjoint_of_setitem(shape, index, value_shape):
     rng = np.random.default_rng(27)
@@ -1024,6 +1034,44 @@ def test_setitem_grads_of_containers():
     assert runtime.setitem_grad_value({"b": 2.0}, "a", 0.5) is None
     assert runtime.setitem_grad_x(None, 0) is None
     assert runtime.setitem_grad_value(None, 0, 1.0) is None
+
+
+@covers("setitem_grad_value", "last_writes")
+def test_setitem_grad_value_of_repeated_entries_by_hand():
+    # x[[0, 0, 2]] = value leaves value[1] in x[0] and value[2] in x[2]
+    g = np.array([10.0, 20.0, 30.0])
+    index = np.array([0, 0, 2])
+    np.testing.assert_array_equal(runtime.last_writes((3,), index), [False, True, True])
+    np.testing.assert_array_equal(runtime.setitem_grad_value(g, index, np.ones(3)), [0.0, 10.0, 30.0])
+    assert runtime.setitem_grad_value(g, index, 1.0) == 40.0  # a scalar written to two entries
+    # two-dimensional: x[[1, 1], :] = rows keeps the second row
+    g2 = np.arange(8.0).reshape(2, 4)
+    np.testing.assert_array_equal(runtime.setitem_grad_value(g2, np.array([1, 1]), np.ones((2, 4))),
+                                  [[0.0] * 4, [4.0, 5.0, 6.0, 7.0]])
+
+
+@covers("write_back")
+@pytest.mark.parametrize("shape, index, value_shape", [
+    ((5,), np.array([1, 1, 3]), (3,)),
+    ((5,), np.array([1, 1, 3]), ()),
+    ((3, 4), np.array([2, 0, 2]), (3, 1)),
+    ((3, 4), (np.array([0, 0, 2]), np.array([1, 1, 3])), (3,)),
+    ((3, 4), (slice(1, None), np.array([3, 3])), (2, 2)),
+    ((3, 4), 1, (4,)),
+])
+def test_write_back_is_the_adjoint_of_setitem_grad_value(shape, index, value_shape):
+    rng = np.random.default_rng(28)
+    like, value = np.zeros(shape), _rand(value_shape, rng)
+    assert_vjp(lambda h: runtime.write_back(h, like, index), value,
+               lambda u: runtime.setitem_grad_value(u, index, value), linear=True)
+
+
+@covers("write_back")
+def test_write_back_by_hand_and_containers():
+    got = runtime.write_back(np.array([1.0, 2.0, 3.0]), np.zeros(4), np.array([3, 3, 0]))
+    np.testing.assert_array_equal(got, [3.0, 0.0, 0.0, 2.0])
+    assert runtime.write_back(2.0, [1.0, 1.0], 1) == [None, 2.0]
+    assert runtime.write_back(None, np.zeros(2), 0) is None
 
 
 @covers("setitem_grad_x")

@@ -463,12 +463,26 @@ rule(rt.setitem_grad_x, "setitem_grad_x(v, index)", v="setitem_grad_x(g, index)"
      cases=[Case(((4,), Fixed(1))), Case(((3, 4), Fixed((slice(None), 2)))),
             Case(((5,), Fixed(np.array([0, 2])))),
             Case(([(3,), ()], Fixed(0)))])
-rule(rt.setitem_grad_value, "setitem_grad_value(v, index, value)", v="getitem_grad(g, v, index)",
+# setitem_grad_value reads the entries the last writes reached (an index may repeat);
+# write_back writes there (the last write winning again): each is the other's adjoint.
+_REPEATS = Fixed(np.array([0, 2, 0]))
+rule(rt.setitem_grad_value, "setitem_grad_value(v, index, value)", v="write_back(g, v, index)",
      tangents={"v": "setitem_grad_value(t, index, value)"}, tree_out=True, sparse=True,
      cases=[Case(((4,), Fixed(1), Fixed(0.0))), Case(((3, 4), Fixed((slice(None), 2)), _ones(3))),
             Case(((3, 4), Fixed(np.array([0, 2])), _ones(4))),
             Case(((3, 4), Fixed(np.array([0, 2])), Fixed(1.0))),
+            Case(((4,), _REPEATS, _ones(3))), Case(((4,), _REPEATS, Fixed(1.0))),
+            Case(((3, 4), Fixed((np.array([1, 1]), np.array([2, 2]))), _ones(2))),
+            Case(((3, 4), Fixed((slice(None), np.array([3, 0, 3]))), _ones(3, 3))),
+            Case(((3, 4), _REPEATS, _ones(3, 1))),
             Case(([(3,), ()], Fixed(1), Fixed(2.0)))])
+rule(rt.write_back, "write_back(h, like, index)", h="setitem_grad_value(g, index, h)",
+     tangents={"h": "write_back(t, like, index)"}, tree_out=True, sparse=True,
+     cases=[Case(((3,), _ones(4), _REPEATS)), Case(((), _ones(4), _REPEATS)),
+            Case(((2,), _ones(3, 4), Fixed((np.array([1, 1]), np.array([2, 2]))))),
+            Case(((3, 1), _ones(3, 4), _REPEATS)), Case(((4,), _ones(3, 4), Fixed(1))),
+            Case(((), Fixed([1.0, 2.0]), Fixed(1)))])
+nondifferentiable(rt.last_writes)
 rule(rt.seq_sum_grad, "seq_sum_grad(v, items)", v="unbroadcast(sum(tree_fill(g, out)), v)",
      tangents={"v": "seq_sum_grad(t, items)"}, tree_out=True,
      cases=[Case(((3,), Fixed([np.ones(3), np.ones(3)]))),
