@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "unbroadcast_to",
+    "memory_order",
     "last_writes",
     "write_back",
     "getitem_grad_to",
@@ -503,6 +504,34 @@ def _is_basic_index(index: Any) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     return all(
         p is None or p is Ellipsis or isinstance(p, (int, slice, np.integer)) for p in parts
+    )
+
+
+def memory_order(a: Any, order: Any = "C", shape: Any = None) -> str:
+    """The index order, "C" or "F", in which ``np.reshape(a, shape, order)`` or
+    ``np.ravel(a, order)`` reads ``a`` and writes its result: what their derivatives must
+    move the cotangent back in.
+
+    ``"A"`` and ``"K"`` pick an order from ``a``'s memory layout, which srcdiff does not
+    keep (a copy-on-write assignment makes a C-ordered copy): they are taken only where
+    C and Fortran order agree, for ``a`` and for the result ``shape`` alike (at most one
+    axis longer than 1), and refused elsewhere.
+
+    >>> memory_order(np.ones((2, 3)), "F"), memory_order(np.ones((1, 3)), "A", (3,))
+    ('F', 'C')
+    """
+    key = "C" if order is None else str(order).upper()
+    if key in ("C", "F"):
+        return key
+    if key not in ("A", "K"):
+        raise ValueError(f"order must be one of 'C', 'F', 'A' or 'K', not {order!r}")
+    shapes = [np.shape(a)] + ([] if shape is None else [tuple(shape)])
+    if all(sum(n > 1 for n in s) <= 1 for s in shapes):
+        return "C"
+    raise NotImplementedError(
+        f"srcdiff: the derivative of a reshape or ravel with order={order!r} depends on the "
+        f"memory layout of the array (shape {np.shape(a)}), which srcdiff does not keep; "
+        "write order='C' or order='F'"
     )
 
 

@@ -1074,6 +1074,21 @@ def test_write_back_by_hand_and_containers():
     assert runtime.write_back(None, np.zeros(2), 0) is None
 
 
+@covers("memory_order")
+def test_memory_order():
+    a = np.ones((2, 3))
+    assert runtime.memory_order(a, "C") == "C" and runtime.memory_order(a, "F") == "F"
+    assert runtime.memory_order(a, "f") == "F" and runtime.memory_order(a.T, "C") == "C"
+    # "A" and "K" only where C and Fortran order agree, for the input and the result
+    assert runtime.memory_order(np.ones((1, 3)), "A", (3, 1)) == "C"
+    assert runtime.memory_order(np.ones(4), "K") == "C"
+    for arr, order, shape in [(a, "A", None), (a.T, "K", None), (np.ones(6), "A", (2, 3))]:
+        with pytest.raises(NotImplementedError, match="order='C' or order='F'"):
+            runtime.memory_order(arr, order, shape)
+    with pytest.raises(ValueError, match="order must be"):
+        runtime.memory_order(a, "X")
+
+
 @covers("setitem_grad_x")
 def test_setitem_grad_x_does_not_change_the_cotangent():
     g = np.array([1.0, 2.0, 3.0])

@@ -482,7 +482,7 @@ rule(rt.write_back, "write_back(h, like, index)", h="setitem_grad_value(g, index
             Case(((2,), _ones(3, 4), Fixed((np.array([1, 1]), np.array([2, 2]))))),
             Case(((3, 1), _ones(3, 4), _REPEATS)), Case(((4,), _ones(3, 4), Fixed(1))),
             Case(((), Fixed([1.0, 2.0]), Fixed(1)))])
-nondifferentiable(rt.last_writes)
+nondifferentiable(rt.last_writes, rt.memory_order)
 rule(rt.seq_sum_grad, "seq_sum_grad(v, items)", v="unbroadcast(sum(tree_fill(g, out)), v)",
      tangents={"v": "seq_sum_grad(t, items)"}, tree_out=True,
      cases=[Case(((3,), Fixed([np.ones(3), np.ones(3)]))),

@@ -48,6 +48,12 @@ _RESHAPE = "np.reshape(t, np.shape(out))"
 for _fn in (np.reshape, np.ravel, np.expand_dims, np.squeeze, np.atleast_1d, np.atleast_2d,
             np.atleast_3d):
     tangent(_fn, a=_RESHAPE)
+# (order as in the adjoints, rules/shape.py)
+_RESHAPE_IN_ORDER = ("np.reshape(t, np.shape(out)) if order == 'C' else "
+                     "np.reshape(t, np.shape(out), order='F') if order == 'F' else "
+                     "np.reshape(t, np.shape(out), order=memory_order(a, order, np.shape(out)))")
+tangent(np.reshape, a=_RESHAPE_IN_ORDER)
+tangent(np.ravel, a=_RESHAPE_IN_ORDER)
 tangent(np.transpose, a="np.transpose(t, axes)")
 tangent(np.swapaxes, a="np.swapaxes(t, axis1, axis2)")
 tangent(np.moveaxis, a="np.moveaxis(t, source, destination)")
