@@ -749,9 +749,22 @@ def _is_float_like(x: Any) -> bool:
     return isinstance(x, float)
 
 
-def seq_sum_grad(g: Any, items: Any) -> list:
-    """Cotangents of the items of builtin ``sum(items)``: ``g`` for each, unbroadcast."""
-    return [unbroadcast(g, item) for item in items]
+def seq_sum_grad(g: Any, items: Any) -> Any:
+    """Cotangents of the items of builtin ``sum(items)``: ``g`` for each, unbroadcast.
+
+    ``items`` a list or tuple gives a list; an array, whose items ``sum`` adds are its
+    rows along the first axis, gives an array of its shape (each row's cotangent).
+
+    >>> seq_sum_grad(np.array([1.0, 2.0]), np.ones((3, 2))).tolist()
+    [[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]
+    """
+    if isinstance(items, (list, tuple)):
+        return [unbroadcast(g, item) for item in items]
+    shape = np.shape(items)
+    if shape[0] == 0:
+        return np.zeros(shape, dtype=np.result_type(items, 1.0))
+    row = unbroadcast_to(g, shape[1:])
+    return np.array(np.broadcast_to(row, shape))  # writable, not a read-only view
 
 
 

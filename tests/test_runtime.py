@@ -901,6 +901,25 @@ def test_seq_sum_grad(shapes):
     assert_vjp(lambda vs: sum(vs), items, lambda u: runtime.seq_sum_grad(u, items), linear=True)
 
 
+@covers("seq_sum_grad")
+@pytest.mark.parametrize("shape", [(1,), (4,), (3, 2), (2, 3, 2)])
+def test_seq_sum_grad_of_an_array_adds_its_rows(shape):
+    items = _rand(shape, np.random.default_rng(26))
+    got = runtime.seq_sum_grad(np.ones(shape[1:]), items)
+    assert isinstance(got, np.ndarray) and got.shape == shape
+    assert_vjp(lambda vs: sum(vs), items, lambda u: runtime.seq_sum_grad(u, items), linear=True)
+
+
+@covers("seq_sum_grad")
+def test_seq_sum_grad_of_an_array_with_a_broadcast_start_and_of_an_empty_one():
+    # sum(items, start) for items (3, 2) and start (4, 1, 2): rows of shape (2,) added to
+    # (4, 1, 2) give (4, 1, 2); each row's cotangent sums g over the broadcast axes
+    g = np.arange(8.0).reshape(4, 1, 2)
+    got = runtime.seq_sum_grad(g, np.ones((3, 2)))
+    np.testing.assert_array_equal(got, np.broadcast_to(g.sum(axis=(0, 1)), (3, 2)))
+    np.testing.assert_array_equal(runtime.seq_sum_grad(1.0, np.ones((0, 2))), np.zeros((0, 2)))
+
+
 @covers("sort_tangent")
 @pytest.mark.parametrize("shape, axis", [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((3, 4), None),
                                          ((2, 3, 4), 1)])

@@ -486,7 +486,9 @@ nondifferentiable(rt.last_writes, rt.memory_order)
 rule(rt.seq_sum_grad, "seq_sum_grad(v, items)", v="unbroadcast(sum(tree_fill(g, out)), v)",
      tangents={"v": "seq_sum_grad(t, items)"}, tree_out=True,
      cases=[Case(((3,), Fixed([np.ones(3), np.ones(3)]))),
-            Case(((2, 3), Fixed([np.ones(3), np.ones((2, 3)), 1.0])))])
+            Case(((2, 3), Fixed([np.ones(3), np.ones((2, 3)), 1.0]))),
+            Case(((3,), _ones(4, 3))), Case(((2, 3), _ones(4, 3))), Case(((), _ones(2))),
+            Case(((), _ones(1)))])
 rule(rt.unconcatenate, "unconcatenate(v, arrays, axis=0)", v="np.concatenate(tree_fill(g, out), axis)",
      tangents={"v": "unconcatenate(t, arrays, axis)"}, tree_out=True,
      cases=[Case(((5,), Fixed([np.ones(2), np.ones(3)]))),
