@@ -16,6 +16,7 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "unbroadcast_to",
+    "det_grad_tangent",
     "memory_order",
     "last_writes",
     "write_back",
@@ -790,10 +791,57 @@ def inner_grad_b(g: Any, a: Any, b: Any) -> Any:
     return np.tensordot(g, a, axes=(lead, lead))
 
 
-def det_grad(g: Any, a: Any, out: Any) -> Any:
-    """Cotangent of ``np.linalg.det``: ``g det(A) inv(A)^T``."""
-    scale = np.expand_dims(np.expand_dims(g * out, -1), -1)
-    return scale * np.swapaxes(np.linalg.inv(a), -1, -2)
+def det_grad(g: Any, a: Any) -> Any:
+    """Cotangent of ``a`` in ``np.linalg.det(a)``: ``g`` times the cofactor matrix of
+    ``a`` (the transposed adjugate, ``det(A) inv(A)^T`` where ``A`` is invertible, and
+    finite where it is not).  From the SVD ``A = U S V^T``: ``cof(A) = det(U) det(V)
+    U diag(c) V^T`` with ``c_i`` the product of the singular values but ``s_i``.
+
+    >>> det_grad(1.0, np.array([[1.0, 2.0], [2.0, 4.0]])).round(12).tolist()
+    [[4.0, -2.0], [-2.0, 1.0]]
+    """
+    u, s, vt = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vt)  # +-1
+    scale = np.expand_dims(np.expand_dims(g * sign, -1), -1)
+    return scale * (u * np.expand_dims(_products_of_others(s), -2)) @ vt
+
+
+def _products_of_others(s: Any) -> Any:
+    """``prod_{j != i} s_j`` along the last axis, without dividing (exact with zeros):
+    the product of the entries before ``i`` times the product of those after it."""
+    ones = np.ones_like(s[..., :1])
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(s, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    return before * after
+
+
+def _products_of_pairs(s: Any) -> Any:
+    """``P[..., i, j] = prod_{l != i, j} s_l`` for ``i != j``, and 0 on the diagonal."""
+    n = np.shape(s)[-1]
+    i, j, k = np.ogrid[:n, :n, :n]
+    keep = (k != i) & (k != j)
+    p = np.prod(np.where(keep, np.expand_dims(np.expand_dims(s, -2), -2), 1.0), axis=-1)
+    return p * (1.0 - np.eye(n))
+
+
+def det_grad_tangent(g: Any, a: Any, t: Any) -> Any:
+    """Derivative of ``det_grad(g, a)`` along ``t`` (``g`` fixed): ``g`` times the Hessian
+    of the determinant applied to ``t``, exact at singular matrices too.  It is
+    symmetric, so it is also ``det_grad``'s adjoint in ``a``.
+
+    With ``A = U S V^T`` and ``M = U^T t V``, ``d cof(A) = det(U) det(V) U d cof(S) V^T``,
+    where ``d cof(S)[i, j] = -M[j, i] P[i, j]`` off the diagonal and
+    ``sum_k P[i, k] M[k, k]`` on it, ``P[i, j]`` the product of the singular values but
+    ``s_i`` and ``s_j`` (the polynomial limit of ``det(S) (tr(S^-1 M) S^-1 - S^-1 M^T S^-1)``).
+    """
+    u, s, vt = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    m = _swap(u) @ t @ _swap(vt)
+    p = _products_of_pairs(s)
+    on_diagonal = p @ np.expand_dims(np.diagonal(m, axis1=-2, axis2=-1), -1)  # (..., n, 1)
+    dcof = on_diagonal * np.eye(np.shape(s)[-1]) - _swap(m) * p
+    scale = np.expand_dims(np.expand_dims(g * sign, -1), -1)
+    return scale * (u @ dcof @ vt)
 
 
 def solve_grad_b(g: Any, a: Any, b: Any = None) -> Any:

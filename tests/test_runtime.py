@@ -606,8 +606,48 @@ def _well_conditioned(shape: tuple, rng: np.random.Generator) -> np.ndarray:
 @pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 3, 3), (2, 2, 2, 2)])
 def test_det_grad(shape):
     a = _well_conditioned(shape, np.random.default_rng(14))
-    out = np.linalg.det(a)
-    assert_vjp(np.linalg.det, a, lambda u: runtime.det_grad(u, a, out))
+    assert_vjp(np.linalg.det, a, lambda u: runtime.det_grad(u, a))
+
+
+def _singular(shape: tuple, rng: np.random.Generator, rank_drop: int = 1) -> np.ndarray:
+    """Normal square matrices whose last ``rank_drop`` columns mix the others."""
+    a = rng.normal(size=shape)
+    n = shape[-1]
+    a[..., n - rank_drop:] = a[..., :n - rank_drop] @ rng.normal(size=(n - rank_drop, rank_drop))
+    return a
+
+
+@covers("det_grad")
+def test_det_grad_at_singular_matrices_by_hand():
+    # cof([[a, b], [c, d]]) = [[d, -c], [-b, a]], whatever the determinant
+    np.testing.assert_allclose(runtime.det_grad(2.0, np.array([[1.0, 2.0], [2.0, 4.0]])),
+                               [[8.0, -4.0], [-4.0, 2.0]], atol=1e-14)
+    np.testing.assert_allclose(runtime.det_grad(1.0, np.zeros((3, 3))), np.zeros((3, 3)))
+    np.testing.assert_allclose(runtime.det_grad(np.array([1.0, 3.0]), np.array([[[2.0]], [[0.0]]])),
+                               [[[1.0]], [[3.0]]])
+
+
+@covers("det_grad")
+@pytest.mark.parametrize("shape, drop", [((3, 3), 1), ((4, 4), 2), ((2, 3, 3), 1), ((2, 2), 1)])
+def test_det_grad_at_singular_matrices(shape, drop):
+    a = _singular(shape, np.random.default_rng(15), drop)
+    assert_vjp(np.linalg.det, a, lambda u: runtime.det_grad(u, a))
+
+
+@covers("det_grad_tangent")
+@pytest.mark.parametrize("shape, drop", [((3, 3), 0), ((3, 3), 1), ((4, 4), 2), ((2, 3, 3), 1), ((1, 1), 0)])
+def test_det_grad_tangent_is_the_derivative_of_det_grad(shape, drop):
+    rng = np.random.default_rng(16)
+    a = _singular(shape, rng, drop) if drop else rng.normal(size=shape)
+    g = _rand(shape[:-2], rng)
+    t = rng.normal(size=shape)
+    eps = 1e-6
+    want = (runtime.det_grad(g, a + eps * t) - runtime.det_grad(g, a - eps * t)) / (2 * eps)
+    np.testing.assert_allclose(runtime.det_grad_tangent(g, a, t), want, atol=1e-7)
+    # symmetric (a Hessian): <s, H t> == <H s, t>
+    s = rng.normal(size=shape)
+    lhs = np.sum(s * runtime.det_grad_tangent(1.0, a, t))
+    np.testing.assert_allclose(lhs, np.sum(runtime.det_grad_tangent(1.0, a, s) * t), rtol=1e-10)
 
 
 @covers("solve_grad_a", "solve_grad_b")

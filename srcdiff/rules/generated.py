@@ -53,6 +53,24 @@ def _values(*shape: int) -> Fixed:
 
 
 _WELL = _WellConditioned(-1.0, 1.0)
+
+
+class _RankDeficient(Domain):
+    """Square matrices uniform in [low, high] with the last column replaced by a mix of
+    the others: rank n - 1, singular.  In a stack, the matrices after the first are
+    singular and the first is not, so one case covers both.  (1 x 1: uniform.)"""
+
+    def sample(self, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        r = rng.uniform(self.low, self.high, size=shape)
+        if shape[-1] > 1:
+            mixed = r[..., :-1] @ rng.uniform(self.low, self.high, size=shape[-1] - 1)
+            singular = np.arange(int(np.prod(shape[:-2], dtype=int))).reshape(shape[:-2]) > 0 \
+                if len(shape) > 2 else True
+            r[..., -1] = np.where(np.expand_dims(singular, -1), mixed, r[..., -1])
+        return r
+
+
+_RANK_DEFICIENT = _RankDeficient(-1.0, 1.0)
 _TRAPEZOID = "np.trapezoid" if hasattr(np, "trapezoid") else "np.trapz"
 
 nondifferentiable(rt.seed, rt.zeros_like_value, rt.zeros_like_tree)
@@ -249,14 +267,15 @@ rule(rt.einsum_grad, "einsum_grad(v, subscripts, operands, i)",
 
 # ---- linear algebra --------------------------------------------------------------------------
 
-# det_grad(v, a, d) = v d A^-T: linear in v and d; d(A^-T) = -A^-T dA^T A^-T.
-rule(rt.det_grad, "det_grad(v, a, d)",
-     v="np.sum(g * np.swapaxes(np.linalg.inv(a), -1, -2), axis=(-2, -1)) * d",
-     a="-np.swapaxes(np.linalg.inv(a), -1, -2) @ np.swapaxes(g, -1, -2) @ det_grad(v, a, d)",
-     d="np.sum(g * np.swapaxes(np.linalg.inv(a), -1, -2), axis=(-2, -1)) * v",
-     tangents={"v": "det_grad(t, a, d)", "d": "det_grad(v, a, t)",
-               "a": "-det_grad(v, a, d) @ np.swapaxes(np.linalg.solve(a, t), -1, -2)"},
-     domain={"a": _WELL}, cases=[Case(((), (3, 3), ())), Case(((2,), (2, 3, 3), (2,)))])
+# det_grad(v, a) = v cof(a) is linear in v; its derivative in a is v times the Hessian of
+# det (det_grad_tangent), symmetric, so that is its adjoint as well.  Sampled at singular
+# matrices as well as at invertible ones.
+rule(rt.det_grad, "det_grad(v, a)",
+     v="np.sum(g * det_grad(np.ones_like(v), a), axis=(-2, -1))", a="det_grad_tangent(v, a, g)",
+     tangents={"v": "det_grad(t, a)", "a": "det_grad_tangent(v, a, t)"},
+     domain={"a": _RANK_DEFICIENT},
+     cases=[Case(((), (3, 3))), Case(((2,), (2, 3, 3))), Case(((), (4, 4))), Case(((), (1, 1))),
+            Case(((), (2, 2)))])
 rule(rt.slogdet_grad, "slogdet_grad(v, a)",
      v="(None, np.sum(g * np.swapaxes(np.linalg.inv(a), -1, -2), axis=(-2, -1)))",
      a="-np.swapaxes(np.linalg.inv(a), -1, -2) @ np.swapaxes(g, -1, -2) @ slogdet_grad(v, a)",

@@ -23,7 +23,7 @@ tangent(np.dot, a="np.dot(t, b)", b="np.dot(a, t)")
 tangent(np.outer, a="np.outer(t, b)", b="np.outer(a, t)")
 tangent(np.inner, a="np.inner(t, b)", b="np.inner(a, t)")
 tangent(np.linalg.inv, a="-out @ t @ out")
-tangent(np.linalg.det, a="out * np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1)")
+tangent(np.linalg.det, a="np.sum(det_grad(1.0, a) * t, axis=(-2, -1))")  # exact where a is singular
 # d solve(A, b) = -A^-1 dA x: rhs_matmul multiplies a stack of vectors x as well as of
 # matrices, and solve_grad_b(y, A^T) solves A z = y for either.
 tangent(np.linalg.solve, a="-solve_grad_b(rhs_matmul(t, out, a), np.swapaxes(a, -1, -2))",
