@@ -79,6 +79,18 @@ def scatter_rows(a, w):
     return np.sum(b ** 2 * np.arange(1.0, 13.0).reshape(3, 4))
 
 
+def scatter_in_loops(x, v):
+    y = x.copy()
+    for k in range(3):
+        y[np.array([0, 0, 2])] += v * k * y[1]
+    i = 0
+    while i < 2:
+        y[[2, 2]] *= v
+        y[[1, 1]] = y[[0, 2]] * v
+        i += 1
+    return np.sum(y ** 3)
+
+
 _X = np.array([0.3, -0.7, 1.1])
 _A = np.array([[0.2, -0.5, 0.9, 0.4], [1.1, -0.3, 0.6, -0.8], [0.7, 0.1, -1.2, 0.5]])
 _SCATTER = [
@@ -91,6 +103,7 @@ _SCATTER = [
     (scatter_mask, (_X, 0.6)),
     (scatter_mixed, (_A, 0.4)),
     (scatter_rows, (_A, np.array([[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8], [-0.1, -0.2, -0.3, -0.4]]))),
+    (scatter_in_loops, (_X, 0.8)),
 ]
 
 
@@ -114,8 +127,8 @@ def test_scatter_both_modes_and_second_order(fn, args):
     check_grad(fn, *args, wrt=(0, 1), modes=("reverse", "forward"), order=2)
 
 
-@pytest.mark.parametrize("fn, args", _SCATTER[:4] + _SCATTER[5:6],
-                         ids=[f.__name__ for f, _ in _SCATTER[:4] + _SCATTER[5:6]])
+@pytest.mark.parametrize("fn, args", _SCATTER[:4] + _SCATTER[5:6] + _SCATTER[-1:],
+                         ids=[f.__name__ for f, _ in _SCATTER[:4] + _SCATTER[5:6] + _SCATTER[-1:]])
 def test_scatter_hessian_and_grad_of_grad(fn, args):
     x, v = args
     rng = np.random.default_rng(3)
