@@ -16,6 +16,10 @@ import numpy as np
 __all__ = [
     "unbroadcast",
     "unbroadcast_to",
+    "det_grad_tangent",
+    "memory_order",
+    "last_writes",
+    "write_back",
     "getitem_grad_to",
     "unconcatenate_to",
     "power_term",
@@ -506,6 +510,34 @@ def _is_basic_index(index: Any) -> bool:
     )
 
 
+def memory_order(a: Any, order: Any = "C", shape: Any = None) -> str:
+    """The index order, "C" or "F", in which ``np.reshape(a, shape, order)`` or
+    ``np.ravel(a, order)`` reads ``a`` and writes its result: what their derivatives must
+    move the cotangent back in.
+
+    ``"A"`` and ``"K"`` pick an order from ``a``'s memory layout, which srcdiff does not
+    keep (a copy-on-write assignment makes a C-ordered copy): they are taken only where
+    C and Fortran order agree, for ``a`` and for the result ``shape`` alike (at most one
+    axis longer than 1), and refused elsewhere.
+
+    >>> memory_order(np.ones((2, 3)), "F"), memory_order(np.ones((1, 3)), "A", (3,))
+    ('F', 'C')
+    """
+    key = "C" if order is None else str(order).upper()
+    if key in ("C", "F"):
+        return key
+    if key not in ("A", "K"):
+        raise ValueError(f"order must be one of 'C', 'F', 'A' or 'K', not {order!r}")
+    shapes = [np.shape(a)] + ([] if shape is None else [tuple(shape)])
+    if all(sum(n > 1 for n in s) <= 1 for s in shapes):
+        return "C"
+    raise NotImplementedError(
+        f"srcdiff: the derivative of a reshape or ravel with order={order!r} depends on the "
+        f"memory layout of the array (shape {np.shape(a)}), which srcdiff does not keep; "
+        "write order='C' or order='F'"
+    )
+
+
 def getitem_grad(g: Any, x: Any, index: Any) -> Any:
     """Cotangent of ``x`` in ``x[index]``.
 
@@ -720,9 +752,22 @@ def _is_float_like(x: Any) -> bool:
     return isinstance(x, float)
 
 
-def seq_sum_grad(g: Any, items: Any) -> list:
-    """Cotangents of the items of builtin ``sum(items)``: ``g`` for each, unbroadcast."""
-    return [unbroadcast(g, item) for item in items]
+def seq_sum_grad(g: Any, items: Any) -> Any:
+    """Cotangents of the items of builtin ``sum(items)``: ``g`` for each, unbroadcast.
+
+    ``items`` a list or tuple gives a list; an array, whose items ``sum`` adds are its
+    rows along the first axis, gives an array of its shape (each row's cotangent).
+
+    >>> seq_sum_grad(np.array([1.0, 2.0]), np.ones((3, 2))).tolist()
+    [[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]
+    """
+    if isinstance(items, (list, tuple)):
+        return [unbroadcast(g, item) for item in items]
+    shape = np.shape(items)
+    if shape[0] == 0:
+        return np.zeros(shape, dtype=np.result_type(items, 1.0))
+    row = unbroadcast_to(g, shape[1:])
+    return np.array(np.broadcast_to(row, shape))  # writable, not a read-only view
 
 
 
@@ -748,10 +793,57 @@ def inner_grad_b(g: Any, a: Any, b: Any) -> Any:
     return np.tensordot(g, a, axes=(lead, lead))
 
 
-def det_grad(g: Any, a: Any, out: Any) -> Any:
-    """Cotangent of ``np.linalg.det``: ``g det(A) inv(A)^T``."""
-    scale = np.expand_dims(np.expand_dims(g * out, -1), -1)
-    return scale * np.swapaxes(np.linalg.inv(a), -1, -2)
+def det_grad(g: Any, a: Any) -> Any:
+    """Cotangent of ``a`` in ``np.linalg.det(a)``: ``g`` times the cofactor matrix of
+    ``a`` (the transposed adjugate, ``det(A) inv(A)^T`` where ``A`` is invertible, and
+    finite where it is not).  From the SVD ``A = U S V^T``: ``cof(A) = det(U) det(V)
+    U diag(c) V^T`` with ``c_i`` the product of the singular values but ``s_i``.
+
+    >>> det_grad(1.0, np.array([[1.0, 2.0], [2.0, 4.0]])).round(12).tolist()
+    [[4.0, -2.0], [-2.0, 1.0]]
+    """
+    u, s, vt = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vt)  # +-1
+    scale = np.expand_dims(np.expand_dims(g * sign, -1), -1)
+    return scale * (u * np.expand_dims(_products_of_others(s), -2)) @ vt
+
+
+def _products_of_others(s: Any) -> Any:
+    """``prod_{j != i} s_j`` along the last axis, without dividing (exact with zeros):
+    the product of the entries before ``i`` times the product of those after it."""
+    ones = np.ones_like(s[..., :1])
+    before = np.cumprod(np.concatenate([ones, s[..., :-1]], axis=-1), axis=-1)
+    after = np.flip(np.cumprod(np.concatenate([ones, np.flip(s, -1)[..., :-1]], axis=-1), axis=-1), -1)
+    return before * after
+
+
+def _products_of_pairs(s: Any) -> Any:
+    """``P[..., i, j] = prod_{l != i, j} s_l`` for ``i != j``, and 0 on the diagonal."""
+    n = np.shape(s)[-1]
+    i, j, k = np.ogrid[:n, :n, :n]
+    keep = (k != i) & (k != j)
+    p = np.prod(np.where(keep, np.expand_dims(np.expand_dims(s, -2), -2), 1.0), axis=-1)
+    return p * (1.0 - np.eye(n))
+
+
+def det_grad_tangent(g: Any, a: Any, t: Any) -> Any:
+    """Derivative of ``det_grad(g, a)`` along ``t`` (``g`` fixed): ``g`` times the Hessian
+    of the determinant applied to ``t``, exact at singular matrices too.  It is
+    symmetric, so it is also ``det_grad``'s adjoint in ``a``.
+
+    With ``A = U S V^T`` and ``M = U^T t V``, ``d cof(A) = det(U) det(V) U d cof(S) V^T``,
+    where ``d cof(S)[i, j] = -M[j, i] P[i, j]`` off the diagonal and
+    ``sum_k P[i, k] M[k, k]`` on it, ``P[i, j]`` the product of the singular values but
+    ``s_i`` and ``s_j`` (the polynomial limit of ``det(S) (tr(S^-1 M) S^-1 - S^-1 M^T S^-1)``).
+    """
+    u, s, vt = np.linalg.svd(a)
+    sign = np.linalg.det(u) * np.linalg.det(vt)
+    m = _swap(u) @ t @ _swap(vt)
+    p = _products_of_pairs(s)
+    on_diagonal = p @ np.expand_dims(np.diagonal(m, axis1=-2, axis2=-1), -1)  # (..., n, 1)
+    dcof = on_diagonal * np.eye(np.shape(s)[-1]) - _swap(m) * p
+    scale = np.expand_dims(np.expand_dims(g * sign, -1), -1)
+    return scale * (u @ dcof @ vt)
 
 
 def solve_grad_b(g: Any, a: Any, b: Any = None) -> Any:
@@ -889,14 +981,61 @@ def setitem_grad_x(g: Any, index: Any) -> Any:
 
 def setitem_grad_value(g: Any, index: Any, value: Any) -> Any:
     """Cotangent of ``value`` in ``setitem(x, index, value)``: what reached the entries it
-    was written to (summed back over broadcasting)."""
+    was written to (summed back over broadcasting).
+
+    Where an integer array index names an entry more than once, NumPy keeps the last of
+    the values written there; the earlier ones get no cotangent.
+
+    >>> setitem_grad_value(np.array([1.0, 2.0, 3.0]), np.array([0, 0, 2]), np.ones(3)).tolist()
+    [0.0, 1.0, 3.0]
+    """
     if g is None:
         return None
     if isinstance(g, dict):
         return g.get(index)
     if isinstance(g, list):
         return g[index]
-    return unbroadcast(g[index], value)
+    part = g[index]
+    if not _cannot_repeat(index):
+        part = np.where(last_writes(np.shape(g), index), part, 0.0)
+    return unbroadcast(part, value)
+
+
+def _cannot_repeat(index: Any) -> bool:
+    """Whether ``index`` names each entry at most once: basic indices and a boolean mask."""
+    return _is_basic_index(index) or getattr(index, "dtype", None) == np.bool_
+
+
+def last_writes(shape: tuple, index: Any) -> Any:
+    """For ``x[index] = value`` on an array of ``shape``: a boolean array shaped like
+    ``x[index]``, True where that element of the (broadcast) value is the one NumPy leaves
+    in its entry (the last one written there).  Found by writing the elements' positions
+    with the same index, so it follows NumPy's own order of writes.
+
+    >>> last_writes((3,), np.array([0, 2, 0])).tolist()
+    [False, True, True]
+    """
+    written = np.zeros(shape, dtype=np.intp)
+    picked_shape = np.shape(written[index])
+    order = np.reshape(np.arange(int(np.prod(picked_shape, dtype=np.intp)), dtype=np.intp), picked_shape)
+    written[index] = order
+    return written[index] == order
+
+
+def write_back(h: Any, like: Any, index: Any) -> Any:
+    """Zeros shaped like ``like`` with ``h`` written at ``index`` (``h`` broadcast, the last
+    write winning where an index repeats): the adjoint of ``setitem_grad_value``, which
+    reads the entries that the last writes reached.  For a container ``like``, a container
+    with ``h`` at ``index`` and None (zero) elsewhere.
+
+    >>> write_back(np.array([1.0, 2.0, 3.0]), np.zeros(3), np.array([0, 0, 2])).tolist()
+    [2.0, 0.0, 3.0]
+    """
+    if h is None or isinstance(like, (dict, list, tuple)):
+        return getitem_grad(h, like, index)
+    out = np.zeros_like(like, dtype=np.result_type(like, h, 1.0))
+    out[index] = h
+    return out
 
 
 def _same_memory(a: Any, b: Any) -> bool:

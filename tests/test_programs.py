@@ -1033,8 +1033,9 @@ class Builder:
         """``a[i] = e`` (or a slice) for an array ``a`` that no other name shares."""
         shape = np.shape(self.env[name])
         options = ["0", "-1"]
-        if shape[0] >= 2:
-            options += ["1:", ":-1", "::2"]
+        if shape[0] >= 2:  # a stepped slice, or (no draw more) an index naming entry 1 twice,
+            # which keeps the last value written to it
+            options += ["1:", ":-1", "::2" if shape[0] % 2 else "[1, 0, 1]"]
         if len(shape) >= 2:
             options += [":, 0", "..., -1", "0, -1"]
             if shape[1] >= 2:
@@ -1626,7 +1627,8 @@ CONSTRUCTS = ("+=", "-=", "*=", ", ", "np.where(", "np.maximum(", "np.minimum(",
               # matrix products, containers, building arrays, model-like patterns
               " @ ", "np.dot(", ".T @ ", 'params["', "layers[", "for layer in layers:", "for row in ",
               "np.stack(", "np.concatenate(", "hs = []", ".append(", "np.zeros(", "np.copy(",
-              ".copy()", "] = ", "[i] = ", "] += ", "layers[i]", "axis=0", "axis=-1", ".mean(", "np.min(",
+              ".copy()", "] = ", "[i] = ", "] += ", "[[1, 0, 1]]", "layers[i]", "axis=0", "axis=-1", ".mean(",
+              "np.min(",
               "np.var(", ".prod(",
               ", 0.0)", "(0.01 * ", "- np.max(", "np.log(np.sum(")
 

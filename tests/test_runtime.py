@@ -606,8 +606,48 @@ def _well_conditioned(shape: tuple, rng: np.random.Generator) -> np.ndarray:
 @pytest.mark.parametrize("shape", [(1, 1), (3, 3), (2, 3, 3), (2, 2, 2, 2)])
 def test_det_grad(shape):
     a = _well_conditioned(shape, np.random.default_rng(14))
-    out = np.linalg.det(a)
-    assert_vjp(np.linalg.det, a, lambda u: runtime.det_grad(u, a, out))
+    assert_vjp(np.linalg.det, a, lambda u: runtime.det_grad(u, a))
+
+
+def _singular(shape: tuple, rng: np.random.Generator, rank_drop: int = 1) -> np.ndarray:
+    """Normal square matrices whose last ``rank_drop`` columns mix the others."""
+    a = rng.normal(size=shape)
+    n = shape[-1]
+    a[..., n - rank_drop:] = a[..., :n - rank_drop] @ rng.normal(size=(n - rank_drop, rank_drop))
+    return a
+
+
+@covers("det_grad")
+def test_det_grad_at_singular_matrices_by_hand():
+    # cof([[a, b], [c, d]]) = [[d, -c], [-b, a]], whatever the determinant
+    np.testing.assert_allclose(runtime.det_grad(2.0, np.array([[1.0, 2.0], [2.0, 4.0]])),
+                               [[8.0, -4.0], [-4.0, 2.0]], atol=1e-14)
+    np.testing.assert_allclose(runtime.det_grad(1.0, np.zeros((3, 3))), np.zeros((3, 3)))
+    np.testing.assert_allclose(runtime.det_grad(np.array([1.0, 3.0]), np.array([[[2.0]], [[0.0]]])),
+                               [[[1.0]], [[3.0]]])
+
+
+@covers("det_grad")
+@pytest.mark.parametrize("shape, drop", [((3, 3), 1), ((4, 4), 2), ((2, 3, 3), 1), ((2, 2), 1)])
+def test_det_grad_at_singular_matrices(shape, drop):
+    a = _singular(shape, np.random.default_rng(15), drop)
+    assert_vjp(np.linalg.det, a, lambda u: runtime.det_grad(u, a))
+
+
+@covers("det_grad_tangent")
+@pytest.mark.parametrize("shape, drop", [((3, 3), 0), ((3, 3), 1), ((4, 4), 2), ((2, 3, 3), 1), ((1, 1), 0)])
+def test_det_grad_tangent_is_the_derivative_of_det_grad(shape, drop):
+    rng = np.random.default_rng(16)
+    a = _singular(shape, rng, drop) if drop else rng.normal(size=shape)
+    g = _rand(shape[:-2], rng)
+    t = rng.normal(size=shape)
+    eps = 1e-6
+    want = (runtime.det_grad(g, a + eps * t) - runtime.det_grad(g, a - eps * t)) / (2 * eps)
+    np.testing.assert_allclose(runtime.det_grad_tangent(g, a, t), want, atol=1e-7)
+    # symmetric (a Hessian): <s, H t> == <H s, t>
+    s = rng.normal(size=shape)
+    lhs = np.sum(s * runtime.det_grad_tangent(1.0, a, t))
+    np.testing.assert_allclose(lhs, np.sum(runtime.det_grad_tangent(1.0, a, s) * t), rtol=1e-10)
 
 
 @covers("solve_grad_a", "solve_grad_b")
@@ -901,6 +941,25 @@ def test_seq_sum_grad(shapes):
     assert_vjp(lambda vs: sum(vs), items, lambda u: runtime.seq_sum_grad(u, items), linear=True)
 
 
+@covers("seq_sum_grad")
+@pytest.mark.parametrize("shape", [(1,), (4,), (3, 2), (2, 3, 2)])
+def test_seq_sum_grad_of_an_array_adds_its_rows(shape):
+    items = _rand(shape, np.random.default_rng(26))
+    got = runtime.seq_sum_grad(np.ones(shape[1:]), items)
+    assert isinstance(got, np.ndarray) and got.shape == shape
+    assert_vjp(lambda vs: sum(vs), items, lambda u: runtime.seq_sum_grad(u, items), linear=True)
+
+
+@covers("seq_sum_grad")
+def test_seq_sum_grad_of_an_array_with_a_broadcast_start_and_of_an_empty_one():
+    # sum(items, start) for items (3, 2) and start (4, 1, 2): rows of shape (2,) added to
+    # (4, 1, 2) give (4, 1, 2); each row's cotangent sums g over the broadcast axes
+    g = np.arange(8.0).reshape(4, 1, 2)
+    got = runtime.seq_sum_grad(g, np.ones((3, 2)))
+    np.testing.assert_array_equal(got, np.broadcast_to(g.sum(axis=(0, 1)), (3, 2)))
+    np.testing.assert_array_equal(runtime.seq_sum_grad(1.0, np.ones((0, 2))), np.zeros((0, 2)))
+
+
 @covers("sort_tangent")
 @pytest.mark.parametrize("shape, axis", [((5,), -1), ((3, 4), -1), ((3, 4), 0), ((3, 4), None),
                                          ((2, 3, 4), 1)])
@@ -1005,6 +1064,16 @@ def test_setitem_copies_containers():
     ((3, 4), (slice(None), 2), (3,)),
     ((3, 4), (slice(None), slice(1, 3)), (2,)),
     ((3, 4), (slice(None), slice(1, 3)), (3, 1)),
+    # repeated entries: NumPy keeps the last value written to each
+    ((5,), np.array([1, 1, 3]), (3,)),
+    ((5,), np.array([1, 1, 3]), ()),
+    ((5,), np.array([4, -1, 0, 4]), (4,)),
+    ((3, 4), np.array([2, 0, 2]), (3, 4)),
+    ((3, 4), np.array([2, 0, 2]), (3, 1)),
+    ((3, 4), (np.array([0, 0, 2]), np.array([1, 1, 3])), (3,)),
+    ((3, 4), (slice(1, None), np.array([3, 3])), (2, 2)),
+    ((2, 3, 4), (np.array([1, 1]), slice(None), np.array([0, 0])), (2, 3)),
+    ((2, 3, 4), (np.array([1, 1]), slice(None), np.array([0, 0])), (3,)),
 ])
 def test_setitem_grads_are_the_adjoint_of_setitem(shape, index, value_shape):
     rng = np.random.default_rng(27)
@@ -1024,6 +1093,59 @@ def test_setitem_grads_of_containers():
     assert runtime.setitem_grad_value({"b": 2.0}, "a", 0.5) is None
     assert runtime.setitem_grad_x(None, 0) is None
     assert runtime.setitem_grad_value(None, 0, 1.0) is None
+
+
+@covers("setitem_grad_value", "last_writes")
+def test_setitem_grad_value_of_repeated_entries_by_hand():
+    # x[[0, 0, 2]] = value leaves value[1] in x[0] and value[2] in x[2]
+    g = np.array([10.0, 20.0, 30.0])
+    index = np.array([0, 0, 2])
+    np.testing.assert_array_equal(runtime.last_writes((3,), index), [False, True, True])
+    np.testing.assert_array_equal(runtime.setitem_grad_value(g, index, np.ones(3)), [0.0, 10.0, 30.0])
+    assert runtime.setitem_grad_value(g, index, 1.0) == 40.0  # a scalar written to two entries
+    # two-dimensional: x[[1, 1], :] = rows keeps the second row
+    g2 = np.arange(8.0).reshape(2, 4)
+    np.testing.assert_array_equal(runtime.setitem_grad_value(g2, np.array([1, 1]), np.ones((2, 4))),
+                                  [[0.0] * 4, [4.0, 5.0, 6.0, 7.0]])
+
+
+@covers("write_back")
+@pytest.mark.parametrize("shape, index, value_shape", [
+    ((5,), np.array([1, 1, 3]), (3,)),
+    ((5,), np.array([1, 1, 3]), ()),
+    ((3, 4), np.array([2, 0, 2]), (3, 1)),
+    ((3, 4), (np.array([0, 0, 2]), np.array([1, 1, 3])), (3,)),
+    ((3, 4), (slice(1, None), np.array([3, 3])), (2, 2)),
+    ((3, 4), 1, (4,)),
+])
+def test_write_back_is_the_adjoint_of_setitem_grad_value(shape, index, value_shape):
+    rng = np.random.default_rng(28)
+    like, value = np.zeros(shape), _rand(value_shape, rng)
+    assert_vjp(lambda h: runtime.write_back(h, like, index), value,
+               lambda u: runtime.setitem_grad_value(u, index, value), linear=True)
+
+
+@covers("write_back")
+def test_write_back_by_hand_and_containers():
+    got = runtime.write_back(np.array([1.0, 2.0, 3.0]), np.zeros(4), np.array([3, 3, 0]))
+    np.testing.assert_array_equal(got, [3.0, 0.0, 0.0, 2.0])
+    assert runtime.write_back(2.0, [1.0, 1.0], 1) == [None, 2.0]
+    assert runtime.write_back(None, np.zeros(2), 0) is None
+
+
+@covers("memory_order")
+def test_memory_order():
+    a = np.ones((2, 3))
+    assert runtime.memory_order(a, "C") == "C" and runtime.memory_order(a, "F") == "F"
+    assert runtime.memory_order(a, "f") == "F" and runtime.memory_order(a.T, "C") == "C"
+    # "A" and "K" only where C and Fortran order agree, for the input and the result
+    assert runtime.memory_order(np.ones((1, 3)), "A", (3, 1)) == "C"
+    assert runtime.memory_order(np.ones(4), "K") == "C"
+    for arr, order, shape in [(a, "A", None), (a.T, "K", None), (np.ones(6), "A", (2, 3))]:
+        with pytest.raises(NotImplementedError, match="order='C' or order='F'"):
+            runtime.memory_order(arr, order, shape)
+    with pytest.raises(ValueError, match="order must be"):
+        runtime.memory_order(a, "X")
 
 
 @covers("setitem_grad_x")

@@ -134,6 +134,23 @@ def _check_expressions(source: Source, stmt: gast.AST) -> None:
                 elif kw.arg == "out":
                     _reject(source, kw.value, "the out= argument (writing into an existing array)",
                             "assign the result to a new name instead")
+            _check_layout_order(source, node)
+
+
+# Reshapes whose order="A" or "K" picks C or Fortran order by the array's memory layout,
+# which srcdiff does not keep (an assignment into an entry makes a C-ordered copy).
+_ORDERED = {"reshape", "ravel", "flatten"}
+
+
+def _check_layout_order(source: Source, call: gast.Call) -> None:
+    if not (isinstance(call.func, gast.Attribute) and call.func.attr in _ORDERED):
+        return
+    orders = [kw.value for kw in call.keywords if kw.arg == "order"]
+    orders += [a for a in call.args if isinstance(a, gast.Constant) and isinstance(a.value, str)]
+    for order in orders:
+        if isinstance(order, gast.Constant) and str(order.value).upper() in ("A", "K"):
+            _reject(source, order, f"{call.func.attr} with order={order.value!r} (an order that "
+                    "follows the array's memory layout)", "write order='C' or order='F'")
 
 
 def _check_target(source: Source, target: gast.expr) -> None:

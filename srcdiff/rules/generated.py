@@ -53,6 +53,24 @@ def _values(*shape: int) -> Fixed:
 
 
 _WELL = _WellConditioned(-1.0, 1.0)
+
+
+class _RankDeficient(Domain):
+    """Square matrices uniform in [low, high] with the last column replaced by a mix of
+    the others: rank n - 1, singular.  In a stack, the matrices after the first are
+    singular and the first is not, so one case covers both.  (1 x 1: uniform.)"""
+
+    def sample(self, rng: np.random.Generator, shape: tuple) -> np.ndarray:
+        r = rng.uniform(self.low, self.high, size=shape)
+        if shape[-1] > 1:
+            mixed = r[..., :-1] @ rng.uniform(self.low, self.high, size=shape[-1] - 1)
+            singular = np.arange(int(np.prod(shape[:-2], dtype=int))).reshape(shape[:-2]) > 0 \
+                if len(shape) > 2 else True
+            r[..., -1] = np.where(np.expand_dims(singular, -1), mixed, r[..., -1])
+        return r
+
+
+_RANK_DEFICIENT = _RankDeficient(-1.0, 1.0)
 _TRAPEZOID = "np.trapezoid" if hasattr(np, "trapezoid") else "np.trapz"
 
 nondifferentiable(rt.seed, signature="seed(out, where)", discrete=("where",),
@@ -251,14 +269,15 @@ rule(rt.einsum_grad, "einsum_grad(v, subscripts, operands, i)",
 
 # ---- linear algebra --------------------------------------------------------------------------
 
-# det_grad(v, a, d) = v d A^-T: linear in v and d; d(A^-T) = -A^-T dA^T A^-T.
-rule(rt.det_grad, "det_grad(v, a, d)",
-     v="np.sum(g * np.swapaxes(np.linalg.inv(a), -1, -2), axis=(-2, -1)) * d",
-     a="-np.swapaxes(np.linalg.inv(a), -1, -2) @ np.swapaxes(g, -1, -2) @ det_grad(v, a, d)",
-     d="np.sum(g * np.swapaxes(np.linalg.inv(a), -1, -2), axis=(-2, -1)) * v",
-     tangents={"v": "det_grad(t, a, d)", "d": "det_grad(v, a, t)",
-               "a": "-det_grad(v, a, d) @ np.swapaxes(np.linalg.solve(a, t), -1, -2)"},
-     domain={"a": _WELL}, cases=[Case(((), (3, 3), ())), Case(((2,), (2, 3, 3), (2,)))])
+# det_grad(v, a) = v cof(a) is linear in v; its derivative in a is v times the Hessian of
+# det (det_grad_tangent), symmetric, so that is its adjoint as well.  Sampled at singular
+# matrices as well as at invertible ones.
+rule(rt.det_grad, "det_grad(v, a)",
+     v="np.sum(g * det_grad(np.ones_like(v), a), axis=(-2, -1))", a="det_grad_tangent(v, a, g)",
+     tangents={"v": "det_grad(t, a)", "a": "det_grad_tangent(v, a, t)"},
+     domain={"a": _RANK_DEFICIENT},
+     cases=[Case(((), (3, 3))), Case(((2,), (2, 3, 3))), Case(((), (4, 4))), Case(((), (1, 1))),
+            Case(((), (2, 2)))])
 rule(rt.slogdet_grad, "slogdet_grad(v, a)",
      v="(None, np.sum(g * np.swapaxes(np.linalg.inv(a), -1, -2), axis=(-2, -1)))",
      a="-np.swapaxes(np.linalg.inv(a), -1, -2) @ np.swapaxes(g, -1, -2) @ slogdet_grad(v, a)",
@@ -465,16 +484,32 @@ rule(rt.setitem_grad_x, "setitem_grad_x(v, index)", v="setitem_grad_x(g, index)"
      cases=[Case(((4,), Fixed(1))), Case(((3, 4), Fixed((slice(None), 2)))),
             Case(((5,), Fixed(np.array([0, 2])))),
             Case(([(3,), ()], Fixed(0)))])
-rule(rt.setitem_grad_value, "setitem_grad_value(v, index, value)", v="getitem_grad(g, v, index)",
+# setitem_grad_value reads the entries the last writes reached (an index may repeat);
+# write_back writes there (the last write winning again): each is the other's adjoint.
+_REPEATS = Fixed(np.array([0, 2, 0]))
+rule(rt.setitem_grad_value, "setitem_grad_value(v, index, value)", v="write_back(g, v, index)",
      tangents={"v": "setitem_grad_value(t, index, value)"}, tree_out=True, sparse=True,
      cases=[Case(((4,), Fixed(1), Fixed(0.0))), Case(((3, 4), Fixed((slice(None), 2)), _ones(3))),
             Case(((3, 4), Fixed(np.array([0, 2])), _ones(4))),
             Case(((3, 4), Fixed(np.array([0, 2])), Fixed(1.0))),
+            Case(((4,), _REPEATS, _ones(3))), Case(((4,), _REPEATS, Fixed(1.0))),
+            Case(((3, 4), Fixed((np.array([1, 1]), np.array([2, 2]))), _ones(2))),
+            Case(((3, 4), Fixed((slice(None), np.array([3, 0, 3]))), _ones(3, 3))),
+            Case(((3, 4), _REPEATS, _ones(3, 1))),
             Case(([(3,), ()], Fixed(1), Fixed(2.0)))])
+rule(rt.write_back, "write_back(h, like, index)", h="setitem_grad_value(g, index, h)",
+     tangents={"h": "write_back(t, like, index)"}, tree_out=True, sparse=True,
+     cases=[Case(((3,), _ones(4), _REPEATS)), Case(((), _ones(4), _REPEATS)),
+            Case(((2,), _ones(3, 4), Fixed((np.array([1, 1]), np.array([2, 2]))))),
+            Case(((3, 1), _ones(3, 4), _REPEATS)), Case(((4,), _ones(3, 4), Fixed(1))),
+            Case(((), Fixed([1.0, 2.0]), Fixed(1)))])
+nondifferentiable(rt.last_writes, rt.memory_order)
 rule(rt.seq_sum_grad, "seq_sum_grad(v, items)", v="unbroadcast(sum(tree_fill(g, out)), v)",
      tangents={"v": "seq_sum_grad(t, items)"}, tree_out=True,
      cases=[Case(((3,), Fixed([np.ones(3), np.ones(3)]))),
-            Case(((2, 3), Fixed([np.ones(3), np.ones((2, 3)), 1.0])))])
+            Case(((2, 3), Fixed([np.ones(3), np.ones((2, 3)), 1.0]))),
+            Case(((3,), _ones(4, 3))), Case(((2, 3), _ones(4, 3))), Case(((), _ones(2))),
+            Case(((), _ones(1)))])
 rule(rt.unconcatenate, "unconcatenate(v, arrays, axis=0)", v="np.concatenate(tree_fill(g, out), axis)",
      tangents={"v": "unconcatenate(t, arrays, axis)"}, tree_out=True,
      cases=[Case(((5,), Fixed([np.ones(2), np.ones(3)]))),

@@ -48,9 +48,10 @@ rule(np.inner, "inner(a, b)", a="inner_grad_a(g, a, b)", b="inner_grad_b(g, a, b
 rule(np.linalg.inv, "inv(a)",
      a="-np.swapaxes(out, -1, -2) @ g @ np.swapaxes(out, -1, -2)",
      cases=[Case(((3, 3),)), Case(((2, 3, 3),))], domain=Domain(-1.0, 1.0))
-# d det(A) = det(A) tr(inv(A) dA)
-rule(np.linalg.det, "det(a)", a="det_grad(g, a, out)",
-     cases=[Case(((3, 3),)), Case(((2, 2, 2),))])
+# d det(A) = tr(adj(A) dA): the cofactor matrix (det(A) inv(A)^T where A is invertible),
+# computed from the SVD so that it is exact at singular matrices too.
+rule(np.linalg.det, "det(a)", a="det_grad(g, a)",
+     cases=[Case(((3, 3),)), Case(((2, 2, 2),)), Case(((1, 1),)), Case(((2, 3, 3),))])
 rule(np.linalg.solve, "solve(a, b)", a="solve_grad_a(g, a, out)", b="solve_grad_b(g, a, b)",
      cases=[Case(((3, 3), (3,))), Case(((3, 3), (3, 2))), Case(((2, 3, 3), (3,))), Case(((2, 3, 3), (3, 2))),
             Case(((3, 3), (2, 3, 2)))])

@@ -84,7 +84,10 @@ rule(
     builtins.sum, "sum(items, start=0)",
     items="seq_sum_grad(g, items)", start="unbroadcast(g, start)",
     seq=("items",),
-    cases=[Case(([(), (), ()],)), Case(([(3,), (3,)],)), Case(([(3,), (3,)], (3,)))],
+    # an array's items are its rows along the first axis
+    cases=[Case(([(), (), ()],)), Case(([(3,), (3,)],)), Case(([(3,), (3,)], (3,))),
+           Case(((1,),)), Case(((4,),)), Case(((3, 2),)), Case(((2, 3, 2),)), Case(((3, 2), (2,))),
+           Case(((3, 2), (4, 1, 2))), Case(((3,), ())), Case(([(), (2,), ()], (2, 2)))],
 )
 rule(builtins.pow, "pow(x, y)", x="g * y * x ** (y - 1)", y="g * out * math.log(x)",
      domain={"x": POSITIVE}, cases=[Case(((), ()))])

@@ -23,7 +23,7 @@ tangent(np.dot, a="np.dot(t, b)", b="np.dot(a, t)")
 tangent(np.outer, a="np.outer(t, b)", b="np.outer(a, t)")
 tangent(np.inner, a="np.inner(t, b)", b="np.inner(a, t)")
 tangent(np.linalg.inv, a="-out @ t @ out")
-tangent(np.linalg.det, a="out * np.trace(np.linalg.solve(a, t), axis1=-2, axis2=-1)")
+tangent(np.linalg.det, a="np.sum(det_grad(1.0, a) * t, axis=(-2, -1))")  # exact where a is singular
 # d solve(A, b) = -A^-1 dA x: rhs_matmul multiplies a stack of vectors x as well as of
 # matrices, and solve_grad_b(y, A^T) solves A z = y for either.
 tangent(np.linalg.solve, a="-solve_grad_b(rhs_matmul(t, out, a), np.swapaxes(a, -1, -2))",
@@ -48,6 +48,12 @@ _RESHAPE = "np.reshape(t, np.shape(out))"
 for _fn in (np.reshape, np.ravel, np.expand_dims, np.squeeze, np.atleast_1d, np.atleast_2d,
             np.atleast_3d):
     tangent(_fn, a=_RESHAPE)
+# (order as in the adjoints, rules/shape.py)
+_RESHAPE_IN_ORDER = ("np.reshape(t, np.shape(out)) if order == 'C' else "
+                     "np.reshape(t, np.shape(out), order='F') if order == 'F' else "
+                     "np.reshape(t, np.shape(out), order=memory_order(a, order, np.shape(out)))")
+tangent(np.reshape, a=_RESHAPE_IN_ORDER)
+tangent(np.ravel, a=_RESHAPE_IN_ORDER)
 tangent(np.transpose, a="np.transpose(t, axes)")
 tangent(np.swapaxes, a="np.swapaxes(t, axis1, axis2)")
 tangent(np.moveaxis, a="np.moveaxis(t, source, destination)")
