@@ -177,6 +177,7 @@ def _front(fn: Callable, kinds: dict | None = None
 
 
 _SUMMARIES: dict = {}  # code -> effects.Summary of a user function, once known
+_REFUSED: dict = {}  # code -> the srcdiff error its analysis raised (it is refused when differentiated)
 _ASSUMED: dict = {}  # code -> the Summary assumed for a call inside its own analysis
 
 
@@ -196,8 +197,9 @@ def summarize(fn: Callable) -> effects.Summary | None:
         for _ in range(len(params) + 1):  # the writes grow until they hold for the recursive calls
             try:
                 summary = lower_effects(fn).summary
-            except SrcdiffError:
-                summary = None  # its own errors are reported when it is differentiated
+            except SrcdiffError as exc:
+                summary = None  # reported where a differentiated value reaches a call of it
+                _REFUSED[code] = exc
                 break
             if summary.writes <= _ASSUMED[code].writes:
                 break
@@ -370,6 +372,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     batched = bool(optimize and arg_shapes) and hoist.hoist_products(program, arg_shapes, namer)
     _after("hoist", program)
     act = _after("activity", activity.analyze(program, wrt, kinds, arg_shapes))
+    _check_callees(program, act)
     specialized = act.specialized or batched
     extra: dict = {}
     if mode == "jvp":
@@ -419,6 +422,18 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
             "roots": [(r, _describe(_lookup_root(source.fn, r)[2])) for r in roots],
         })
     return Generated(function, shown, mode, wrt, _guard(source.fn, roots), specialized)
+
+
+def _check_callees(program: ir.Function, act: activity.Activity) -> None:
+    """A helper that a differentiated value reaches is transformed when the derivative
+    runs; if srcdiff refuses it, say so now, before anything runs."""
+    for stmt in ir.walk(program.body):
+        if (isinstance(stmt, ir.Assign) and stmt.target in act.active
+                and act.classes[stmt.target].kind == "user"):
+            code = getattr(stmt.value.callee, "__code__", None)
+            summarize(stmt.value.callee)
+            if code in _REFUSED:
+                raise _REFUSED[code]
 
 
 def _check_names(tree: gast.FunctionDef, source: parse.Source, helpers: dict) -> None:

@@ -199,7 +199,9 @@ def analyze(fn: ir.Function, summarize: Summarize | None = None, floats: frozens
         if isinstance(obj, ir.Attr):
             return first | reach(first)
         _check_function(stmt, call, obj)
-        if obj is runtime.setitem or obj is runtime.list_append:
+        if (obj is runtime.setitem or obj is runtime.list_append) and isinstance(call.fn, ir.Prim):
+            # (y[i] = v and ys.append(v) in the user's code; a call of setitem written in
+            # srcdiff's own code, differentiated again, makes a new value and writes nothing)
             writes.append((stmt, call.args[0], first, False))
             if len(call.args) > 1:
                 hold(first, reach(of(call.args[-1])))

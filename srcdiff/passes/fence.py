@@ -288,8 +288,10 @@ def check_complex(source: Source, res: Any = None, seen: set | None = None) -> N
 
 def _complex_literal(fdef: gast.FunctionDef) -> tuple | None:
     """(node, what) of the first complex literal or complex dtype string in ``fdef``."""
+    # (a step of 5j in np.r_[a:b:5j] or np.mgrid[...] counts points: not a complex number)
+    counts = {id(n.step) for n in gast.walk(fdef) if isinstance(n, gast.Slice) and n.step is not None}
     for node in gast.walk(fdef):
-        if isinstance(node, gast.Constant) and isinstance(node.value, complex):
+        if isinstance(node, gast.Constant) and isinstance(node.value, complex) and id(node) not in counts:
             return node, f"the complex literal {node.value!r}"
         if isinstance(node, gast.Call):
             name = node.func.attr if isinstance(node.func, gast.Attribute) else None

@@ -503,7 +503,13 @@ rule(rt.write_back, "write_back(h, like, index)", h="setitem_grad_value(g, index
             Case(((2,), _ones(3, 4), Fixed((np.array([1, 1]), np.array([2, 2]))))),
             Case(((3, 1), _ones(3, 4), _REPEATS)), Case(((4,), _ones(3, 4), Fixed(1))),
             Case(((), Fixed([1.0, 2.0]), Fixed(1)))])
-nondifferentiable(rt.last_writes, rt.memory_order)
+# which element of an assigned value NumPy keeps, and which order a reshape reads in: flags
+nondifferentiable(rt.last_writes, signature="last_writes(shape, index)", discrete=("shape", "index"),
+                  cases=[Case((Fixed((3,)), Fixed(np.array([0, 0, 2])))),
+                         Case((Fixed((2, 3)), Fixed((np.array([0, 0]), np.array([1, 1])))))])
+nondifferentiable(rt.memory_order, signature="memory_order(a, order='C', shape=None)",
+                  discrete=("order", "shape"), opaque=True,
+                  cases=[Case(((2, 3),), {"order": Fixed("F")}), Case(((4,),), {"order": Fixed("A")})])
 rule(rt.seq_sum_grad, "seq_sum_grad(v, items)", v="unbroadcast(sum(tree_fill(g, out)), v)",
      tangents={"v": "seq_sum_grad(t, items)"}, tree_out=True,
      cases=[Case(((3,), Fixed([np.ones(3), np.ones(3)]))),
