@@ -149,6 +149,10 @@ def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
     if isinstance(value, ir.Call) and value.args:
         obj = _callee_object(value)
         first = value.args[0]
+        if obj in (operator.add, operator.mul) and any(
+                isinstance(a, (ir.Lst, ir.Tup)) or isinstance(a, ir.Var) and kinds.get(a.id) == "tree"
+                for a in value.args):
+            return "tree"  # xs + ys, [0.0] * n: a list
         passes_through = (obj in (operator.getitem, runtime.as_sequence, runtime.setitem)
                           or obj == ir.Method("copy"))
         if passes_through and isinstance(first, ir.Var):
@@ -211,10 +215,18 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | N
                     changed = True
     # a max that only shifts a logsumexp or softmax changes no result: a constant
     active = varied & useful - invariance.shift_invariant(fn)
+    lists = _lists(fn)
 
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign) and stmt.target in active:
             _check_differentiable(stmt, classes[stmt.target], active)
+            if stmt.target in lists and isinstance(stmt.value, ir.Call) \
+                    and stmt.value.callee in (operator.add, operator.mul):
+                raise NonDifferentiableError(
+                    "srcdiff does not differentiate joining or repeating lists (xs + ys, xs * n) "
+                    "that hold differentiated values", stmt.loc,
+                    hint="build the list with append in a loop, or join arrays with np.concatenate "
+                    "or np.tile")
     classes_of_shapes = shape_classes(fn, kinds)
     specialized = False
     if arg_shapes:
@@ -223,6 +235,31 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | N
         classes_of_shapes = special
     return Activity(frozenset(varied), frozenset(useful), frozenset(active), kinds, classes,
                     classes_of_shapes, specialized)
+
+
+def _lists(fn: ir.Function) -> set:
+    """Names certainly holding a list or tuple: displays, appends, entries assigned, and
+    lists joined or repeated (``xs + ys``, ``[0.0] * n``)."""
+    lists: set = set()
+
+    def listy(atom: Any) -> bool:
+        return isinstance(atom, (ir.Lst, ir.Tup)) or isinstance(atom, ir.Var) and atom.id in lists
+
+    for _ in range(2):  # (a loop's join reads a list made further down its body)
+        for stmt in ir.walk(fn.body):
+            if isinstance(stmt, ir.Assign):
+                value = stmt.value
+                if isinstance(value, (ir.Lst, ir.Tup)) or isinstance(value, ir.Var) and listy(value):
+                    lists.add(stmt.target)
+                elif isinstance(value, ir.Call) and value.args:
+                    callee = value.callee
+                    if (callee in (runtime.list_append, runtime.setitem) and listy(value.args[0])
+                            or callee in (operator.add, operator.mul) and any(map(listy, value.args))):
+                        lists.add(stmt.target)
+            elif isinstance(stmt, (ir.If, ir.Loop)):
+                lists.update(phi.target for phi in stmt.phis if any(map(listy, phi.sources)))
+                lists.update(x for x, h in getattr(stmt, "exits", ()) if h in lists)
+    return lists
 
 
 def _merges(special: dict, generic: dict) -> bool:

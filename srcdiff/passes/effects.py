@@ -373,7 +373,9 @@ def _check_function(stmt: Any, call: ir.Call, obj: Any) -> None:
             and getattr(obj, "__objclass__", None) in (list, dict, set, np.ndarray):
         hint = f"call it on a local value, or compute a new value instead of {obj.__name__}"
     if hint is not None:
-        name = registry.printable_name(obj)
+        owner = getattr(obj, "__self__", None)
+        name = (f"np.{owner.__name__}.{obj.__name__}" if isinstance(owner, np.ufunc)
+                else registry.printable_name(obj))
         raise UnsupportedSyntaxError(f"{name} writes into an existing array or list, which srcdiff "
                                      "cannot differentiate", stmt.loc, hint=hint)
 

@@ -147,7 +147,14 @@ def _check_layout_order(source: Source, call: gast.Call) -> None:
         return
     orders = [kw.value for kw in call.keywords if kw.arg == "order"]
     orders += [a for a in call.args if isinstance(a, gast.Constant) and isinstance(a.value, str)]
+    receiver = call.func.value
+    if isinstance(receiver, gast.Name) and receiver.id in ("np", "numpy"):  # np.reshape(a, s, order)
+        position = 2 if call.func.attr == "reshape" else 1
+        orders += call.args[position:position + 1]
     for order in orders:
+        if not (isinstance(order, gast.Constant) and isinstance(order.value, str)):
+            _reject(source, order, f"{call.func.attr} with an order that is not written in the code",
+                    "write order='C' or order='F' as a literal")
         if isinstance(order, gast.Constant) and str(order.value).upper() in ("A", "K"):
             _reject(source, order, f"{call.func.attr} with order={order.value!r} (an order that "
                     "follows the array's memory layout)", "write order='C' or order='F'")
