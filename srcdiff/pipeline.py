@@ -156,19 +156,27 @@ def _cell(cell: Any) -> Any:
         return resolve.MISSING
 
 
-def _front(fn: Callable, kinds: dict | None = None
+def _lower(fn: Callable, observe: bool = False
            ) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
-    source = _after("parse", parse.parse(fn))
+    """parse through ssa (``observe``: showing each pass to the debug hook)."""
+    after = _after if observe else (lambda pass_name, program: program)
+    source = after("parse", parse.parse(fn))
     fence.check(source)
     used = {n.id for n in walk(source.node) if isinstance(n, gast.Name)}
     namer = Namer(used | set(registry.TEMPLATE_GLOBALS) | {"np", "math"})
-    tree = _after("jumps", jumps.lower(source.node, namer))
+    tree = after("jumps", jumps.lower(source.node, namer))
     res = resolve.resolve(source, tree)
-    _after("resolve", res)
+    after("resolve", res)
     tree, res = desugar.desugar(tree, res, namer)
-    _after("desugar", tree)
-    program = _after("anf", anf.lower(source, tree, res, namer))
-    program = _after("ssa", ssa.rename(program, namer))
+    after("desugar", tree)
+    program = after("anf", anf.lower(source, tree, res, namer))
+    program = after("ssa", ssa.rename(program, namer))
+    return source, program, namer, res
+
+
+def _front(fn: Callable, kinds: dict | None = None
+           ) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
+    source, program, namer, res = _lower(fn, observe=True)
     floats = frozenset(p for p, kind in (kinds or {}).items() if kind == "float")
     _after("effects", effects.analyze(program, summarize, floats))
     program = _after("cse", cse.eliminate(program))
@@ -212,15 +220,7 @@ def summarize(fn: Callable) -> effects.Summary | None:
 
 def lower_effects(fn: Callable) -> effects.Effects:
     """The effects analysis of ``fn`` (parse through ssa, then effects)."""
-    source = parse.parse(fn)
-    fence.check(source)
-    used = {n.id for n in walk(source.node) if isinstance(n, gast.Name)}
-    namer = Namer(used | set(registry.TEMPLATE_GLOBALS) | {"np", "math"})
-    tree = jumps.lower(source.node, namer)
-    res = resolve.resolve(source, tree)
-    tree, res = desugar.desugar(tree, res, namer)
-    program = ssa.rename(anf.lower(source, tree, res, namer), namer)
-    return effects.analyze(program, summarize)
+    return effects.analyze(_lower(fn)[1], summarize)
 
 
 _RETURNS_TUPLE: dict = {}
@@ -268,8 +268,10 @@ def _guess(node: gast.FunctionDef) -> dict:
 
 
 def lower_to_ir(fn: Callable) -> ir.Function:
-    """The SSA IR of ``fn`` (parse through ssa), for inspection and tests."""
-    return _front(fn)[1]
+    """The SSA IR of ``fn`` (parse through ssa, then cse), for inspection and tests; the
+    effects analysis, which may refuse it, is ``effects.analyze`` of it, or of
+    ``lower_effects``."""
+    return cse.eliminate(_lower(fn)[1])
 
 
 def _check_reserved(source: parse.Source, res: resolve.Resolution) -> None:

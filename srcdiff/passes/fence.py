@@ -152,6 +152,16 @@ def _check_layout_order(source: Source, call: gast.Call) -> None:
         position = 2 if call.func.attr == "reshape" else 1
         orders += call.args[position:position + 1]
     for order in orders:
+        if isinstance(order, gast.Name):  # a global or closure constant holds (the guard checks it)
+            value = source.globals.get(order.id)
+            if order.id in source.cells:
+                try:
+                    value = source.cells[order.id].cell_contents
+                except ValueError:
+                    value = None
+            if isinstance(value, str):
+                order = gast.Constant(value=value, kind=None)
+                gast.copy_location(order, call)
         if not (isinstance(order, gast.Constant) and isinstance(order.value, str)):
             _reject(source, order, f"{call.func.attr} with an order that is not written in the code",
                     "write order='C' or order='F' as a literal")

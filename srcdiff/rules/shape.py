@@ -10,20 +10,19 @@ from .registry import register_adjoint as rule
 _BACK = "np.reshape(g, np.shape(a))"
 # order="F" reads a (and writes the result) in Fortran index order: the cotangent goes
 # back in that same order.  "A" and "K" name C or F by a's memory layout, which srcdiff
-# does not keep: memory_order takes them where the two orders agree and refuses them
-# elsewhere.  The tests on order fold away when the call spells it as a literal.
+# does not keep: the fence refuses them where the call spells the order, and memory_order
+# takes them where the two orders agree (and stops elsewhere) in calls it cannot see.
+# The tests on order fold away when the call spells it as a literal.
 _BACK_IN_ORDER = ("np.reshape(g, np.shape(a)) if order == 'C' else "
                   "np.reshape(g, np.shape(a), order='F') if order == 'F' else "
                   "np.reshape(g, np.shape(a), order=memory_order(a, order, np.shape(out)))")
 _ORDER_CASES = [Case(((2, 3), Fixed((3, 2))), {"order": Fixed("F")}),
                 Case(((2, 3, 2), Fixed((4, 3))), {"order": Fixed("F")}),
-                Case(((2, 3), Fixed((3, 2, 1)), Fixed("F"))), Case(((2, 3), Fixed(6), Fixed("C"))),
-                Case(((1, 6), Fixed((6, 1)), Fixed("A"))), Case(((4,), Fixed((1, 4)), Fixed("A")))]
+                Case(((2, 3), Fixed((3, 2, 1)), Fixed("F"))), Case(((2, 3), Fixed(6), Fixed("C")))]
 rule(np.reshape, "reshape(a, shape=None, order='C', newshape=None)", a=_BACK_IN_ORDER,
      cases=[Case(((2, 3), Fixed((3, 2)))), Case(((2, 3), Fixed(-1)))] + _ORDER_CASES)
 rule(np.ravel, "ravel(a, order='C')", a=_BACK_IN_ORDER,
-     cases=[Case(((2, 3),)), Case(((2, 3), Fixed("F"))), Case(((2, 3, 2),), {"order": Fixed("F")}),
-            Case(((1, 3), Fixed("A"))), Case(((3, 1, 1), Fixed("K")))])
+     cases=[Case(((2, 3),)), Case(((2, 3), Fixed("F"))), Case(((2, 3, 2),), {"order": Fixed("F")})])
 rule(np.expand_dims, "expand_dims(a, axis)", a=_BACK,
      cases=[Case(((3,), Fixed(0))), Case(((2, 3), Fixed(-1)))])
 rule(np.squeeze, "squeeze(a, axis=None)", a=_BACK,
