@@ -217,7 +217,7 @@ def test_a_call_that_changes_an_array_in_place_is_refused(call, receiver):
 
 
 @pytest.mark.parametrize("call", ["lst.reverse()", "lst.extend([x[2]])", "lst.insert(0, x[2])",
-                                  "lst.sort()", "lst.clear()", "lst.remove(lst[0])"])
+                                  "lst.sort()", "lst.clear()", "lst.remove(lst[0])", "v = lst.pop()"])
 def test_a_list_method_that_changes_the_list_is_refused(call):
     f = make_function(f"def f(x):\n    lst = [x[0], x[1]]\n    {call}\n    return lst[-1] * 2.0\n")
     assert_refused(f, X4.copy(), line_text=call, match="in place")

@@ -55,9 +55,7 @@ from ..rules import registry
 
 __all__ = ["Effects", "Summary", "analyze", "MUTATING_METHODS"]
 
-# Methods that change their receiver.  Called on a local value they are refused, but
-# for those with a rule of their own (a list's pop, in forward mode), which srcdiff runs
-# as they are on the very object Python would.
+# Methods that change their receiver: refused, but for the pops of srcdiff's own code.
 MUTATING_METHODS = frozenset({
     "sort", "fill", "put", "partition", "resize", "itemset", "setfield", "setflags", "byteswap",
     "append", "extend", "insert", "remove", "pop", "clear", "reverse", "update", "setdefault",
@@ -190,7 +188,10 @@ def analyze(fn: ir.Function, summarize: Summarize | None = None, floats: frozens
                 _check_function(stmt, ir.Call(call.fn, call.args[1:], call.kwargs),
                                 getattr(call.args[0].value, obj.name, None))
             if obj.name in MUTATING_METHODS:
-                if registry.lookup(obj) is None:
+                # Only srcdiff's own code (differentiated again) pops the lists it saved
+                # values in: pop has a rule for that, run on the very list.  In the user's
+                # code a change in place would break what later passes assume of a name.
+                if registry.lookup(obj) is None or not stmt.loc.filename.startswith("<srcdiff "):
                     _refuse_method(stmt, obj.name)
                 writes.append((stmt, call.args[0], first, True))
             if obj.name in ("copy", "tolist", "sum", "mean", "dot", "__len__", "__contains__"):
