@@ -71,9 +71,10 @@ from .fuzz_grammar import RNG_SEED, Snippet
 
 FUZZ_EXAMPLES = int(os.environ.get("SRCDIFF_FUZZ_EXAMPLES", "40"))
 # The construct families of fuzz_grammar.py the fuzz test mixes in: "all", "" (none) or names,
-# comma-separated ("views,inplace").  None by default until the compiler fixes they need are
-# merged; SRCDIFF_FUZZ_FAMILIES overrides it for a campaign.
-DEFAULT_FAMILIES = ""
+# comma-separated ("views,inplace"); SRCDIFF_FUZZ_FAMILIES overrides it for a campaign.
+# "random" is left out while test_regression_a_generator_method_is_refused_only_when_it_runs
+# fails (a refusal raised while running is not one raised before).
+DEFAULT_FAMILIES = "views,inplace,mutators,lists,iteration,order,builtins,complex,constructors"
 FAMILIES = fuzz_grammar.parse_families(os.environ.get("SRCDIFF_FUZZ_FAMILIES", DEFAULT_FAMILIES))
 # One program in HESSIAN_EVERY also has its Hessian and Jacobian checked (SRCDIFF_FUZZ_HESSIAN_EVERY).
 HESSIAN_EVERY = int(os.environ.get("SRCDIFF_FUZZ_HESSIAN_EVERY", "4"))
@@ -2098,3 +2099,15 @@ def test_families_parse():
     assert fuzz_grammar.parse_families("views, lists") == ("views", "lists")
     with pytest.raises(ValueError, match="unknown fuzz families"):
         fuzz_grammar.parse_families("viewz")
+
+
+@pytest.mark.xfail(strict=True, reason="a method of a Generator argument on a differentiated value is "
+                   "found to have no rule only when the derivative reaches the call")
+def test_regression_a_generator_method_is_refused_only_when_it_runs():
+    ran = []
+    src = ("def f(x, rng):\n    ran.append(1)\n    a = np.sum(np.sin(x))\n"
+           "    r = rng.normal(a, 1.0, size=3)\n    return np.sum(r * r)\n")
+    f = make_function(src, {"ran": ran})
+    with pytest.raises(srcdiff.NoRuleError):
+        srcdiff.grad(f)(np.array([0.5, 1.0]), np.random.default_rng(0))
+    assert not ran  # refused before the function ran
