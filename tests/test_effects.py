@@ -302,3 +302,56 @@ def test_a_branch_not_taken_does_not_read_after_a_write():
 
     for s in (1.0, -1.0):
         assert_exact(f, X4.copy(), np.array(s))
+
+
+GLOBAL = np.zeros(3)
+
+
+def read_global():
+    return np.sum(GLOBAL)
+
+
+def write_global(x):
+    GLOBAL[0] = x
+    return read_global() * x
+
+
+def test_a_write_into_a_global_array_is_refused():
+    with pytest.raises(srcdiff.UnsupportedSyntaxError, match="global") as info:
+        srcdiff.grad(write_global)(2.0)
+    assert "GLOBAL[0] = x" in info.value.loc.text
+    assert np.all(GLOBAL == 0.0)
+
+
+def test_an_array_made_with_copy_false_may_be_its_argument():
+    f = make_function("def f(x):\n    a = x * 1.0\n    b = np.array(a, copy=False)\n"
+                      "    b[0] = 2.0\n    return np.sum(a)\n")
+    assert_refused(f, X4.copy(), line_text="b[0] = 2.0")
+
+
+HISTORY: list = []
+
+
+def logged_loss(x):
+    v = np.sum(x ** 2)
+    HISTORY.append(float(v))
+    return v
+
+
+def logged_and_read(x):
+    HISTORY.append(x[0])
+    return np.sum(x ** 2) + HISTORY[-1]
+
+
+def test_appending_to_a_global_list_runs_as_written():
+    HISTORY.clear()
+    x = np.array([1.0, 2.0])
+    np.testing.assert_allclose(srcdiff.grad(logged_loss)(x), 2 * x)
+    assert HISTORY == [5.0]
+
+
+def test_a_global_list_appended_to_and_read_is_refused():
+    HISTORY.clear()
+    with pytest.raises(srcdiff.UnsupportedSyntaxError, match="append"):
+        srcdiff.grad(logged_and_read)(np.array([1.0, 2.0]))
+    assert HISTORY == []

@@ -232,7 +232,8 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
             for target in rest:
                 out += assign(target, _load_of(first), stmt)
             return out
-        if isinstance(stmt, gast.Expr) and _is_append(stmt.value):
+        if isinstance(stmt, gast.Expr) and _is_append(stmt.value) and stmt.value.func.value not in refs:
+            # (an append to a global list is left as it is: the effects pass looks at it)
             lst = stmt.value.func.value
             call = prim(runtime.list_append, [_load_of(lst), expr(stmt.value.args[0])], like=stmt)
             return assign(_store(lst.id), call, stmt)

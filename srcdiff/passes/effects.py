@@ -130,6 +130,9 @@ def analyze(fn: ir.Function, summarize: Summarize | None = None, floats: frozens
     containers: set = set()  # storage certainly a list, tuple or dict (not an array)
     writes: list = []  # (stmt, written atom, storage, receiver exempt)
 
+    _check_globals_written(order)
+    ref_reads = _global_reads(fn)
+
     def of(atom: Any) -> frozenset:
         if isinstance(atom, ir.Var):
             return roots.get(atom.id, frozenset())
@@ -187,6 +190,12 @@ def analyze(fn: ir.Function, summarize: Summarize | None = None, floats: frozens
             if call.args and isinstance(call.args[0], ir.Ref):  # a method of a global: np.add.at
                 _check_function(stmt, ir.Call(call.fn, call.args[1:], call.kwargs),
                                 getattr(call.args[0].value, obj.name, None))
+            if obj.name == "append" and isinstance(stmt, ir.Effect) and isinstance(call.args[0], ir.Ref):
+                # history.append(v) into a global list: run as it is (a log the caller reads),
+                # as long as the function itself never reads that list
+                if call.args[0].text in ref_reads:
+                    _refuse_method(stmt, obj.name)
+                return frozenset()
             if obj.name in MUTATING_METHODS:
                 # Only srcdiff's own code (differentiated again) pops the lists it saved
                 # values in: pop has a rule for that, run on the very list.  In the user's
@@ -220,8 +229,9 @@ def analyze(fn: ir.Function, summarize: Summarize | None = None, floats: frozens
             arrays = first - containers  # a view of an array; an entry of a container
             held = frozenset().union(*(contents.get(c, frozenset()) for c in first & containers))
             return fresh | reach(arrays) | reach(held)
-        if _known(obj, _VIEWS):
-            return first | fresh
+        if _known(obj, _VIEWS) or obj is np.array and any(
+                k == "copy" and not (isinstance(v, ir.Const) and v.value is True) for k, v in call.kwargs):
+            return first | fresh  # (np.array(x, copy=False) may be x itself)
         if _known(obj, _CONTAINERS_OF_VIEWS) or (obj in (operator.add, operator.mul) and any(
                 isinstance(a, (ir.Lst, ir.Tup)) or of(a) & containers for a in call.args)):
             # (a list built from others: + and * of lists hold the same entries)
@@ -300,6 +310,13 @@ def _check_write(stmt: Any, written: Any, storage: frozenset, exempt: bool, root
     after it (the receiver itself too, unless the write runs as it is: ``exempt``)."""
     result = stmt.target if isinstance(stmt, ir.Assign) else None
     receiver = written.id if isinstance(written, ir.Var) else None
+    shared = sorted(s[2:] for s in storage if s.startswith("g:"))
+    if shared:  # every other function sees a global (or closure) array as Python leaves it
+        raise UnsupportedSyntaxError(
+            f"this writes into {shared[0]}, a global or closure value: srcdiff writes into a copy, "
+            "so other code reading it would not see the change", stmt.loc,
+            hint=f"pass {shared[0]} in as an argument and return the new value, or write into a "
+            f"local copy (g = {shared[0]}.copy())")
     if receiver and receiver.startswith("_stack") and stmt.loc.filename.startswith("<srcdiff "):
         # the lists in which srcdiff's own code keeps a loop's values (differentiated again
         # for a second derivative): a new one per outer iteration, stored in the outer
@@ -331,6 +348,52 @@ def _check_write(stmt: Any, written: Any, storage: frozenset, exempt: bool, root
                        "srcdiff writes into a copy, so that value would not change")
             hint = "copy where the view is made (b = a[0].copy()), or before writing (a = a.copy())"
         raise UnsupportedSyntaxError(message, stmt.loc, hint=hint)
+
+
+def _global_reads(fn: ir.Function) -> set:
+    """The texts of the global values the function reads, but as the receiver of an
+    append statement."""
+    texts = set()
+
+    def atoms(atom: Any) -> None:
+        if isinstance(atom, ir.Ref):
+            texts.add(atom.text)
+        elif isinstance(atom, (ir.Tup, ir.Lst)):
+            for item in atom.items:
+                atoms(item)
+        elif isinstance(atom, ir.Slc):
+            for part in (atom.lower, atom.upper, atom.step):
+                atoms(part)
+
+    for stmt in ir.walk(fn.body):
+        value = getattr(stmt, "value", None)
+        if isinstance(value, ir.Call):
+            args = value.args
+            if isinstance(stmt, ir.Effect) and value.fn == ir.Method("append"):
+                args = args[1:]
+            for a in (*args, *(v for _, v in value.kwargs)):
+                atoms(a)
+        elif value is not None and not isinstance(value, ir.Raw):
+            atoms(value)
+        for part in (getattr(stmt, "test", None), getattr(stmt, "iter", None)):
+            atoms(part)
+        for phi in getattr(stmt, "phis", ()):
+            for source in phi.sources:
+                atoms(source)
+    return texts
+
+
+def _check_globals_written(order: _Order) -> None:
+    """``G[i] = v`` for a global (or closure) ``G`` reads ``G`` before the function
+    assigns it: srcdiff would write into a local copy that no other code sees."""
+    for name, pos, _, _, _, _ in order.reads:
+        if order.def_pos.get(name, -1) >= pos:
+            stmt = order.definition(name)
+            raise UnsupportedSyntaxError(
+                f"this writes into {name}, a global or closure value: srcdiff writes into a copy, "
+                "so other code reading it would not see the change", stmt.loc,
+                hint=f"pass {name} in as an argument and return the new value, or write into a "
+                f"local copy (g = {name}.copy())")
 
 
 def _refuse_method(stmt: Any, name: str) -> None:
