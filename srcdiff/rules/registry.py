@@ -363,6 +363,13 @@ def parse_template(text: str, allowed: Iterable[str], where: str) -> gast.expr:
     return expr
 
 
+def _domains(params: tuple, domain: Domain | dict | None) -> dict:
+    """Each parameter's sampling domain: one for all, one per name, REAL by default."""
+    if isinstance(domain, Domain) or domain is None:
+        return {p: domain or REAL for p in params}
+    return {p: domain.get(p, REAL) for p in params}
+
+
 def register_adjoint(
     fn: Callable,
     signature: str,
@@ -431,10 +438,7 @@ def register_adjoint(
     elif _is_elementwise(fn):
         for param in adjoints:
             tangent_texts.setdefault(param, None)  # written from the adjoint when first read
-    if isinstance(domain, Domain) or domain is None:
-        domain = {p: domain or REAL for p in params}
-    else:
-        domain = {p: domain.get(p, REAL) for p in params}
+    domain = _domains(params, domain)
     if cases is None:
         required = [p for p in params if p not in defaults]
         if len(required) == 1:
@@ -601,10 +605,7 @@ def nondifferentiable(
         for param in (*params, *discrete):
             if param not in names:
                 raise _rule_error(f"nondifferentiable: {param!r} is not a parameter of {signature!r}")
-        if isinstance(domain, Domain) or domain is None:
-            domain = {p: domain or REAL for p in names}
-        else:
-            domain = {p: domain.get(p, REAL) for p in names}
+        domain = _domains(names, domain)
         if cases is None:
             required = [p for p in names if p not in defaults]
             cases = {1: UNARY_CASES, 2: BINARY_CASES}.get(len(required), ())
