@@ -365,15 +365,15 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
 
 
 # Methods that change their receiver, spelled as a new value: (helper, number of
-# positional arguments, keywords allowed).  The others (pop, remove, put, ...) stay
+# positional arguments allowed, keywords allowed).  The others (pop, remove, put, ...) stay
 # refused by the effects pass.
 _FUNCTIONAL: dict[str, tuple] = {
-    "sort": (runtime.sort_value, 0, {"axis", "kind"}),
-    "fill": (runtime.array_fill, 1, set()),
-    "extend": (runtime.list_extend, 1, set()),
-    "reverse": (runtime.list_reversed, 0, set()),
-    "insert": (runtime.list_insert, 2, set()),
-    "clear": (runtime.cleared, 0, set()),
+    "sort": (runtime.sort_value, (0, 1, 2), {"axis", "kind"}),  # (y.sort(axis, kind) for an array)
+    "fill": (runtime.array_fill, (1,), set()),
+    "extend": (runtime.list_extend, (1,), set()),
+    "reverse": (runtime.list_reversed, (0,), set()),
+    "insert": (runtime.list_insert, (2,), set()),
+    "clear": (runtime.cleared, (0,), set()),
 }
 
 
@@ -384,7 +384,7 @@ def _functional_form(node: gast.expr, local: frozenset) -> bool:
             and isinstance(node.func.value, gast.Name) and node.func.value.id in local):
         return False
     form = _FUNCTIONAL.get(node.func.attr)
-    return (form is not None and len(node.args) == form[1]
+    return (form is not None and len(node.args) in form[1]
             and not any(isinstance(a, gast.Starred) for a in node.args)
             and all(k.arg in form[2] for k in node.keywords))
 
