@@ -61,5 +61,7 @@ rule(runtime.list_insert, "list_insert(items, i, item)", items="list_delete(g, i
      item="list_entry(g, items, i)", tangent="list_insert(ditems, i, ditem)", tree_out=True, sparse=True,
      cases=[Case(([(3,), ()], Fixed(1), ())), Case(([(), ()], Fixed(-1), (2,))),
             Case(([()], Fixed(5), ())), Case(([(), ()], Fixed(-7), ())), Case(([], Fixed(0), ()))])
-# clear: an empty container carries no derivative.
-nondifferentiable(runtime.cleared)
+# clear: an empty container carries no derivative (only x's type is read, like
+# np.empty_like's a).
+nondifferentiable(runtime.cleared, signature="cleared(x)", discrete=("x",),
+                  cases=[Case((Fixed([np.ones(3), 2.0]),)), Case((Fixed({"a": 1.0}),))])
