@@ -204,3 +204,18 @@ def test_a_method_of_a_global_stays_refused():
 
 def test_pop_stays_refused():
     assert_refused("def f(x):\n    lst = [x[0], x[1]]\n    v = lst.pop()\n    return v * 2.0\n", "lst.pop()")
+
+
+@pytest.mark.parametrize("call", ["lst.reverse()", "lst.extend([x[1]])", "lst.insert(0, x[1])", "lst.sort()"])
+def test_a_changed_list_joined_or_repeated_is_refused(call):
+    # (still a list: ``lst * 2`` repeats it, which srcdiff does not differentiate)
+    f = make_function(f"def f(x):\n    lst = [x[0], x[2]]\n    {call}\n    z = lst * 2\n"
+                      "    return z[0] * z[-1]\n")
+    with pytest.raises(srcdiff.NonDifferentiableError) as info:
+        srcdiff.grad(f)(X.copy())
+    assert "z = lst * 2" in info.value.loc.text
+
+
+def test_sort_with_a_positional_axis():
+    assert_exact("def f(x):\n    y = np.reshape(x, (2, 2)) * 1.0\n    y.sort(0)\n"
+                 "    return np.sum(y * np.arange(4.0).reshape(2, 2) * y)\n")
