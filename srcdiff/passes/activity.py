@@ -237,6 +237,12 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | N
                     classes_of_shapes, specialized)
 
 
+# Calls whose result is a list when their first argument is one (appends, entries
+# assigned, and the list methods desugar spells as new values: lst.extend(more), ...).
+_LIST_VALUES = (runtime.list_append, runtime.setitem, runtime.list_extend, runtime.list_reversed,
+                runtime.list_insert, runtime.sort_value, runtime.cleared)
+
+
 def _lists(fn: ir.Function) -> set:
     """Names certainly holding a list or tuple: displays, appends, entries assigned, and
     lists joined or repeated (``xs + ys``, ``[0.0] * n``)."""
@@ -253,7 +259,9 @@ def _lists(fn: ir.Function) -> set:
                     lists.add(stmt.target)
                 elif isinstance(value, ir.Call) and value.args:
                     callee = value.callee
-                    if (callee in (runtime.list_append, runtime.setitem) and listy(value.args[0])
+                    if (callee in _LIST_VALUES and listy(value.args[0])
+                            or callee is operator.getitem and listy(value.args[0])
+                            and isinstance(value.args[1], ir.Slc)  # lst[::-1], lst[1:]
                             or callee in (operator.add, operator.mul) and any(map(listy, value.args))):
                         lists.add(stmt.target)
             elif isinstance(stmt, (ir.If, ir.Loop)):

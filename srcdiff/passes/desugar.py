@@ -232,6 +232,17 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
             for target in rest:
                 out += assign(target, _load_of(first), stmt)
             return out
+        if isinstance(stmt, gast.Expr) and _functional_form(stmt.value, res.locals):
+            # y.sort(), lst.extend(more), ...  ->  y = sort_value(y), lst = list_extend(lst,
+            # more): a new value, marked as a write into the receiver (effects refuses it
+            # when another name that may share the receiver is read afterwards)
+            call = stmt.value
+            receiver = call.func.value
+            helper = _FUNCTIONAL[call.func.attr][0]
+            keywords = [gast.keyword(arg=k.arg, value=expr(k.value)) for k in call.keywords]
+            value = prim(helper, [_load_of(receiver), *(expr(a) for a in call.args)], keywords, like=stmt)
+            refs[value.func] = Prim(helper, inplace=True)
+            return assign(_store(receiver.id), value, stmt)
         if isinstance(stmt, gast.Expr) and _is_append(stmt.value) and stmt.value.func.value not in refs:
             # (an append to a global list is left as it is: the effects pass looks at it)
             lst = stmt.value.func.value
@@ -352,6 +363,31 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
     new = copy.copy(fdef)
     new.body = block(fdef.body)
     return new, Resolution(res.locals | frozenset(local_names(new)), refs, texts)
+
+
+# Methods that change their receiver, spelled as a new value: (helper, number of
+# positional arguments allowed, keywords allowed).  The others (pop, remove, put, ...) stay
+# refused by the effects pass.
+_FUNCTIONAL: dict[str, tuple] = {
+    "sort": (runtime.sort_value, (0, 1, 2), {"axis", "kind"}),  # (y.sort(axis, kind) for an array)
+    "fill": (runtime.array_fill, (1,), set()),
+    "extend": (runtime.list_extend, (1,), set()),
+    "reverse": (runtime.list_reversed, (0,), set()),
+    "insert": (runtime.list_insert, (2,), set()),
+    "clear": (runtime.cleared, (0,), set()),
+}
+
+
+def _functional_form(node: gast.expr, local: frozenset) -> bool:
+    """Whether ``node`` is ``name.method(...)`` with ``name`` a local variable and
+    ``method`` one of those :data:`_FUNCTIONAL` spells as a new value."""
+    if not (isinstance(node, gast.Call) and isinstance(node.func, gast.Attribute)
+            and isinstance(node.func.value, gast.Name) and node.func.value.id in local):
+        return False
+    form = _FUNCTIONAL.get(node.func.attr)
+    return (form is not None and len(node.args) in form[1]
+            and not any(isinstance(a, gast.Starred) for a in node.args)
+            and all(k.arg in form[2] for k in node.keywords))
 
 
 def _is_append(node: gast.expr) -> bool:

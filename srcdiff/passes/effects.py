@@ -8,7 +8,10 @@ loop ``for row in Y``, an element of a list) and is read afterwards: in Python t
 name sees the write, in srcdiff's code it would not.  This pass finds, for every write,
 the names that may share its storage (may-alias is alias) and refuses the program when
 one of them is read after the write.  Writes that srcdiff cannot express as a new value
-(``y.sort()``, ``np.add.at``, ``np.copyto``) are refused outright.
+(``np.add.at``, ``np.copyto``, ``lst.pop()``) are refused outright; ``y.sort()``,
+``y.fill(c)``, ``lst.extend(more)``, ``lst.reverse()``, ``lst.insert(i, v)`` and
+``lst.clear()`` on a local name are spelled by desugar as new values marked as writes
+(``y = sort_value(y)``), checked like ``y += v``.
 
 A function's *summary* says which of its parameters it may write into and which its
 result may share; a call to a user function that writes into its argument is a write
@@ -217,8 +220,15 @@ def analyze(fn: ir.Function, summarize: Summarize | None = None, floats: frozens
                 hold(first, reach(of(call.args[-1])))
             return first
         if isinstance(call.fn, ir.Prim) and call.fn.inplace and first:
-            # x op= y: in place on an array (a number has no storage: it is rebound)
+            # x op= y, y.sort(), lst.extend(more), ...: in place on an array or list (a
+            # number has no storage: it is rebound)
             writes.append((stmt, call.args[0], first, False))
+            if obj is runtime.list_extend and len(call.args) > 1:
+                more = of(call.args[1])  # the list now holds more's entries (rows of an array)
+                held = frozenset().union(*(contents.get(c, frozenset()) for c in more & containers))
+                hold(first, reach(more - containers) | reach(held))
+            elif obj is runtime.list_insert and len(call.args) > 2:
+                hold(first, reach(of(call.args[2])))
             return first
         if _elementwise(obj) and not any(of(a) for a in (*call.args, *(v for _, v in call.kwargs))):
             return frozenset()  # numbers in, a number out (a display or a global array has storage)

@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import runtime
 from ..ir import Method
-from .registry import Case, Fixed
+from .registry import Case, Fixed, nondifferentiable
 from .registry import register_adjoint as rule
 
 # items.append(item): the cotangent of the grown list is split into the old list's and
@@ -36,3 +36,32 @@ rule(runtime.setitem, "setitem(x, index, value)",
 # A reverse-mode rule would have to undo the mutation; there is none, so grad of such
 # code reports it instead of guessing.
 rule(Method("pop"), "pop(self)", tangents={"self": "t.pop()"}, reverse=False, cases=())
+
+# A method that changes its receiver, as a new value (desugar spells y.sort() as
+# y = sort_value(y), marked as a write into y, which the effects pass checks like y += v).
+# sort: the cotangent goes back to where each entry came from (the order is locally
+# constant); for a list, in sorted()'s stable order.
+rule(runtime.sort_value, "sort_value(a, axis=-1, kind=None)", a="sort_value_grad(g, a, axis)",
+     tangents={"a": "sort_value_tangent(t, a, axis)"}, tree_out=True, sparse=True,
+     cases=[Case(((5,),)), Case(((3, 4),), {"axis": Fixed(0)}), Case(((5,),), {"kind": Fixed("stable")}),
+            Case(([(), (), ()],))])
+# fill: every entry is the value, whose cotangent is the sum of the array's.
+rule(runtime.array_fill, "array_fill(a, value)", value="unbroadcast(g, value)",
+     tangents={"value": "array_fill(a, t)"},
+     cases=[Case((Fixed(np.ones((2, 3))), ())), Case((Fixed(np.ones(4)), ()))])
+# extend: the grown list's cotangent is split into the old list's and the added entries'.
+rule(runtime.list_extend, "list_extend(items, more)", items="list_head(g, items)",
+     more="list_tail(g, items, more)", tangent="list_extend(ditems, dmore)", tree_out=True, sparse=True,
+     cases=[Case(([(3,), ()], [(), (2,)])), Case(([()], (3,))), Case(([()], [])), Case(([], [()]))])
+rule(runtime.list_reversed, "list_reversed(items)", items="list_reversed(g)",
+     tangents={"items": "list_reversed(t)"}, tree_out=True, sparse=True,
+     cases=[Case(([(3,), (), ()],)), Case(([(2,)],))])
+# insert: the entry put in gets its own cotangent, the others theirs.
+rule(runtime.list_insert, "list_insert(items, i, item)", items="list_delete(g, items, i)",
+     item="list_entry(g, items, i)", tangent="list_insert(ditems, i, ditem)", tree_out=True, sparse=True,
+     cases=[Case(([(3,), ()], Fixed(1), ())), Case(([(), ()], Fixed(-1), (2,))),
+            Case(([()], Fixed(5), ())), Case(([(), ()], Fixed(-7), ())), Case(([], Fixed(0), ()))])
+# clear: an empty container carries no derivative (only x's type is read, like
+# np.empty_like's a).
+nondifferentiable(runtime.cleared, signature="cleared(x)", discrete=("x",),
+                  cases=[Case((Fixed([np.ones(3), 2.0]),)), Case((Fixed({"a": 1.0}),))])

@@ -479,6 +479,37 @@ rule(rt.list_prefix, "list_prefix(v)", v="list_pad(g)", tangents={"v": "list_pre
      tree_out=True, sparse=True, cases=[Case(([(3,), (3,), ()],))])
 rule(rt.list_pad, "list_pad(v)", v="list_prefix(g)", tangents={"v": "list_pad(t)"},
      tree_out=True, sparse=True, cases=[Case(([(3,), ()],))])
+# The helpers of the methods spelled as new values (rules/containers.py): each pair is
+# linear in the cotangent and the other's adjoint, so derivatives of every order work.
+rule(rt.sort_value_grad, "sort_value_grad(v, a, axis=-1)", v="sort_value_tangent(g, a, axis)",
+     tangents={"v": "sort_value_grad(t, a, axis)"}, tree_out=True, sparse=True,
+     cases=[Case(((5,), _values(5))), Case(((3, 4), _values(3, 4), Fixed(0))),
+            Case(([(), (3,), ()], Fixed([2.0, 0.5, 1.0])))])
+rule(rt.sort_value_tangent, "sort_value_tangent(v, a, axis=-1)", v="sort_value_grad(g, a, axis)",
+     tangents={"v": "sort_value_tangent(t, a, axis)"}, tree_out=True, sparse=True,
+     cases=[Case(((5,), _values(5))), Case(((3, 4), _values(3, 4), Fixed(0))),
+            Case(([(), (3,), ()], Fixed([2.0, 0.5, 1.0])))])
+rule(rt.list_head, "list_head(v, like)", v="list_pad_to(g, v)", tangents={"v": "list_head(t, like)"},
+     tree_out=True, sparse=True, cases=[Case(([(3,), (), ()], Fixed([1.0, 2.0])))])
+rule(rt.list_tail, "list_tail(v, like, more=None)", v="list_pad_front(g, like)",
+     tangents={"v": "list_tail(t, like, more)"}, tree_out=True, sparse=True,
+     cases=[Case(([(3,), (), ()], Fixed([1.0]))), Case(([(), (), ()], Fixed([1.0]), _ones(2)))])
+rule(rt.list_pad_to, "list_pad_to(v, like)", v="list_head(g, v)", tangents={"v": "list_pad_to(t, like)"},
+     tree_out=True, sparse=True, cases=[Case(([(3,), ()], Fixed([1.0, 2.0, 3.0])))])
+rule(rt.list_pad_front, "list_pad_front(v, like)", v="list_tail(g, like)",
+     tangents={"v": "list_pad_front(t, like)"}, tree_out=True, sparse=True,
+     cases=[Case(([(3,), ()], Fixed([1.0])))])
+rule(rt.list_delete, "list_delete(v, like, i)", v="list_insert(g, i, None)",
+     tangents={"v": "list_delete(t, like, i)"}, tree_out=True, sparse=True,
+     cases=[Case(([(3,), (), ()], Fixed([1.0, 2.0]), Fixed(1))),
+            Case(([(), ()], Fixed([1.0]), Fixed(-3)))])
+rule(rt.list_entry, "list_entry(v, like, i)", v="list_unentry(g, like, i)",
+     tangents={"v": "list_entry(t, like, i)"}, tree_out=True, sparse=True,
+     cases=[Case(([(3,), (), ()], Fixed([1.0, 2.0]), Fixed(-1))),
+            Case(([(), (2,)], Fixed([1.0]), Fixed(4)))])
+rule(rt.list_unentry, "list_unentry(v, like, i)", v="list_entry(g, like, i)",
+     tangents={"v": "list_unentry(t, like, i)"}, tree_out=True, sparse=True,
+     cases=[Case(((3,), Fixed([1.0, 2.0]), Fixed(0))), Case(((), Fixed([1.0]), Fixed(-1)))])
 rule(rt.setitem_grad_x, "setitem_grad_x(v, index)", v="setitem_grad_x(g, index)",
      tangents={"v": "setitem_grad_x(t, index)"}, tree_out=True, sparse=True,
      cases=[Case(((4,), Fixed(1))), Case(((3, 4), Fixed((slice(None), 2)))),
