@@ -9,6 +9,7 @@ table keyed by the function, so asking again for the same derivative is free.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 import os
 import random
@@ -23,7 +24,8 @@ import gast
 import numpy as np
 
 from . import pipeline
-from .errors import ArgumentError
+from .errors import ArgumentError, UnsupportedSyntaxError
+from .passes import fence
 from .rules import registry
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "derivative", "jacobian", "hessian", "hvp",
@@ -822,20 +824,21 @@ def _states_in(value: Any, found: dict, seen: set, depth: int = 0) -> None:
             _states_in(v, found, seen, depth + 1)
 
 
-def _static_states(fn: Callable, found: dict, seen: set) -> None:
-    """Add the random states ``fn`` (and the user's helpers it calls) refers to by name;
-    raise where it draws from a source that cannot be snapshotted."""
-    from .errors import UnsupportedSyntaxError
-    from .passes import fence, parse, resolve
+_SCANNED: dict = {}  # code -> (ref texts and nodes, its source) of a function, read once
 
-    code = getattr(fn, "__code__", None)
-    if code is None or code in seen:
-        return
-    seen.add(code)
+
+def _scan(fn: Callable) -> tuple | None:
+    """The global and closure references of ``fn``'s source (text, node) and the source,
+    read once per code object; raise where it makes a generator without a seed."""
+    code = fn.__code__
+    if code in _SCANNED:
+        return _SCANNED[code]
+    from .passes import parse, resolve
     try:
         source = parse.parse(fn)
     except Exception:  # no source: only the states it is given, and the global ones
-        return
+        _SCANNED[code] = None
+        return None
     res = resolve.resolve(source)
     for node in gast.walk(source.node):
         if isinstance(node, gast.Call) and any(res.refs.get(node.func) is c for c in _SELF_SEEDING):
@@ -847,23 +850,65 @@ def _static_states(fn: Callable, found: dict, seen: set) -> None:
                     "other random numbers", source.loc(node),
                     hint="seed it (np.random.default_rng(0)), or create the generator outside "
                     "the function and pass it in as an argument")
-    for ref, value in res.refs.items():
+    _SCANNED[code] = ([(res.texts.get(ref, ""), ref) for ref in res.refs], source)
+    return _SCANNED[code]
+
+
+def _current(fn: Callable, text: str) -> Any:
+    """What the global or closure expression ``text`` (``np.random.normal``) of ``fn``
+    is now, or None."""
+    root, *rest = text.split(".")
+    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
+    try:
+        value = cells[root].cell_contents if root in cells else fn.__globals__.get(
+            root, getattr(builtins, root, None))
+        for part in rest:
+            value = getattr(value, part)
+    except (ValueError, AttributeError):
+        return None
+    return value
+
+
+def _static_states(fn: Callable, found: dict, seen: set) -> bool:
+    """Add the random states ``fn`` (and the user's helpers it calls) refers to by name;
+    raise where it draws from a source that cannot be snapshotted.  True when it may draw
+    from the global states: it calls something that is neither one of srcdiff's rules or
+    declarations nor a function of the user's (np.random.normal, a library's function)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code in seen:
+        return False
+    seen.add(code)
+    scanned = _scan(fn)
+    if scanned is None:
+        return True  # (no source: it may draw from anything)
+    refs, source = scanned
+    global_states = False
+    for text, node in refs:
+        value = _current(fn, text)
         module = getattr(value, "__module__", None) or getattr(value, "__name__", "")
         owner = getattr(value, "__self__", None)
         if isinstance(value, random.SystemRandom) or isinstance(owner, random.SystemRandom) \
                 or value is os.urandom or str(module).split(".")[0] in ("secrets", "uuid"):
             raise UnsupportedSyntaxError(
-                f"{res.texts.get(ref, '')} draws from the operating system's randomness, which "
+                f"{text} draws from the operating system's randomness, which "
                 "cannot be replayed: the columns of a Jacobian or Hessian would each see other "
-                "random numbers", source.loc(ref),
+                "random numbers", source.loc(node),
                 hint="draw from a seeded np.random.Generator passed in as an argument")
+        try:
+            known = registry.lookup(value) is not None or registry.is_nondifferentiable(value)
+        except TypeError:
+            known = False
+        if known or isinstance(value, types.ModuleType):
+            continue  # (a function with a rule holds no random state and draws none)
         if fence._user_function(value):
-            _static_states(value, found, seen)
-        elif not isinstance(value, types.ModuleType):
+            global_states |= _static_states(value, found, seen)
+        else:
             _states_in(value, found, set())
+            global_states |= callable(value) and not isinstance(value, type)
     for default in (*(getattr(fn, "__defaults__", None) or ()),
                     *(getattr(fn, "__kwdefaults__", None) or {}).values()):
         _states_in(default, found, set())
+    return global_states
 
 
 def _snapshot(state: Any) -> Any:
@@ -882,6 +927,11 @@ def _restore(state: Any, saved: Any) -> None:
 
 
 def _same(a: Any, b: Any) -> bool:
+    if type(a) is tuple and type(b) is tuple:  # random's state: 625 ints, compared in C
+        try:
+            return bool(a == b)
+        except ValueError:  # an array inside (np.random's state): entry by entry below
+            pass
     if isinstance(a, dict):
         return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (tuple, list)):
@@ -897,13 +947,13 @@ class _Replay:
 
     def __init__(self, fn: Callable, args: tuple, kwargs: dict):
         base = fn
-        found: dict = {id(np.random.mtrand._rand): np.random.mtrand._rand,
-                       id(random._inst): random._inst}  # the global states, always
+        found: dict = {}
         while isinstance(base, Derivative):
             if base._bound is not None:
                 _states_in(base._bound, found, set())
             base = base._fn
-        _static_states(base, found, set())
+        if _static_states(base, found, set()):  # (reading them costs tens of microseconds)
+            found.update({id(np.random.mtrand._rand): np.random.mtrand._rand, id(random._inst): random._inst})
         seen: set = set()
         for value in (*args, *kwargs.values()):
             _states_in(value, found, seen)
