@@ -89,6 +89,9 @@ class Generated:
     wrt: tuple
     current: Callable[[], bool] = lambda: True  # false once what it was built from changed
     specialized: bool = False  # made for the argument shapes given to transform only
+    # (parameter, method name, where): methods of arguments the code differentiates
+    # through, found on the argument's class when it runs (the API checks them first)
+    methods: tuple = ()
 
 
 def _roots(res: resolve.Resolution) -> list[str]:
@@ -375,6 +378,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     _after("hoist", program)
     act = _after("activity", activity.analyze(program, wrt, kinds, arg_shapes))
     _check_callees(program, act)
+    methods = _argument_methods(program, act)
     specialized = act.specialized or batched
     extra: dict = {}
     if mode == "jvp":
@@ -420,10 +424,21 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     if digest is not None:
         cache.store(digest, {
             "code": module_code, "text": text, "shown": shown, "name": function.__name__,
-            "recipes": recipes, "ret_loc": ret_loc, "specialized": specialized,
+            "recipes": recipes, "ret_loc": ret_loc, "specialized": specialized, "methods": methods,
             "roots": [(r, _describe(_lookup_root(source.fn, r)[2])) for r in roots],
         })
-    return Generated(function, shown, mode, wrt, _guard(source.fn, roots), specialized)
+    return Generated(function, shown, mode, wrt, _guard(source.fn, roots), specialized, methods)
+
+
+def _argument_methods(program: ir.Function, act: activity.Activity) -> tuple:
+    """(parameter, method, where) of each call ``param.method(...)`` on differentiated
+    values: the generated code differentiates it through the method's source, found on
+    the argument's class when the call runs."""
+    params = {p.name for p in program.params}
+    return tuple((stmt.value.args[0].id, stmt.value.fn.name, stmt.loc) for stmt in ir.walk(program.body)
+                 if isinstance(stmt, ir.Assign) and stmt.target in act.active
+                 and act.classes[stmt.target].kind == "method"
+                 and isinstance(stmt.value.args[0], ir.Var) and stmt.value.args[0].id in params)
 
 
 def _check_callees(program: ir.Function, act: activity.Activity) -> None:
@@ -503,7 +518,7 @@ def _from_disk(fn: Callable, digest: str, mode: str, wrt: tuple) -> Generated | 
     RETURN_LOCATIONS[function.__code__] = entry["ret_loc"]
     STATS["disk_hits"] += 1
     return Generated(function, entry["shown"], mode, wrt, _guard(fn, roots),
-                     entry.get("specialized", False))
+                     entry.get("specialized", False), entry.get("methods", ()))
 
 
 def _resolve_text(fn: Callable, text: str) -> Any:
