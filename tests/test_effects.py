@@ -368,3 +368,20 @@ def test_a_global_list_appended_to_and_read_is_refused():
     with pytest.raises(srcdiff.UnsupportedSyntaxError, match="append"):
         srcdiff.grad(logged_and_read)(np.array([1.0, 2.0]))
     assert HISTORY == []
+
+
+def test_what_a_list_holds_is_followed_around_a_loop():
+    """The second iteration reads, through the list, the array the first appended and
+    the loop then writes into: the fixed point must cover what lists hold."""
+    def f(x):
+        hs = [x * 2.0]
+        b = x * 3.0
+        for i in range(3):
+            c = hs[-1]
+            b[0] = 1.0
+            hs.append(b)
+            s = np.sum(c)
+        return s
+
+    with pytest.raises(srcdiff.UnsupportedSyntaxError, match="this write"):
+        srcdiff.grad(f)(np.ones(2))

@@ -298,9 +298,13 @@ def analyze(fn: ir.Function, summarize: Summarize | None = None, floats: frozens
         roots[target] = old | new
         return True
 
-    for _ in range(100):  # loops feed storage back: iterate to a fixed point
+    def size() -> int:
+        return len(containers) + sum(map(len, contents.values()))
+
+    while True:  # loops feed storage back: iterate to a fixed point (the sets only grow)
         writes.clear()
-        if not visit(fn.body):
+        before = size()
+        if not visit(fn.body) and size() == before:
             break
     for stmt, written, storage, exempt in writes:
         _check_write(stmt, written, storage, exempt, roots, reach, order)
