@@ -376,7 +376,7 @@ def test_what_a_list_holds_is_followed_around_a_loop():
     def f(x):
         hs = [x * 2.0]
         b = x * 3.0
-        for i in range(3):
+        for _ in range(3):
             c = hs[-1]
             b[0] = 1.0
             hs.append(b)
