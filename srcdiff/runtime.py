@@ -962,8 +962,13 @@ def _stable_order(items: list) -> list:
 
 def _require(x: Any, kinds: tuple, method: str) -> None:
     if not isinstance(x, kinds):
-        raise TypeError(f"srcdiff spells .{method}() of {', '.join(k.__name__ for k in kinds)} "
-                        f"only, not of {type(x).__name__}")
+        from .errors import NoRuleError
+
+        raise NoRuleError(
+            f"srcdiff runs .{method}() of {' and '.join(k.__name__ for k in kinds)} only, on a new "
+            f"value; this receiver is a {type(x).__name__}",
+            hint=f"call the method through its class ({type(x).__name__}.{method}(obj, ...)) and "
+            "return the changed object, or compute a new value instead of changing one in place")
 
 
 def sort_value(a: Any, axis: Any = -1, kind: Any = None) -> Any:
