@@ -306,8 +306,12 @@ def analyze(fn: ir.Function, summarize: Summarize | None = None, floats: frozens
         before = size()
         if not visit(fn.body) and size() == before:
             break
+    sharers: dict = {}  # storage id -> the names that may see it
+    for name, ids in roots.items():
+        for sid in reach(ids):
+            sharers.setdefault(sid, []).append(name)
     for stmt, written, storage, exempt in writes:
-        _check_write(stmt, written, storage, exempt, roots, reach, order)
+        _check_write(stmt, written, storage, exempt, sharers, order)
 
     param_writes = frozenset(p.name for p in fn.params
                              if any("p:" + p.name in storage for _, _, storage, _ in writes))
@@ -318,8 +322,8 @@ def analyze(fn: ir.Function, summarize: Summarize | None = None, floats: frozens
     return Effects(dict(roots), frozen, Summary(param_writes, returns, bool(shared)))
 
 
-def _check_write(stmt: Any, written: Any, storage: frozenset, exempt: bool, roots: dict,
-                 reach: Callable, order: _Order) -> None:
+def _check_write(stmt: Any, written: Any, storage: frozenset, exempt: bool, sharers: dict,
+                 order: _Order) -> None:
     """Refuse ``stmt`` if a name other than its result that may share ``storage`` is read
     after it (the receiver itself too, unless the write runs as it is: ``exempt``)."""
     result = stmt.target if isinstance(stmt, ir.Assign) else None
@@ -336,10 +340,10 @@ def _check_write(stmt: Any, written: Any, storage: frozenset, exempt: bool, root
         # for a second derivative): a new one per outer iteration, stored in the outer
         # loop's list once it is full; one allocation site stands for all of them here
         return
-    for name, ids in roots.items():
-        if name == result or (exempt and name == receiver):
-            continue
-        if not (reach(ids) & storage) or not order.defined_before(name, stmt):
+    names = {name for sid in storage for name in sharers.get(sid, ())}
+    for name in sorted(names, key=lambda n: order.def_pos.get(n, -1)):
+        if name == result or (exempt and name == receiver) or not order.defined_before(name, stmt) \
+                or not order.maybe_read_after(name, stmt):
             continue
         read = order.read_after(name, stmt)
         if read is None:
@@ -535,6 +539,11 @@ class _Order:
                     used.add(name)
                     changed = True
         self.reads = [r for r in self.reads if r[-1] is None or r[-1] in used]
+        self.reads_of: dict[str, list] = {}
+        self.last_read: dict[str, int] = {}
+        for read in self.reads:
+            self.reads_of.setdefault(read[0], []).append(read)
+            self.last_read[read[0]] = max(self.last_read.get(read[0], -1), read[1])
 
     def _next(self) -> int:
         self.counter += 1
@@ -597,6 +606,13 @@ class _Order:
     def defined_before(self, name: str, stmt: Any) -> bool:
         return self.def_pos.get(name, 1 << 60) < self.position[id(stmt)]
 
+    def maybe_read_after(self, name: str, stmt: Any) -> bool:
+        """A quick test: False when ``name`` is certainly not read after ``stmt`` (its
+        last read comes before ``stmt``, or before the outermost loop around it)."""
+        loops = [s for s, _ in self.parents[id(stmt)] if isinstance(s, ir.Loop)]
+        start = self.position[id(loops[0])] if loops else self.position[id(stmt)]
+        return self.last_read.get(name, -1) >= start
+
     def read_after(self, name: str, stmt: Any) -> Any:
         """Where ``name`` is read after ``stmt`` runs (a Loc), or None."""
         pos = self.position[id(stmt)]
@@ -604,9 +620,7 @@ class _Order:
         branches = {id(s): which for s, which in parents if isinstance(s, ir.If)}
         loops = [s for s, _ in parents if isinstance(s, ir.Loop)]
         def_pos = self.def_pos.get(name, -1)
-        for read_name, read_pos, read_parents, branch, loc, _ in self.reads:
-            if read_name != name:
-                continue
+        for _, read_pos, read_parents, branch, loc, _ in self.reads_of.get(name, ()):
             if branch is not None and id(branch[0]) in branches and branches[id(branch[0])] != branch[1]:
                 continue  # a join's source from the branch not taken
             if read_pos > pos and not self._exclusive(parents, read_parents):
