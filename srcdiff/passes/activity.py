@@ -130,7 +130,7 @@ class Activity:
         return ca is not None and ca == cb
 
 
-def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
+def _kind_of(value: Any, cls: Classified, kinds: dict, lists: set) -> str:
     if cls.kind == "display":
         return "tree"
     if cls.kind == "copy" and isinstance(value, ir.Var):
@@ -150,9 +150,9 @@ def _kind_of(value: Any, cls: Classified, kinds: dict) -> str:
         obj = _callee_object(value)
         first = value.args[0]
         if obj in (operator.add, operator.mul) and any(
-                isinstance(a, (ir.Lst, ir.Tup)) or isinstance(a, ir.Var) and kinds.get(a.id) == "tree"
+                isinstance(a, (ir.Lst, ir.Tup)) or isinstance(a, ir.Var) and a.id in lists
                 for a in value.args):
-            return "tree"  # xs + ys, [0.0] * n: a list
+            return "tree"  # xs + ys, [0.0] * n: a list (not ys[i] * x, an entry's product)
         passes_through = (obj in (operator.getitem, runtime.as_sequence, runtime.setitem)
                           or obj == ir.Method("copy"))
         if passes_through and isinstance(first, ir.Var):
@@ -185,6 +185,7 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | N
     classes: dict[str, Classified] = {}
     edges = _edges(fn, classes)
     kinds = {p.name: param_kinds.get(p.name, "array") for p in fn.params}
+    lists = _lists(fn)
 
     varied = set(wrt)
     changed = True
@@ -195,7 +196,7 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | N
                 varied.add(target)
                 changed = True
             if isinstance(stmt, ir.Assign):
-                kind = _kind_of(stmt.value, classes[target], kinds)
+                kind = _kind_of(stmt.value, classes[target], kinds, lists)
             else:
                 kind = "tree" if any(kinds.get(n) == "tree" for n in sources) else "array"
             if kinds.get(target) != kind and kinds.get(target) != "tree":
@@ -215,7 +216,6 @@ def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | N
                     changed = True
     # a max that only shifts a logsumexp or softmax changes no result: a constant
     active = varied & useful - invariance.shift_invariant(fn)
-    lists = _lists(fn)
 
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign) and stmt.target in active:
