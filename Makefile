@@ -39,9 +39,9 @@ docs: $(VENV)/.test-deps
 bench: $(VENV)/.bench-deps
 	MPLBACKEND=Agg $(BIN)/python benchmarks/run.py
 
-## fuzz: a long campaign of the random-program fuzzer
+## fuzz: a long campaign of the random-program fuzzer, every construct family, failures kept
 fuzz: $(VENV)/.test-deps
-	SRCDIFF_FUZZ_EXAMPLES=2000 $(BIN)/python -m pytest tests/test_programs.py -k fuzz -q
+	$(BIN)/python -m tests.fuzz_campaign --examples 2000 --out fuzz-failures.jsonl
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check srcdiff tests examples benchmarks
