@@ -984,11 +984,15 @@ class Builder:
                 self.disown({target})
             else:
                 self.owned.add(target)
-            for loop in self.loops:
-                if loop.jumped:
-                    loop.after_jump.add(target)
-            self.assigned.append(target)
+            self.assigned_now(target)
         return stmt
+
+    def assigned_now(self, target: str) -> None:
+        """Note ``target`` assigned (after a jump in a loop, it may be left unset)."""
+        for loop in self.loops:
+            if loop.jumped:
+                loop.after_jump.add(target)
+        self.assigned.append(target)
 
     def disown(self, names: set) -> None:
         self.owned -= names
@@ -1254,10 +1258,7 @@ class Builder:
         for name in set(self.env) - before - {target}:
             del self.env[name]
         self.owned.add(target)
-        for loop in self.loops:
-            if loop.jumped:
-                loop.after_jump.add(target)
-        self.assigned.append(target)
+        self.assigned_now(target)
         return stmt
 
     def jump(self) -> Stmt:
