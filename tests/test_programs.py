@@ -2110,3 +2110,17 @@ def test_regression_a_generator_method_is_refused_only_when_it_runs():
     with pytest.raises(srcdiff.NoRuleError):
         srcdiff.grad(f)(np.array([0.5, 1.0]), np.random.default_rng(0))
     assert not ran  # refused before the function ran
+
+
+def test_regression_vjp_of_nested_loops_reads_each_inner_loops_last_value():
+    """Found by the fuzz campaign: vjp (and so jacobian in reverse mode) kept the inner
+    loop's last header value once, after the outer loop, and every outer iteration's
+    pullback read that one (grad, which pops it per iteration, was right)."""
+    src = ("def f(y):\n    for k in range(2):\n        for j in range(3):\n"
+           "            y = np.exp(y - np.max(y))\n    return np.sum(y * y)\n")
+    f = make_function(src)
+    y = np.array([1.82497458, 0.62469871, -0.24516725])
+    expected = numerical_grad(f, (y.copy(),), 0)
+    out, pullback = srcdiff.vjp(f)(y)
+    np.testing.assert_allclose(pullback(1.0), expected, rtol=1e-6)
+    np.testing.assert_allclose(srcdiff.jacobian(f, mode="reverse")(y), expected, rtol=1e-6)

@@ -749,6 +749,10 @@ class _Reverse(Hooks):
                 names.add(info.stack)
                 if info.counter:
                     names.add(info.counter)
+                # (and what the primal keeps after it: an inner loop's last header value,
+                # read by the pullback of each outer iteration, is saved by the outer loop)
+                names.update(t.id for a in info.after if isinstance(a, gast.Assign)
+                             for t in a.targets if isinstance(t, gast.Name))
         return names
 
     # ---- hooks: the saves in the primal ------------------------------------------
