@@ -218,8 +218,7 @@ def _complex_functions() -> list:
 
         import numpy as np
 
-        found = [np.linalg.eig, np.linalg.eigvals, np.roots, np.sort_complex,
-                 np.polynomial.polynomial.polyroots, np.emath.sqrt]
+        found = [np.linalg.eig, np.linalg.eigvals, np.roots, np.sort_complex, np.emath.sqrt]
         if "scipy" in sys.modules:  # only what is already imported can be called
             try:
                 import scipy.linalg
@@ -250,6 +249,9 @@ def makes_complex(value: Any) -> str | None:
     module = getattr(value, "__module__", None)
     if callable(value) and isinstance(module, str) and module.startswith(_COMPLEX_MODULES):
         return f"{module}.{getattr(value, '__name__', '?')}, which returns complex values"
+    if callable(value) and isinstance(module, str) and module.startswith("numpy.polynomial") \
+            and str(getattr(value, "__name__", "")).endswith("roots"):  # polyroots, chebroots, ...
+        return f"{module}.{value.__name__}, which may return complex values for real inputs"
     try:
         if any(value is f for f in _complex_functions()):
             return (f"{getattr(value, '__module__', '')}.{getattr(value, '__name__', '?')}, "
