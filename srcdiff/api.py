@@ -154,9 +154,8 @@ def _kind(value: Any, name: str, fn: Callable) -> str:
 _F64 = np.dtype(np.float64)
 
 
-# Complex numbers.  srcdiff's rules are written for real values (see fence.check_complex
-# for the static side): a complex argument, differentiated or not, is refused before the
-# function runs.  Types whose values can hold no complex number, whatever they are:
+# Complex numbers.  Code is made for the arguments that hold complex values (the
+# complexes pass follows them); these types can hold none, whatever they are:
 _REAL_ATOMS = frozenset({float, int, bool, str, bytes, type(None), slice, type(Ellipsis), range,
                          np.random.Generator, np.random.RandomState})
 
@@ -208,20 +207,46 @@ def _complex_in(value: Any, seen: set | None = None) -> str | None:
     return None
 
 
-def _refuse_complex(fn: Callable, args: tuple, kwargs: dict, names: tuple | None) -> None:
-    """Raise ArgumentError when an argument holds a complex number."""
+def _complex_params(fn: Callable, args: tuple, kwargs: dict, names: tuple | None) -> frozenset:
+    """The parameters whose arguments are complex numbers or arrays; ArgumentError for
+    a complex number inside a container or an object."""
+    found = set()
     for i, value in enumerate(args):
         t = type(value)
         if t is float or t is np.ndarray and value.dtype.kind == "f":
             continue
         where = _complex_in(value)
         if where is not None:
-            name = names[i] if names is not None and i < len(names) else f"#{i}"
-            _complex_error(fn, name, where, value)
+            name = names[i] if names is not None and i < len(names) else None
+            if where or name is None:
+                _complex_error(fn, name or f"#{i}", where)
+            found.add(name)
     for name, value in kwargs.items():
         where = _complex_in(value)
         if where is not None:
-            _complex_error(fn, name, where, value)
+            if where:
+                _complex_error(fn, name, where)
+            found.add(name)
+    return frozenset(found)
+
+
+def _innermost(fn: Callable) -> Callable:
+    """The user's function under derivatives of it."""
+    while isinstance(fn, Derivative):
+        fn = fn._fn
+    return _underlying(fn)
+
+
+def _refuse_complex_wrt(fn: Callable, names: tuple, targets: list, what: str) -> None:
+    """Raise ArgumentError for a complex argument ``what`` (jacobian, hessian) does not take."""
+    for name, target in zip(names, targets):
+        if _complex_in(target) is not None:
+            raise ArgumentError(
+                f"{what} with respect to the complex argument {name!r} is not supported",
+                pipeline.function_loc(_innermost(fn)),
+                hint="use grad, vjp or jvp (their convention for complex arguments is in "
+                "docs/supported-python.md, Complex numbers), or pass the real and imaginary "
+                "parts as two float arguments")
 
 
 def _real_args(args: tuple) -> bool:
@@ -234,18 +259,14 @@ def _real_args(args: tuple) -> bool:
     return True
 
 
-def _complex_error(fn: Callable, name: str, where: str, value: Any) -> None:
+def _complex_error(fn: Callable, name: str, where: str) -> None:
     what = f"{name}{where}"
     raise ArgumentError(
-        f"argument {what} is complex"
-        + (f" (a {type(value).__name__} of dtype {value.dtype})" if not where and hasattr(value, "dtype")
-           else "")
-        + "; srcdiff differentiates real-valued functions of real arguments only "
-        "(complex numbers are not supported yet)",
+        f"argument {what} is a complex number inside a container or an object; srcdiff takes "
+        "complex numbers and arrays as arguments of their own only",
         pipeline.function_loc(fn),
-        hint=f"pass the real and imaginary parts as two float arguments "
-        f"({what}.real and {what}.imag) and build the complex value outside the "
-        "differentiated function")
+        hint=f"pass {what} as an argument of its own, or its real and imaginary parts "
+        f"({what}.real and {what}.imag) as two float arguments")
 
 
 def _real_terms(ref: str, value: Any, env: dict, prefix: str, budget: list) -> list | None:
@@ -505,10 +526,12 @@ class Derivative:
         return f"<srcdiff {self._mode} of {getattr(self._fn, '__qualname__', self._fn)} wrt {self._names}>"
 
     def _spec(self, args: tuple, kwargs: dict | None = None) -> tuple:
+        """The kinds of the differentiated arguments, then ``("complex", names)`` when
+        arguments hold complex values: what the code is made for."""
         kwargs = kwargs or {}
         if not kwargs and self._all_positional:
             fast = _fast_kinds(args, self._positions)
-            if fast is not None:
+            if fast is not None and _real_args(args):
                 return fast
         kinds = []
         for pos, name in self._wrt:
@@ -522,7 +545,15 @@ class Derivative:
                 kinds.append("array")  # the call itself will report the missing argument
                 continue
             kinds.append(_kind(value, name, self._fn))
-        return tuple(kinds)
+        found = _complex_params(self._fn, args, kwargs, self._positional)
+        return tuple(kinds) + (("complex", found),) if found else tuple(kinds)
+
+    def _kinds(self, spec: tuple) -> dict:
+        """Parameter -> kind, for the pipeline (``"complex"`` for complex arguments)."""
+        kinds = dict(zip(self._names, spec))
+        if len(spec) > len(self._names):  # (a complex number gets a complex gradient)
+            kinds.update({n: "complex_float" if kinds.get(n) == "float" else "complex" for n in spec[-1][1]})
+        return kinds
 
     def _takes_positional(self, count: int, kwargs: dict) -> bool:
         """Whether the function accepts ``count`` positional arguments besides ``kwargs``
@@ -568,7 +599,7 @@ class Derivative:
             if gen is None or not gen.current():
                 gen = pipeline.transform(
                     target, mode=self._mode, wrt=self._names,
-                    kinds=dict(zip(self._names, spec)), optimize=self._optimize,
+                    kinds=self._kinds(spec), optimize=self._optimize,
                     single=self._single, functional=functional, arg_shapes=arg_shapes,
                 )
                 per_fn[special if gen.specialized else key] = gen
@@ -645,7 +676,6 @@ class Derivative:
     def _call(self, args: tuple, kwargs: dict) -> Any:
         if self._bound is not None:
             args = (self._bound,) + args
-        _refuse_complex(self._fn, args, kwargs, self._positional)
         tangents: tuple = ()
         if self._mode == "jvp":
             split = len(args) - len(self._wrt)
@@ -659,6 +689,17 @@ class Derivative:
                     hint=f"call it as jvp({name})(*args, " + ", ".join(f"{n}_dot" for n in self._names)
                     + "): one tangent of the same shape per differentiated argument")
             args, tangents = args[:split], args[split:]
+            for (_, name), tangent in zip(self._wrt, tangents):
+                if type(tangent) is not float and _complex_in(tangent) is not None:
+                    value = args[self._positional.index(name)] if self._positional and \
+                        name in self._positional and self._positional.index(name) < len(args) \
+                        else kwargs.get(name)
+                    if _complex_in(value) is None:
+                        raise ArgumentError(
+                            f"the tangent of the real argument {name!r} is complex",
+                            pipeline.function_loc(self._fn),
+                            hint=f"a real argument moves along the real axis only: pass a real "
+                            f"tangent, or pass {name} as a complex value")
         spec = self._spec(args, kwargs)
         entry = self._table.get(spec)
         if entry is None or not entry[1]() or entry[2] is not None and (kwargs or not entry[2](args)):
@@ -718,7 +759,9 @@ def grad(fn: Callable | None = None, *, wrt: Any = 0, optimize: bool = True) -> 
     gradients is returned, in that order).  Each gradient has its argument's
     structure: a float for a float, an array of the same shape for an array, the same
     dict/list/tuple nesting for containers.  Use as ``@grad``, ``@grad(wrt=...)`` or
-    ``grad(f, wrt=...)``.
+    ``grad(f, wrt=...)``.  For a complex argument ``z = x + iy`` the gradient is
+    ``df/dx - i df/dy`` (``f'(z)`` for a holomorphic ``f``), as in autograd and JAX; see
+    docs/supported-python.md, Complex numbers.
 
     >>> import numpy as np, srcdiff
     >>> def f(x):
@@ -1014,6 +1057,10 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
     array([[2., 0.],
            [0., 4.]])
     """
+    return _jacobian(fn, wrt, mode, "the Jacobian")
+
+
+def _jacobian(fn: Callable, wrt: Any, mode: str, what: str) -> Callable:
     if mode not in ("auto", "forward", "reverse"):
         raise ArgumentError(f"unknown jacobian mode {mode!r}", hint="use 'auto', 'forward' or 'reverse'")
     forward = jvp(fn, wrt=wrt)
@@ -1021,11 +1068,10 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
     single = not isinstance(wrt, (tuple, list))
 
     def call(*args: Any, **kwargs: Any) -> Any:
-        _refuse_complex(forward._fn, args, kwargs, forward._positional if forward._bound is None
-                        else forward._positional[1:] if forward._positional else None)
         shift = 0 if forward._bound is None else 1  # positions count the bound instance
         targets = [args[p - shift] if p is not None and p - shift < len(args) else kwargs[n]
                    for p, n in forward._wrt]
+        _refuse_complex_wrt(fn, forward._names, targets, what)
         for (_, name), target in zip(forward._wrt, targets):
             if isinstance(target, (dict, list, tuple)):
                 raise ArgumentError(
@@ -1042,7 +1088,8 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
     def evaluate(replay: _Replay, targets: list, *args: Any, **kwargs: Any) -> Any:
         out = fn(*args, **kwargs)
         out_shape = np.shape(out)
-        use_forward = mode == "forward" or (
+        # (a complex result of real arguments: its columns, in forward mode, are complex)
+        use_forward = mode == "forward" or np.iscomplexobj(out) or (
             mode == "auto" and sum(np.size(t) for t in targets) <= np.size(out))
         results = []
         if use_forward:
@@ -1051,7 +1098,8 @@ def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
                 for e in _basis(target):
                     tangents = [e if j == k else _zero(t) for j, t in enumerate(targets)]
                     replay.rewind()
-                    columns.append(np.asarray(forward(*args, *tangents, **kwargs)[1], dtype=float))
+                    column = np.asarray(forward(*args, *tangents, **kwargs)[1])
+                    columns.append(column if column.dtype.kind == "c" else column.astype(float))
                 stacked = np.stack(columns, axis=-1) if columns else np.zeros(out_shape + (0,))
                 results.append(np.reshape(stacked, out_shape + np.shape(target)))
         else:
@@ -1082,7 +1130,7 @@ def hessian(fn: Callable, *, wrt: Any = 0) -> Callable:
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return _Wrapper(jacobian(grad(fn, wrt=wrt), wrt=wrt, mode="forward"), jvp(grad(fn, wrt=wrt), wrt=wrt),
+    return _Wrapper(_jacobian(grad(fn, wrt=wrt), wrt, "forward", "the Hessian"), jvp(grad(fn, wrt=wrt), wrt=wrt),
                     "hessian")
 
 

@@ -10,6 +10,8 @@
     effects    ir -> Effects                who writes which storage; refuse a write another
                                             live name would see (srcdiff never writes in place)
     cse        ir -> ir                     a repeated pure call reuses the first result
+    complexes  ir -> Complexity             which values may be complex; their rules (conjugates,
+                                            real parts where a real value meets complex ones)
     activity   ir -> Activity               which values need derivatives (side tables)
     reverse    ir + Activity -> gast        primal sweep, then adjoint sweep from the rules
     forward    ir + Activity -> gast        tangents computed alongside the values (jvp)
@@ -35,11 +37,12 @@ import numpy as np
 from . import cache, ir, rules
 from .compile import RETURN_LOCATIONS, build_function, compile_function, label_for
 from .emit import walk
-from .errors import Loc, SrcdiffError, UnsupportedSyntaxError
+from .errors import Loc, NonScalarOutputError, SrcdiffError, UnsupportedSyntaxError
 from .names import Namer
 from .passes import (
     activity,
     anf,
+    complexes,
     cse,
     desugar,
     effects,
@@ -62,7 +65,8 @@ from .rules import registry
 __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
 
 # The names HOOKS["after"] is called with, in order.
-PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "effects", "cse", "hoist", "activity",
+PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "effects", "cse", "hoist", "complexes",
+          "activity",
           "reverse", "forward", "spread", "products", "simplify", "inplace", "emit")
 
 # Counters tests read to tell a cache hit from a new transformation.
@@ -371,12 +375,20 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
         if cached is not None:
             return cached
     STATS["transforms"] += 1
-    source, program, namer, res = _front(fn, kinds)
+    # the parameters holding complex values (the code is made for them; they are arrays)
+    complex_params = frozenset(p for p, kind in kinds.items() if kind in ("complex", "complex_float"))
+    complex_scalars = frozenset(p for p, kind in kinds.items() if kind == "complex_float")
+    kinds = {p: "array" if p in complex_params else kind for p, kind in kinds.items()
+             if p not in complex_params or p in wrt}
+    # (a complex number, like a float, has no storage: z += 1 rebinds it)
+    source, program, namer, res = _front(fn, {**kinds, **dict.fromkeys(complex_scalars, "float")})
     kinds = {**_guess(source.node), **kinds}  # containers among the other arguments too
     # (made for the shapes of the arguments: specialised code, checked on every call)
     batched = bool(optimize and arg_shapes) and hoist.hoist_products(program, arg_shapes, namer)
     _after("hoist", program)
-    act = _after("activity", activity.analyze(program, wrt, kinds, arg_shapes))
+    cplx = _after("complexes", complexes.analyze(program, complex_params))
+    act = _after("activity", activity.analyze(program, wrt, kinds, arg_shapes, cplx.rules))
+    complexes.check(program, act, cplx)
     _check_callees(program, act)
     methods = _argument_methods(program, act)
     specialized = act.specialized or batched
@@ -384,8 +396,24 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     if mode == "jvp":
         tree = _after("forward", forward.differentiate(program, act, wrt, namer, extra))
     else:
-        tree = _after("reverse", reverse.differentiate(program, act, wrt, mode, namer, single, extra,
-                                                       functional=functional))
+        out = program.body[-1].value
+        seed = None  # (a real result: the seed is 1)
+        if isinstance(out, ir.Var) and out.id in cplx.maybe:
+            # a complex result has a gradient (f'(z)) where the function is holomorphic in
+            # complex arguments, and only there
+            seed = bool(set(wrt) <= complex_params and not any(t in act.active for t in cplx.breaks))
+            if not seed and out.id in cplx.certain and mode in ("grad", "value_and_grad"):
+                raise NonScalarOutputError(
+                    "grad needs a real result, but this function's is complex; its gradient is "
+                    "defined only for a function that is holomorphic in complex arguments (f'(z)), "
+                    "and this one is not, or its arguments are real", program.body[-1].loc,
+                    hint="differentiate a real quantity (np.real(f), np.abs(f) ** 2), or use "
+                    "srcdiff.jvp (a complex result of real arguments) or srcdiff.vjp with a "
+                    "complex cotangent")
+        tree = _after("reverse", reverse.differentiate(
+            program, act, wrt, mode, namer, single, extra, functional=functional, seed_holomorphic=seed,
+            real_params=frozenset(wrt) - complex_params if cplx.maybe else frozenset(),
+            complex_scalars=complex_scalars))
     recipes = extra.pop("__recipes__", {})
     if optimize:
         tree = _after("spread", spread.keep_scalars(tree, act.shapes, act.shapes_used))
@@ -393,7 +421,8 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
         tree = _after("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
         float64 = {p for p, shape in (arg_shapes or {}).items()
                    if shape == "float" or isinstance(shape, tuple)}
-        tree = _after("inplace", inplace.reuse(tree, act.shapes, float64, act.shapes_used))
+        if not cplx.maybe:  # (it reuses float64 buffers: a complex value would not fit)
+            tree = _after("inplace", inplace.reuse(tree, act.shapes, float64, act.shapes_used))
     # code with a known shape (or a float64 array reused) written into it holds for
     # those argument shapes only; without argument shapes, a known shape is one written
     # in the function (np.zeros((3, 2))), true for any arguments
@@ -401,7 +430,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     if mode not in ("jvp", "vjp_apply"):
         tree = simplify.separate_results(tree, mode)
     floats = {p for p, shape in (arg_shapes or {}).items() if shape == "float"}
-    if optimize and floats and simplify.unwrap_floats(tree, floats):
+    if optimize and floats and not cplx.maybe and simplify.unwrap_floats(tree, floats):
         specialized = True  # it holds while those arguments are Python floats
     if optimize:
         tree = simplify.inline_temporaries(tree, _purity(source))

@@ -27,6 +27,7 @@ __all__ = [
     "method_vjp",
     "method_jvp",
     "seed",
+    "real_like",
     "sum_grad",
     "mean_grad",
     "minmax_grad",
@@ -253,11 +254,35 @@ def _method_derivative(mode: str, obj: Any, name: str, wrt: tuple) -> Any:
     return found
 
 
-def seed(out: Any, where: str) -> Any:
-    """The cotangent 1 for a scalar result; raises if the result is not a scalar."""
-    if isinstance(out, (float, int, np.number, np.bool_)):
+def seed(out: Any, where: str, holomorphic: bool = False) -> Any:
+    """The cotangent 1 for a scalar result; raises if the result is not a scalar, or is
+    complex where the gradient of a complex result is not defined (``holomorphic``: the
+    function is holomorphic in complex arguments, and its gradient is ``f'(z)``)."""
+    if isinstance(out, (float, int, np.floating, np.integer, np.bool_)):
         return 1.0
     size = getattr(out, "size", None)
+    if size == 1 and out.dtype.kind == "f":
+        return np.ones_like(out)
+    complex_out = isinstance(out, (complex, np.complexfloating)) or getattr(
+        getattr(out, "dtype", None), "kind", None) == "c"
+    if complex_out and not holomorphic:
+        import sys
+
+        from .compile import RETURN_LOCATIONS
+        from .errors import NonScalarOutputError
+
+        loc = RETURN_LOCATIONS.get(sys._getframe(1).f_code)
+        raise NonScalarOutputError(
+            "grad needs a real result, but the function returned a complex number"
+            + ("" if loc else f" ({where})") + "; its gradient is defined only for a function "
+            "that is holomorphic in complex arguments (f'(z)), and this one is not, or its "
+            "arguments are real",
+            loc,
+            hint="differentiate a real quantity (np.real(f), np.abs(f) ** 2), or use srcdiff.jvp "
+            "(a complex result of real arguments) or srcdiff.vjp with a complex cotangent",
+        )
+    if isinstance(out, complex):
+        return 1.0
     if size == 1:
         return np.ones_like(out)
     import sys
@@ -275,6 +300,49 @@ def seed(out: Any, where: str) -> Any:
         hint="reduce it to a scalar (e.g. np.sum), or use srcdiff.vjp for a "
         "vector-Jacobian product",
     )
+
+
+def real_like(g: Any, like: Any) -> Any:
+    """``g``, the cotangent of the real value ``like``, without an imaginary part: where
+    a real value meets complex ones, the part of the cotangent along the imaginary axis
+    is not a direction the real value can move in.  Containers entry by entry; ``g``
+    itself where ``like`` is complex.
+
+    >>> real_like(np.array([1 + 2j, 3 - 1j]), np.zeros(2)).tolist()
+    [1.0, 3.0]
+    >>> real_like(1 + 2j, 0.5 + 0j)
+    (1+2j)
+    """
+    if g is None:
+        return None
+    if isinstance(like, dict):
+        return {k: real_like(v, like.get(k)) for k, v in g.items()} if isinstance(g, dict) else g
+    if isinstance(like, (list, tuple)):
+        if isinstance(g, (list, tuple)) and len(g) == len(like):
+            parts = [real_like(v, w) for v, w in zip(g, like)]
+            return tuple(parts) if isinstance(g, tuple) else parts
+        return g if any(_is_complex(w) for w in like) else _real_part(g)
+    return g if _is_complex(like) else _real_part(g)
+
+
+def _is_complex(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return any(_is_complex(v) for v in value)
+    if isinstance(value, dict):
+        return any(_is_complex(v) for v in value.values())
+    return isinstance(value, (complex, np.complexfloating)) or getattr(
+        getattr(value, "dtype", None), "kind", None) == "c"
+
+
+def _real_part(g: Any) -> Any:
+    if isinstance(g, (list, tuple)):
+        parts = [_real_part(v) for v in g]
+        return tuple(parts) if isinstance(g, tuple) else parts
+    if isinstance(g, dict):
+        return {k: _real_part(v) for k, v in g.items()}
+    if isinstance(g, complex):
+        return g.real
+    return np.real(g) if _is_complex(g) else g
 
 
 def _axes(axis: Any, ndim: int) -> tuple:
@@ -764,7 +832,7 @@ def _is_float_like(x: Any) -> bool:
     dtype = getattr(x, "dtype", None)
     if dtype is not None:
         return dtype.kind in "fc"
-    return isinstance(x, float)
+    return isinstance(x, (float, complex))
 
 
 def seq_sum_grad(g: Any, items: Any) -> Any:

@@ -82,7 +82,8 @@ def _inner(a: Any, b: Any) -> float:
         return sum(_inner(x, y) for x, y in zip(a, b))
     if isinstance(a, dict):
         return sum(_inner(a[k], b[k]) for k in a)
-    return float(np.sum(np.asarray(a) * np.asarray(b)))
+    # (the real part: for a complex result, the gradient of Re(sum(cotangent * fn)))
+    return float(np.real(np.sum(np.asarray(a) * np.asarray(b))))
 
 
 @dataclass

@@ -57,8 +57,9 @@ def _callee_object(call: ir.Call) -> Any:
     return fn.value
 
 
-def classify(value: Any) -> Classified:
-    """Classify an IR right-hand side by how derivatives flow through it."""
+def classify(value: Any, override: Any = None) -> Classified:
+    """Classify an IR right-hand side by how derivatives flow through it (by the rule
+    ``override`` instead of the registry's, where given: a rule for complex values)."""
     if isinstance(value, ir.Raw):
         return Classified("raw", flows=tuple(value.uses))
     if isinstance(value, (ir.Tup, ir.Lst)):
@@ -68,7 +69,7 @@ def classify(value: Any) -> Classified:
     obj = _callee_object(value)
     if obj is MISSING:
         return Classified("unknown", flows=tuple(ir.expr_uses(value)))
-    rule = registry.lookup(obj)
+    rule = override if override is not None else registry.lookup(obj)
     if (rule is not None and value.args and isinstance(value.args[0], ir.Ref)
             and registry.receiver_refusal(value.args[0].value) is not None):
         return Classified("unknown", flows=tuple(ir.expr_uses(value)))  # np.r_[x, y]
@@ -161,12 +162,12 @@ def _kind_of(value: Any, cls: Classified, kinds: dict, lists: set) -> str:
     return "array"
 
 
-def _edges(fn: ir.Function, classes: dict) -> list:
+def _edges(fn: ir.Function, classes: dict, rules: dict) -> list:
     """(target, names its derivative depends on, statement) for every definition."""
     edges = []
     for stmt in ir.walk(fn.body):
         if isinstance(stmt, ir.Assign):
-            cls = classify(stmt.value)
+            cls = classify(stmt.value, rules.get(stmt.target))
             classes[stmt.target] = cls
             edges.append((stmt.target, tuple(cls.flows), stmt))
         elif isinstance(stmt, (ir.If, ir.Loop)):
@@ -178,12 +179,14 @@ def _edges(fn: ir.Function, classes: dict) -> list:
     return edges
 
 
-def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | None = None) -> Activity:
+def analyze(fn: ir.Function, wrt: tuple, param_kinds: dict, arg_shapes: dict | None = None,
+            rules: dict | None = None) -> Activity:
     """Compute varied/useful/active names and kinds for ``fn`` differentiated in ``wrt``;
     with ``arg_shapes`` (parameter -> shape, or ``"float"``), shape classes for those
-    argument shapes."""
+    argument shapes.  ``rules``: target -> the rule its statement is differentiated by,
+    where not the registry's (the complexes pass's rules for complex values)."""
     classes: dict[str, Classified] = {}
-    edges = _edges(fn, classes)
+    edges = _edges(fn, classes, rules or {})
     kinds = {p.name: param_kinds.get(p.name, "array") for p in fn.params}
     lists = _lists(fn)
 

@@ -65,12 +65,14 @@ METHODS: dict[str, Any] = {
     "nonzero": np.nonzero, "ravel": np.ravel, "flatten": np.ravel, "squeeze": np.squeeze,
     "swapaxes": np.swapaxes, "clip": np.clip, "dot": np.dot, "round": np.round,
     "trace": np.trace, "reshape": np.reshape, "transpose": np.transpose,
+    "conj": np.conjugate, "conjugate": np.conjugate,
 }
 _VARARG_METHODS = {"reshape", "transpose"}  # x.reshape(2, 3) == np.reshape(x, (2, 3))
 
 # Attributes of arrays that are NumPy functions of the array.
 ATTRIBUTES: dict[str, Any] = {
     "T": np.transpose, "shape": np.shape, "ndim": np.ndim, "size": np.size, "real": np.real,
+    "imag": np.imag,
 }
 
 

@@ -24,7 +24,7 @@ import gast
 from ..errors import UnsupportedSyntaxError
 from .parse import Source
 
-__all__ = ["check", "check_complex", "makes_complex", "SUPPORTED_STATEMENTS"]
+__all__ = ["check", "find_complex", "makes_complex", "complex_dtype", "SUPPORTED_STATEMENTS"]
 
 # Statements the later passes handle.
 SUPPORTED_STATEMENTS = (
@@ -86,7 +86,6 @@ def check(source: Source) -> Source:
                 "name each parameter, or pass a tuple/dict as one parameter")
     for stmt in fdef.body:
         _check_stmt(source, stmt)
-    check_complex(source)
     return source
 
 
@@ -192,12 +191,9 @@ def _check_target(source: Source, target: gast.expr) -> None:
 
 
 # ---------------------------------------------------------------------------------------
-# Complex numbers.  srcdiff's rules are written for real values: a complex value in the
-# computation would give a complex gradient for a real input, or miss a conjugate.  So
-# a function that can make one (a complex literal or dtype, or a call of a function
-# that returns complex values for real inputs) is refused, as is one that calls a
-# helper of the user's that can (srcdiff does not transform a helper called on values
-# without a derivative, so the helper is looked at here, source and all).
+# Complex numbers: where a function can make one (a complex literal or dtype, a function
+# that returns complex values for real inputs, a helper of the user's that does).  The
+# complexes pass follows them from there.
 
 # dtype names written as strings: only the unambiguous ones anywhere in a call ('F'
 # is also order='F'), the one-letter codes where a dtype is expected.
@@ -261,34 +257,32 @@ def makes_complex(value: Any) -> str | None:
     return None
 
 
-_COMPLEX_HINT = ("srcdiff differentiates real-valued code only (complex numbers are not "
-                 "supported yet): write the real and imaginary parts as two real arrays "
-                 "(e.g. exp(1j*t) as np.cos(t), np.sin(t)), or compute the complex part "
-                 "outside the differentiated function")
+def complex_dtype(text: str, where_dtype: bool) -> bool:
+    """Whether the string ``text`` names a complex dtype (the one-letter codes only where
+    a dtype is expected, ``where_dtype``: ``'F'`` is also ``order='F'``)."""
+    text = text.strip()
+    return text.lower() in _COMPLEX_DTYPE_NAMES or where_dtype and text.lstrip("<>=|") in _COMPLEX_DTYPE_CODES
 
 
-def check_complex(source: Source, res: Any = None, seen: set | None = None) -> None:
-    """Raise UnsupportedSyntaxError where the function (or a helper of the user's it
-    calls) can make a complex number.  ``res``: its resolve side table, if already made."""
+def find_complex(source: Source, res: Any = None, seen: set | None = None) -> str | None:
+    """Where and how the function (or a helper of the user's it calls) can make a
+    complex number from real ones, or None.  ``res``: its resolve side table, if made."""
     from . import resolve
 
     seen = set() if seen is None else seen
     code = getattr(source.fn, "__code__", None)
     if code in seen:
-        return
+        return None
     seen.add(code)
     found = _complex_literal(source.node)
     if found is not None:
-        raise UnsupportedSyntaxError(f"srcdiff does not support complex numbers: {found[1]}",
-                                     source.loc(found[0]), _COMPLEX_HINT)
+        return f"{source.loc(found[0])}: {found[1]}"
     res = res if res is not None else resolve.resolve(source)
     for ref, value in res.refs.items():
         what = makes_complex(value)
         if what is not None:
-            raise UnsupportedSyntaxError(
-                f"srcdiff does not support complex numbers: {res.texts.get(ref, '')} is {what}",
-                source.loc(ref), _COMPLEX_HINT)
-    for ref, value in res.refs.items():
+            return f"{source.loc(ref)}: {res.texts.get(ref, '')} is {what}"
+    for value in res.refs.values():
         if _user_function(value) and value.__code__ not in seen:
             from .parse import parse
 
@@ -297,12 +291,10 @@ def check_complex(source: Source, res: Any = None, seen: set | None = None) -> N
             except Exception:  # no source: srcdiff refuses the call if it needs its derivative
                 seen.add(value.__code__)
                 continue
-            try:
-                check_complex(helper, None, seen)
-            except UnsupportedSyntaxError as exc:
-                raise UnsupportedSyntaxError(
-                    f"srcdiff does not support complex numbers: {res.texts.get(ref, '')} makes "
-                    f"them (at {exc.loc}: {exc.message})", source.loc(ref), _COMPLEX_HINT) from None
+            inner = find_complex(helper, None, seen)
+            if inner is not None:
+                return inner
+    return None
 
 
 def _complex_literal(fdef: gast.FunctionDef) -> tuple | None:
@@ -320,9 +312,7 @@ def _complex_literal(fdef: gast.FunctionDef) -> tuple | None:
             strings = [a for a in node.args + [kw.value for kw in node.keywords]
                        if isinstance(a, gast.Constant) and isinstance(a.value, str)]
             for arg in strings:
-                text = arg.value.strip()
-                if (text.lower() in _COMPLEX_DTYPE_NAMES or text.lstrip("<>=|") in _COMPLEX_DTYPE_CODES
-                        and any(arg is d for d in dtype_args)):
+                if complex_dtype(arg.value, any(arg is d for d in dtype_args)):
                     return arg, f"the complex dtype {arg.value!r}"
     return None
 

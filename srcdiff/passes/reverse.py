@@ -988,9 +988,16 @@ def _append(list_name: str, value: gast.expr) -> gast.stmt:
 
 def differentiate(
     fn: ir.Function, act: Activity, wrt: tuple, mode: str, namer: Namer, single: bool = True,
-    globals_out: dict | None = None, functional: bool = False,
+    globals_out: dict | None = None, functional: bool = False, seed_holomorphic: bool | None = None,
+    real_params: frozenset = frozenset(), complex_scalars: frozenset = frozenset(),
 ) -> gast.FunctionDef:
-    """Build the derivative function of ``fn`` with respect to the parameters ``wrt``."""
+    """Build the derivative function of ``fn`` with respect to the parameters ``wrt``.
+
+    ``seed_holomorphic``: None for a real result; else the result may be complex, and
+    the seed checks it, accepting a complex one when this is True (a holomorphic
+    function of complex arguments).  ``real_params``: the real parameters of code with
+    complex values, whose gradients keep their real part; ``complex_scalars``: the
+    parameters that are complex numbers, whose gradients are too."""
     ret = fn.body[-1]
     rev = _Reverse(act, namer, destructive=mode != "vjp", functional=functional)
     rev.counters = {s.target for s in ir.walk(fn.body) if isinstance(s, ir.Loop) and s.kind == "for"
@@ -1011,8 +1018,10 @@ def differentiate(
     else:
         where = f"{os.path.basename(ret.loc.filename)}:{ret.loc.lineno}"
         seed = _call("seed", out_expr, _const(where))
-        if isinstance(out_atom, ir.Var) and act.shapes.get(out_atom.id) == SCALAR:
-            seed = _const(1.0)  # certainly a scalar: no check needed
+        if seed_holomorphic is not None:
+            seed.args.append(_const(seed_holomorphic))
+        elif isinstance(out_atom, ir.Var) and act.shapes.get(out_atom.id) == SCALAR:
+            seed = _const(1.0)  # certainly a real scalar: no check needed
         seed_name = namer.fresh("d" + out_atom.id if isinstance(out_atom, ir.Var) else "dout")
         rev.emit(_assign(seed_name, seed))
         if isinstance(out_atom, ir.Var) and out_atom.id in act.active:
@@ -1023,7 +1032,8 @@ def differentiate(
         globals_out.update(rev.globals)
         globals_out.setdefault("__recipes__", {}).update(rev.recipes)
 
-    grads = [_final_gradient(p, act, rev) for p in wrt]
+    grads = [_final_gradient(p, act, rev, p in real_params) for p in wrt]
+    grads = [_call("complex", g) if p in complex_scalars else g for p, g in zip(wrt, grads)]
     result: gast.expr = grads[0] if single else gast.Tuple(elts=grads, ctx=gast.Load())
     if mode == "grad":
         body = primal + adjoint + [gast.Return(value=result)]
@@ -1057,15 +1067,16 @@ def differentiate(
     )
 
 
-def _final_gradient(param: str, act: Activity, rev: _Reverse) -> gast.expr:
+def _final_gradient(param: str, act: Activity, rev: _Reverse, real: bool = False) -> gast.expr:
     kind = act.kinds.get(param, "array")
     current = rev.names.get(param)
     if current is not None:
+        value = _call("real_like", name(current), name(param)) if real else name(current)
         if kind == "tree":
-            return _call("tree_fill", name(current), name(param))
+            return _call("tree_fill", value, name(param))
         if kind == "float":
-            return _call("float", name(current))  # a float for a float, not a 0-d array
-        return name(current)
+            return _call("float", value)  # a float for a float, not a 0-d array
+        return value
     if kind == "float":
         return _const(0.0)
     if kind == "tree":

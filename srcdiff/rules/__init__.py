@@ -3,6 +3,7 @@
 import sys as _sys
 
 from . import (  # noqa: F401  (imported for their registrations)
+    complexes,
     containers,
     elementwise,
     generated,

@@ -60,8 +60,18 @@ rule(np.sinc, "sinc(x)",
        " (np.pi * x) ** 2),"
        " (np.cos(np.pi * x) - out) / np.where(np.abs(x) < 0.064, 1.0, x))",
      domain=NONZERO)
-rule(np.real, "real(val)", val="g")
+# Written for real and complex values alike (see rules/complexes.py for the convention:
+# the cotangent of z = x + iy is dL/dx - i dL/dy).
+rule(np.real, "real(val)", val="g", tangents={"val": "np.real(t)"})
+rule(np.imag, "imag(val)", val="real_like(-1j * g, val)", tangents={"val": "np.imag(t)"})
 rule(np.conjugate, "conjugate(x)", x="np.conjugate(g)")
+# angle(z) = atan2(y, x): d angle = Im(conj(z) dz) / |z|^2; 0 for a real z (and at z = 0)
+rule(np.angle, "angle(z, deg=False)",
+     z="real_like(g * np.conjugate(1j * z) / (np.real(z * np.conjugate(z)) + (z == 0)), z)"
+       " * (180 / np.pi if deg else 1.0)",
+     tangents={"z": "np.imag(np.conjugate(z) * t) / (np.real(z * np.conjugate(z)) + (z == 0))"
+                    " * (180 / np.pi if deg else 1.0)"},
+     domain=NONZERO)
 
 # Binary, broadcasting: each cotangent is summed back to its argument's shape.
 rule(np.add, "add(x, y)", x="unbroadcast(g, x)", y="unbroadcast(g, y)")

@@ -73,7 +73,7 @@ class _RankDeficient(Domain):
 _RANK_DEFICIENT = _RankDeficient(-1.0, 1.0)
 _TRAPEZOID = "np.trapezoid" if hasattr(np, "trapezoid") else "np.trapz"
 
-nondifferentiable(rt.seed, signature="seed(out, where)", discrete=("where",),
+nondifferentiable(rt.seed, signature="seed(out, where, holomorphic=False)", discrete=("where", "holomorphic"),
                   cases=[Case(((), Fixed("f"))), Case(((1,), Fixed("f")))])
 nondifferentiable(rt.zeros_like_value, rt.zeros_like_tree, signature="f(x)")
 
