@@ -218,9 +218,10 @@ def _combine(x, v, step: float):
 
 
 def _vdot(a, b) -> float:
-    """<a, b> over floats, arrays and (nested) lists/tuples of them; None is a zero."""
-    return float(sum(np.sum(np.multiply(x, y)) for x, y in zip(_leaves(a), _leaves(b))
-                     if x is not None and y is not None))
+    """Re <a, b> over floats, arrays and (nested) lists/tuples of them; None is a zero.
+    (The real part: a complex result's cotangent pairs with it that way.)"""
+    return float(np.real(sum(np.sum(np.multiply(x, y)) for x, y in zip(_leaves(a), _leaves(b))
+                             if x is not None and y is not None)))
 
 
 def _tangent_case(rule, index, case):
@@ -256,7 +257,9 @@ def test_rule_tangent_matches_finite_differences(item):
         if hi is None:  # no value, no tangent
             assert got is None or not np.any(got), src
             continue
-        want = (np.asarray(hi, dtype=float) - np.asarray(lo, dtype=float)) / (2 * eps)
+        hi, lo = np.asarray(hi), np.asarray(lo)
+        exact = np.result_type(hi, lo, float)  # (float, or complex for a complex result)
+        want = (hi.astype(exact) - lo.astype(exact)) / (2 * eps)
         assert np.shape(got) == np.shape(want), (
             f"{rule.name}: tangent has shape {np.shape(got)}, result has {np.shape(want)}\n{src}")
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=src)
