@@ -9,23 +9,31 @@ table keyed by the function, so asking again for the same derivative is free.
 
 from __future__ import annotations
 
-import builtins
 import inspect
 import os
-import random
 import threading
-import types
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import gast
 import numpy as np
 
 from . import pipeline
-from .errors import ArgumentError, NoRuleError, UnsupportedSyntaxError
-from .passes import fence
+from .arguments import (
+    F64,
+    check_methods,
+    complex_in,
+    complex_params,
+    fast_kinds,
+    kind_of,
+    real_args,
+    underlying,
+    wrt_spec,
+)
+from .errors import ArgumentError
+from .gates import gate, shape_check
+from .replay import Replay
 from .rules import registry
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "derivative", "jacobian", "hessian", "hvp",
@@ -62,398 +70,23 @@ def _remember(target: Callable, key: tuple) -> None:
 _VERSION = registry._version  # a one-element list, bumped by every rule registration
 
 
-def _underlying(fn: Callable) -> Callable:
-    while isinstance(fn, (staticmethod, classmethod)):
-        fn = fn.__func__
-    return getattr(fn, "__func__", fn)
-
-
-def _wrt_spec(fn: Callable, wrt: Any) -> tuple[tuple, bool]:
-    """Normalise ``wrt`` to ((position or None, name), ...) and whether it was a tuple."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        sig = None
-    params = list(sig.parameters.values()) if sig is not None else []
-    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params) and hasattr(fn, "__code__"):
-        from .passes import fence, parse
-
-        fence.check(parse.parse(fn))  # reports *args/**kwargs at the definition
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    names = [p.name for p in params]
-    single = not isinstance(wrt, (tuple, list))
-    entries = [wrt] if single else list(wrt)
-    if not entries:
-        raise ArgumentError("wrt is empty", pipeline.function_loc(fn),
-                            hint="name at least one parameter to differentiate with respect to")
-    spec = []
-    for entry in entries:
-        if isinstance(entry, bool) or not isinstance(entry, (int, str)):
-            raise ArgumentError(
-                f"wrt entries must be parameter positions (int) or names (str), not {entry!r}",
-                pipeline.function_loc(fn), hint="for example wrt=0, wrt='W' or wrt=(0, 'b')")
-        if isinstance(entry, int):
-            if not 0 <= entry < len(positional):
-                raise ArgumentError(
-                    f"wrt={entry} but {getattr(fn, '__name__', fn)} has "
-                    f"{len(positional)} positional parameter(s): {[p.name for p in positional]}",
-                    pipeline.function_loc(fn), hint="count positions from 0, or name the parameter")
-            spec.append((entry, positional[entry].name))
-        else:
-            if sig is not None and entry not in names:
-                raise ArgumentError(
-                    f"wrt={entry!r} names no parameter of {getattr(fn, '__name__', fn)}; "
-                    f"its parameters are {names}",
-                    pipeline.function_loc(fn), hint="use one of the parameter names")
-            pos = next((i for i, p in enumerate(positional) if p.name == entry), None)
-            spec.append((pos, entry))
-    return tuple(spec), single
-
-
-def _leaf_kind(x: Any) -> str:
-    dtype = getattr(x, "dtype", None)
-    if dtype is not None:
-        return "ok" if dtype.kind in "fc" else "int"
-    if isinstance(x, (bool, int, np.integer, np.bool_)):
-        return "int"
-    if isinstance(x, (float, complex)):
-        return "ok"
-    return "other"
-
-
-def _kind(value: Any, name: str, fn: Callable) -> str:
-    t = type(value)
-    if t is np.ndarray:
-        if value.dtype.kind in "fc":
-            return "array"
-    elif t is float:
-        return "float"
-    elif t in (dict, list, tuple):
-        return "tree"
-    leaf = _leaf_kind(value)
-    if leaf == "ok":
-        return "float" if np.ndim(value) == 0 and not isinstance(value, np.ndarray) else "array"
-    if leaf == "int":
-        what = (f"an integer array (dtype {value.dtype})" if hasattr(value, "dtype")
-                and getattr(value, "ndim", 0) else f"an integer ({type(value).__name__} {value!r})")
-        raise ArgumentError(
-            f"argument {name!r} is {what}; srcdiff differentiates with respect to floating-point "
-            "values only",
-            pipeline.function_loc(fn),
-            hint=f"pass a float (e.g. {name}=float({name}) or {name}.astype(float)), "
-            f"or leave {name!r} out of wrt",
-        )
-    raise ArgumentError(
-        f"argument {name!r} is a {type(value).__name__}, which srcdiff cannot differentiate "
-        "with respect to",
-        pipeline.function_loc(fn),
-        hint="differentiate with respect to floats, float arrays, or dicts/lists/tuples of them",
-    )
-
-
-_F64 = np.dtype(np.float64)
-
-
-# Complex numbers.  Code is made for the arguments that hold complex values (the
-# complexes pass follows them); these types can hold none, whatever they are:
-_REAL_ATOMS = frozenset({float, int, bool, str, bytes, type(None), slice, type(Ellipsis), range,
-                         np.random.Generator, np.random.RandomState})
-
-
-def _complex_in(value: Any, seen: set | None = None) -> str | None:
-    """Where in ``value`` a complex number is (``""`` for ``value`` itself, ``"['w']"``
-    or ``".W"`` inside a container or an object), or None when there is none.  A float
-    array costs a type and a dtype check."""
-    t = type(value)
-    if t is np.ndarray:
-        kind = value.dtype.kind
-        if kind == "c":
-            return ""
-        if kind != "O":
-            return None
-        return next((f"[{i}]{inner}" for i, v in enumerate(value.flat)
-                     if (inner := _complex_in(v, seen)) is not None), None)
-    if t in _REAL_ATOMS:
-        return None
-    if t is complex or isinstance(value, (complex, np.complexfloating)):
-        return ""
-    if isinstance(value, np.generic):
-        return None
-    dtype = getattr(value, "dtype", None)  # another array type (Dask, CuPy)
-    if isinstance(dtype, np.dtype):
-        return "" if dtype.kind == "c" else None
-    if isinstance(value, (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType,
-                          types.MethodType)):
-        return None  # (what a function makes is fence.check_complex's side)
-    seen = set() if seen is None else seen
-    if id(value) in seen:
-        return None
-    seen.add(id(value))
-    if isinstance(value, dict):
-        items: Any = ((f"[{k!r}]", v) for k, v in value.items())
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        items = ((f"[{i}]", v) for i, v in enumerate(value))
-    elif hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
-        names = list(getattr(value, "__dict__", {}))
-        names += [n for c in type(value).__mro__ for n in getattr(c, "__slots__", ())
-                  if isinstance(n, str) and n not in names]
-        items = ((f".{n}", getattr(value, n, None)) for n in names)
-    else:
-        return None
-    for where, inner in items:
-        found = _complex_in(inner, seen)
-        if found is not None:
-            return where + found
-    return None
-
-
-def _complex_params(fn: Callable, args: tuple, kwargs: dict, names: tuple | None) -> frozenset:
-    """The parameters whose arguments are complex numbers or arrays; ArgumentError for
-    a complex number inside a container or an object."""
-    found = set()
-    for i, value in enumerate(args):
-        t = type(value)
-        if t is float or t is np.ndarray and value.dtype.kind == "f":
-            continue
-        where = _complex_in(value)
-        if where is not None:
-            name = names[i] if names is not None and i < len(names) else None
-            if where or name is None:
-                _complex_error(fn, name or f"#{i}", where)
-            found.add(name)
-    for name, value in kwargs.items():
-        where = _complex_in(value)
-        if where is not None:
-            if where:
-                _complex_error(fn, name, where)
-            found.add(name)
-    return frozenset(found)
-
-
 def _innermost(fn: Callable) -> Callable:
     """The user's function under derivatives of it."""
     while isinstance(fn, Derivative):
         fn = fn._fn
-    return _underlying(fn)
+    return underlying(fn)
 
 
 def _refuse_complex_wrt(fn: Callable, names: tuple, targets: list, what: str) -> None:
     """Raise ArgumentError for a complex argument ``what`` (jacobian, hessian) does not take."""
     for name, target in zip(names, targets):
-        if _complex_in(target) is not None:
+        if complex_in(target) is not None:
             raise ArgumentError(
                 f"{what} with respect to the complex argument {name!r} is not supported",
                 pipeline.function_loc(_innermost(fn)),
                 hint="use grad, vjp or jvp (their convention for complex arguments is in "
                 "docs/supported-python.md, Complex numbers), or pass the real and imaginary "
                 "parts as two float arguments")
-
-
-def _real_args(args: tuple) -> bool:
-    """Whether no positional argument holds a complex number (quick for floats and float
-    arrays)."""
-    for value in args:
-        t = type(value)
-        if not (t is float or t is np.ndarray and value.dtype.kind == "f") and _complex_in(value) is not None:
-            return False
-    return True
-
-
-def _complex_error(fn: Callable, name: str, where: str) -> None:
-    what = f"{name}{where}"
-    raise ArgumentError(
-        f"argument {what} is a complex number inside a container or an object; srcdiff takes "
-        "complex numbers and arrays as arguments of their own only",
-        pipeline.function_loc(fn),
-        hint=f"pass {what} as an argument of its own, or its real and imaginary parts "
-        f"({what}.real and {what}.imag) as two float arguments")
-
-
-def _real_terms(ref: str, value: Any, env: dict, prefix: str, budget: list) -> list | None:
-    """Terms of a gate's check that the argument read as ``ref`` is like ``value``
-    (same types, same array dtypes), so holds no complex number; None when that is
-    not cheap to check (the call then goes the general way, which looks inside)."""
-    budget[0] -= 1
-    if budget[0] < 0:
-        return None
-    t = type(value)
-    key = f"{prefix}_{len(env)}"
-    if t is np.ndarray:
-        if value.dtype.kind in "cO":
-            return None
-        env[key] = value.dtype
-        return [f"type({ref}) is ndarray and {ref}.dtype is {key}"]
-    if t in _REAL_ATOMS or isinstance(value, np.generic) and not isinstance(value, np.complexfloating) \
-            or isinstance(value, (types.ModuleType, types.FunctionType, types.BuiltinFunctionType)):
-        env[key] = t
-        return [f"type({ref}) is {key}"]
-    if t in (tuple, list):
-        env[key] = t
-        terms = [f"type({ref}) is {key}", f"len({ref}) == {len(value)}"]
-        for i, inner in enumerate(value):
-            more = _real_terms(f"{ref}[{i}]", inner, env, prefix, budget)
-            if more is None:
-                return None
-            terms += more
-        return terms
-    return None
-
-
-def _shape_terms(names: tuple, arg_shapes: dict, count: int, ref: Callable[[int], str],
-                 env: dict) -> list[str]:
-    """The terms of a check that ``count`` positional arguments (the parameters
-    ``names``; argument i read as ``ref(i)``) are the float64 arrays of the shapes, and
-    the floats, ``arg_shapes`` says; the shapes go into ``env``."""
-    env.update(ndarray=np.ndarray, f64=_F64)
-    terms = []
-    for i, name in enumerate(names[:count]):
-        shape = arg_shapes.get(name)
-        if shape == "float":
-            terms.append(f"type({ref(i)}) is float")
-        elif shape is not None:
-            env[f"s{i}"] = shape
-            terms.append(f"type({ref(i)}) is ndarray and {ref(i)}.dtype is f64 and {ref(i)}.shape == s{i}")
-    return terms
-
-
-def _shape_check(names: tuple, arg_shapes: dict, count: int) -> Callable[[tuple], bool]:
-    """A check that ``count`` positional arguments are what ``arg_shapes`` says (see
-    _shape_terms): one boolean expression, as it runs on every call."""
-    env: dict[str, Any] = {}
-    terms = [f"len(a) == {count}", *_shape_terms(names, arg_shapes, count, lambda i: f"a[{i}]", env)]
-    check = eval(f"lambda a: {' and '.join(terms)}", env)
-    check.names, check.shapes = names, arg_shapes
-    return check
-
-
-_UNSET = object()  # an argument not passed, to a gate
-
-
-def _gate(count: int, positions: tuple, args: tuple, gen: pipeline.Generated,
-          check: Callable | None, params: tuple | None = None) -> Callable | None:
-    """A ``__call__`` for calls like ``args`` (``count`` positional arguments, the
-    differentiated ones at ``positions`` floats or float arrays): one boolean
-    expression checks their types (and shapes, for code made for them) and that
-    nothing the code was built from changed, then calls the generated function; any
-    other call goes the general way.  None where the arguments are not so simple.
-
-    ``params``, the function's parameters when all are plain positional-or-keyword
-    ones, become the gate's own, so that keywords bind to them as they would to the
-    function: then the gate takes no ``**kwargs`` (a dict made on every call)."""
-    env: dict[str, Any] = {"function": gen.function}
-    terms = []
-    parts = getattr(gen.current, "parts", None)
-    used = {"function", "ndarray", "f64", "UNSET", "type", "len", "tuple", "zip", "dict"}
-    used |= set(parts[1]) if parts is not None else {"current"}
-    used |= {f"dt{p}" for p in positions} | {f"s{i}" for i in range(count)}
-    if params is not None and (len(params) < count or set(params) & used
-                               or any(p.startswith(("_srcdiff", "real_")) for p in params)):
-        params = None
-    var = (lambda i: params[i]) if params is not None else (lambda i: f"a{i}")
-    # an argument the shape check covers has its type and dtype checked there
-    covered = {i for i, n in enumerate(check.names[:count]) if n in check.shapes} if check else set()
-    # the other arguments are checked to hold no complex number: their types and dtypes
-    # are the ones of this call's (a float array, or a short tuple of arrays, costs a
-    # type and a dtype check); any other call goes the general way, which looks inside
-    for i in range(count):
-        if i in covered or i in positions:
-            continue
-        real = _real_terms(var(i), args[i], env, "real", [16])
-        if real is None:
-            return None
-        terms += real
-    for p in positions:
-        if p in covered:
-            continue
-        value = args[p]
-        if type(value) is float:
-            terms.append(f"type({var(p)}) is float")
-        elif type(value) is np.ndarray and value.dtype.kind == "f":
-            env[f"dt{p}"] = value.dtype
-            terms.append(f"type({var(p)}) is ndarray and {var(p)}.dtype is dt{p}")
-        else:
-            return None
-    if check is not None:
-        terms += _shape_terms(check.names, check.shapes, count, var, env)
-    if parts is not None and not set(parts[1]) & set(env):
-        terms += parts[0]
-        env.update(parts[1])
-    else:
-        env["current"] = gen.current
-        terms.append("current()")
-    env.update(ndarray=np.ndarray, UNSET=_UNSET)
-    passed = ", ".join(var(i) for i in range(count))
-    if params is None:
-        # positional-only parameters with a default, so that a call with other
-        # arguments (fewer, more, keywords) reaches the general way without an error
-        # of its own
-        last = count - 1
-        if last not in positions:
-            terms.insert(0, f"a{last} is not UNSET")
-        params_text = ", ".join(f"a{i}=UNSET" for i in range(count))
-        source = (f"def __call__(self, {params_text}, /, *rest, **kwargs):\n"
-                  f"    if {' and '.join(terms)} and not rest and not kwargs:\n"
-                  f"        return function({passed})\n"
-                  f"    args = tuple(a for a in ({passed},) if a is not UNSET) + rest\n"
-                  f"    return self._dispatch(args, kwargs)\n")
-    else:
-        terms = ([f"{var(i)} is not UNSET" for i in range(count) if i not in positions] + terms
-                 + [f"{var(i)} is UNSET" for i in range(count, len(params))])
-        every = ", ".join(params)
-        source = (f"def __call__(_srcdiff_self, {', '.join(f'{n}=UNSET' for n in params)}, *_srcdiff_rest):\n"
-                  f"    if {' and '.join(terms)} and not _srcdiff_rest:\n"
-                  f"        return function({passed})\n"
-                  f"    _srcdiff_values = ({every},)\n"
-                  f"    _srcdiff_n = 0  # passed by position: up to the first one not passed\n"
-                  f"    while _srcdiff_n < {len(params)} and _srcdiff_values[_srcdiff_n] is not UNSET:\n"
-                  f"        _srcdiff_n += 1\n"
-                  f"    return _srcdiff_self._dispatch(\n"
-                  f"        _srcdiff_values[:_srcdiff_n] + _srcdiff_rest,\n"
-                  f"        {{_srcdiff_k: _srcdiff_v for _srcdiff_k, _srcdiff_v in "
-                  f"zip({params!r}[_srcdiff_n:], _srcdiff_values[_srcdiff_n:]) "
-                  f"if _srcdiff_v is not UNSET}})\n")
-    exec(compile(source, "<srcdiff gate>", "exec"), env)
-    return env["__call__"]
-
-
-def _fast_kinds(args: tuple, positions: tuple) -> tuple | None:
-    """The kinds of the positional arguments at ``positions`` when each is a Python float
-    or a float ndarray (the common case, kept short); None otherwise."""
-    kinds = []
-    try:
-        for i in positions:
-            value = args[i]
-            t = type(value)
-            if t is float:
-                kinds.append("float")
-            elif t is np.ndarray and value.dtype.kind == "f":
-                kinds.append("array")
-            else:
-                return None
-    except IndexError:
-        return None
-    return tuple(kinds)
-
-
-def _check_methods(fn: Callable, methods: tuple, args: tuple, kwargs: dict) -> None:
-    """Before the code runs: each method it differentiates through on an argument
-    (``rng.normal(mu, ...)``) is defined in Python on the argument's class, so srcdiff
-    can read it; else the call is refused now, at its line."""
-    try:
-        bound = inspect.signature(fn).bind_partial(*args, **kwargs).arguments
-    except (TypeError, ValueError):
-        return
-    for param, name, loc in methods:
-        if param not in bound:
-            continue
-        obj = bound[param]
-        method = inspect.getattr_static(type(obj), name, None)
-        if not isinstance(method, types.FunctionType):
-            raise NoRuleError(
-                f"cannot differentiate the call of .{name}() on a {type(obj).__name__}: it is not "
-                "a method defined in Python on its class", loc,
-                hint=f"call the function it runs directly, with the instance first "
-                f"({type(obj).__name__}.{name}(obj, ...)), or register a rule for it")
 
 
 class Derivative:
@@ -477,9 +110,9 @@ class Derivative:
             self._bound = fn.__self__
         elif isinstance(fn, Derivative) and fn._bound is not None:
             self._bound = fn._bound  # a derivative of a bound method: bound the same way
-        self._fn = _underlying(fn)
+        self._fn = underlying(fn)
         self._mode = mode
-        self._wrt, self._single = _wrt_spec(fn if self._bound is not None else self._fn, wrt)
+        self._wrt, self._single = wrt_spec(fn if self._bound is not None else self._fn, wrt)
         if self._bound is not None:
             self._wrt = tuple((None if p is None else p + 1, n) for p, n in self._wrt)
         self._names = tuple(n for _, n in self._wrt)
@@ -530,8 +163,8 @@ class Derivative:
         arguments hold complex values: what the code is made for."""
         kwargs = kwargs or {}
         if not kwargs and self._all_positional:
-            fast = _fast_kinds(args, self._positions)
-            if fast is not None and _real_args(args):
+            fast = fast_kinds(args, self._positions)
+            if fast is not None and real_args(args):
                 return fast
         kinds = []
         for pos, name in self._wrt:
@@ -544,8 +177,8 @@ class Derivative:
             else:
                 kinds.append("array")  # the call itself will report the missing argument
                 continue
-            kinds.append(_kind(value, name, self._fn))
-        found = _complex_params(self._fn, args, kwargs, self._positional)
+            kinds.append(kind_of(value, name, self._fn))
+        found = complex_params(self._fn, args, kwargs, self._positional)
         return tuple(kinds) + (("complex", found),) if found else tuple(kinds)
 
     def _kinds(self, spec: tuple) -> dict:
@@ -605,9 +238,9 @@ class Derivative:
                 per_fn[special if gen.specialized else key] = gen
             _remember(target, special if gen.specialized else key)
         if gen.methods and args is not None:
-            _check_methods(target, gen.methods, args, kwargs or {})
+            check_methods(target, gen.methods, args, kwargs or {})
         if not functional and not isinstance(self._fn, Derivative):
-            check = _shape_check(self._positional, arg_shapes, len(args)) if gen.specialized else None
+            check = shape_check(self._positional, arg_shapes, len(args)) if gen.specialized else None
             self._table[spec] = (gen.function, gen.current, check)
             self._remember_hot(args, kwargs, gen, check)
         self._last = gen
@@ -617,17 +250,17 @@ class Derivative:
                       check: Callable | None) -> None:
         """Make the next calls like this one (the differentiated arguments passed by
         position, as floats or float arrays) take a short way: this derivative's own
-        class gets a ``__call__`` that checks only what this code needs (see _gate)."""
+        class gets a ``__call__`` that checks only what this code needs (see gate)."""
         if not self._fast or args is None or kwargs or max(self._positions) >= len(args):
             return
-        gate = _gate(len(args), self._positions, args, gen, check, self._plain)
-        if gate is None:
+        made = gate(len(args), self._positions, args, gen, check, self._plain)
+        if made is None:
             return
         cls = type(self)
         if cls is Derivative:  # a class of its own, to hold its gate
             cls = self.__class__ = type("Derivative", (Derivative,), {"__module__": __name__,
                                                                      "__qualname__": "Derivative"})
-        cls.__call__ = gate
+        cls.__call__ = made
 
     def _arg_shapes(self, spec: tuple, args: tuple | None, kwargs: dict | None) -> dict | None:
         """The shape of each array argument (``"float"`` for a float) when all are passed
@@ -642,8 +275,8 @@ class Derivative:
             kind = type(value)
             if kind is float:
                 found[name] = "float"
-            elif kind is np.ndarray and value.dtype is _F64:
-                found[name] = value.shape  # (a float64 array: see _shape_check)
+            elif kind is np.ndarray and value.dtype is F64:
+                found[name] = value.shape  # (a float64 array: see shape_check)
         if not found:
             return None
         signature = (tuple(found.items()), len(args))
@@ -665,11 +298,11 @@ class Derivative:
         # derivative's class; others come here: the table maps the kinds of the
         # differentiated arguments to (function, check, shape check).
         if self._fast and not kwargs:
-            kinds = _fast_kinds(args, self._positions)
+            kinds = fast_kinds(args, self._positions)
             if kinds is not None:
                 entry = self._table.get(kinds)
                 if entry is not None and entry[1]() and (entry[2] is None or entry[2](args)) \
-                        and _real_args(args):
+                        and real_args(args):
                     return entry[0](*args)
         return self._call(args, kwargs)
 
@@ -690,11 +323,11 @@ class Derivative:
                     + "): one tangent of the same shape per differentiated argument")
             args, tangents = args[:split], args[split:]
             for (_, name), tangent in zip(self._wrt, tangents):
-                if type(tangent) is not float and _complex_in(tangent) is not None:
+                if type(tangent) is not float and complex_in(tangent) is not None:
                     value = args[self._positional.index(name)] if self._positional and \
                         name in self._positional and self._positional.index(name) < len(args) \
                         else kwargs.get(name)
-                    if _complex_in(value) is None:
+                    if complex_in(value) is None:
                         raise ArgumentError(
                             f"the tangent of the real argument {name!r} is complex",
                             pipeline.function_loc(self._fn),
@@ -857,193 +490,6 @@ def _basis(x: Any):
 # evaluation and put back before each of the others; afterwards it is left as one call
 # of the function leaves it.
 
-_STATE_TYPES = (np.random.Generator, np.random.RandomState, random.Random)
-# constructors that seed themselves from the operating system when given no seed
-_SELF_SEEDING = (np.random.default_rng, np.random.RandomState, np.random.SeedSequence, np.random.MT19937,
-                 np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64, random.Random)
-_STATIC_STATES: dict = {}  # code -> (states reached through names, refusal or None)
-
-
-def _states_in(value: Any, found: dict, seen: set, depth: int = 0) -> None:
-    """Add to ``found`` (id -> object) every random state ``value`` holds or is."""
-    if depth > 6 or id(value) in seen:
-        return
-    t = type(value)
-    if t is np.ndarray or t in _REAL_ATOMS and t not in (np.random.Generator, np.random.RandomState):
-        return
-    seen.add(id(value))
-    if isinstance(value, _STATE_TYPES):
-        found[id(value)] = value
-    elif isinstance(value, types.MethodType):
-        _states_in(value.__self__, found, seen, depth + 1)
-    elif isinstance(value, types.BuiltinMethodType) and isinstance(getattr(value, "__self__", None),
-                                                                   _STATE_TYPES):
-        found[id(value.__self__)] = value.__self__  # np.random.normal: the global RandomState's
-    elif isinstance(value, dict):
-        for v in value.values():
-            _states_in(v, found, seen, depth + 1)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for v in value:
-            _states_in(v, found, seen, depth + 1)
-    elif hasattr(value, "__dict__") and not isinstance(value, (types.ModuleType, type, types.FunctionType)):
-        for v in vars(value).values():
-            _states_in(v, found, seen, depth + 1)
-
-
-_SCANNED: dict = {}  # code -> (ref texts and nodes, its source) of a function, read once
-
-
-def _scan(fn: Callable) -> tuple | None:
-    """The global and closure references of ``fn``'s source (text, node) and the source,
-    read once per code object; raise where it makes a generator without a seed."""
-    code = fn.__code__
-    if code in _SCANNED:
-        return _SCANNED[code]
-    from .passes import parse, resolve
-    try:
-        source = parse.parse(fn)
-    except Exception:  # no source: only the states it is given, and the global ones
-        _SCANNED[code] = None
-        return None
-    res = resolve.resolve(source)
-    for node in gast.walk(source.node):
-        if isinstance(node, gast.Call) and any(res.refs.get(node.func) is c for c in _SELF_SEEDING):
-            if not node.args and not node.keywords or any(
-                    isinstance(a, gast.Constant) and a.value is None for a in node.args[:1]):
-                raise UnsupportedSyntaxError(
-                    f"{res.texts[node.func]}() without a seed draws a new seed from the operating "
-                    "system on every call: the columns of a Jacobian or Hessian would each see "
-                    "other random numbers", source.loc(node),
-                    hint="seed it (np.random.default_rng(0)), or create the generator outside "
-                    "the function and pass it in as an argument")
-    _SCANNED[code] = ([(res.texts.get(ref, ""), ref) for ref in res.refs], source)
-    return _SCANNED[code]
-
-
-def _current(fn: Callable, text: str) -> Any:
-    """What the global or closure expression ``text`` (``np.random.normal``) of ``fn``
-    is now, or None."""
-    root, *rest = text.split(".")
-    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
-    try:
-        value = cells[root].cell_contents if root in cells else fn.__globals__.get(
-            root, getattr(builtins, root, None))
-        for part in rest:
-            value = getattr(value, part)
-    except (ValueError, AttributeError):
-        return None
-    return value
-
-
-def _static_states(fn: Callable, found: dict, seen: set) -> bool:
-    """Add the random states ``fn`` (and the user's helpers it calls) refers to by name;
-    raise where it draws from a source that cannot be snapshotted.  True when it may draw
-    from the global states: it calls something that is neither one of srcdiff's rules or
-    declarations nor a function of the user's (np.random.normal, a library's function)."""
-    code = getattr(fn, "__code__", None)
-    if code is None or code in seen:
-        return False
-    seen.add(code)
-    scanned = _scan(fn)
-    if scanned is None:
-        return True  # (no source: it may draw from anything)
-    refs, source = scanned
-    global_states = False
-    for text, node in refs:
-        value = _current(fn, text)
-        module = getattr(value, "__module__", None) or getattr(value, "__name__", "")
-        owner = getattr(value, "__self__", None)
-        if isinstance(value, random.SystemRandom) or isinstance(owner, random.SystemRandom) \
-                or value is os.urandom or str(module).split(".")[0] in ("secrets", "uuid"):
-            raise UnsupportedSyntaxError(
-                f"{text} draws from the operating system's randomness, which "
-                "cannot be replayed: the columns of a Jacobian or Hessian would each see other "
-                "random numbers", source.loc(node),
-                hint="draw from a seeded np.random.Generator passed in as an argument")
-        try:
-            known = registry.lookup(value) is not None or registry.is_nondifferentiable(value)
-        except TypeError:
-            known = False
-        if known or isinstance(value, types.ModuleType):
-            continue  # (a function with a rule holds no random state and draws none)
-        if fence._user_function(value):
-            global_states |= _static_states(value, found, seen)
-        else:
-            _states_in(value, found, set())
-            global_states |= callable(value) and not isinstance(value, type)
-    for default in (*(getattr(fn, "__defaults__", None) or ()),
-                    *(getattr(fn, "__kwdefaults__", None) or {}).values()):
-        _states_in(default, found, set())
-    return global_states
-
-
-def _snapshot(state: Any) -> Any:
-    if isinstance(state, np.random.Generator):
-        return state.bit_generator.state
-    return state.get_state() if isinstance(state, np.random.RandomState) else state.getstate()
-
-
-def _restore(state: Any, saved: Any) -> None:
-    if isinstance(state, np.random.Generator):
-        state.bit_generator.state = saved
-    elif isinstance(state, np.random.RandomState):
-        state.set_state(saved)
-    else:
-        state.setstate(saved)
-
-
-def _same(a: Any, b: Any) -> bool:
-    if type(a) is tuple and type(b) is tuple:  # random's state: 625 ints, compared in C
-        try:
-            return bool(a == b)
-        except ValueError:  # an array inside (np.random's state): entry by entry below
-            pass
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (tuple, list)):
-        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(map(_same, a, b))
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return bool(np.array_equal(a, b))
-    return a == b
-
-
-class _Replay:
-    """The random states a function draws from, put back before each evaluation after
-    the first (see :meth:`rewind`), and left as the first evaluation left them."""
-
-    def __init__(self, fn: Callable, args: tuple, kwargs: dict):
-        base = fn
-        found: dict = {}
-        while isinstance(base, Derivative):
-            if base._bound is not None:
-                _states_in(base._bound, found, set())
-            base = base._fn
-        if _static_states(base, found, set()):  # (reading them costs tens of microseconds)
-            found.update({id(np.random.mtrand._rand): np.random.mtrand._rand, id(random._inst): random._inst})
-        seen: set = set()
-        for value in (*args, *kwargs.values()):
-            _states_in(value, found, seen)
-        self.states = list(found.values())
-        self.before = [_snapshot(s) for s in self.states]
-        self.after: list | None = None
-
-    def rewind(self) -> None:
-        """Before an evaluation: the states as the first one found them."""
-        if self.after is None:  # the first evaluation just ran: which states did it move?
-            after = [_snapshot(s) for s in self.states]
-            moved = [i for i, (a, b) in enumerate(zip(self.before, after)) if not _same(a, b)]
-            self.states = [self.states[i] for i in moved]
-            self.before = [self.before[i] for i in moved]
-            self.after = [after[i] for i in moved]
-        for state, saved in zip(self.states, self.before):
-            _restore(state, saved)
-
-    def finish(self) -> None:
-        """After the last evaluation: the states as one evaluation leaves them."""
-        if self.after is not None:
-            for state, saved in zip(self.states, self.after):
-                _restore(state, saved)
-
 
 def jacobian(fn: Callable, *, wrt: Any = 0, mode: str = "auto") -> Callable:
     """The Jacobian ``d out / d args[wrt]``, of shape ``out.shape + arg.shape``.
@@ -1079,13 +525,19 @@ def _jacobian(fn: Callable, wrt: Any, mode: str, what: str) -> Callable:
                     pipeline.function_loc(fn),
                     hint="take the Jacobian with respect to each array, or use jvp/vjp, which "
                     "accept containers")
-        replay = _Replay(fn, args, kwargs)  # each evaluation sees the same random draws
+        holders = []
+        base = fn
+        while isinstance(base, Derivative):
+            if base._bound is not None:
+                holders.append(base._bound)
+            base = base._fn
+        replay = Replay(base, tuple(holders), args, kwargs)  # each evaluation sees the same random draws
         try:
             return evaluate(replay, targets, *args, **kwargs)
         finally:
             replay.finish()
 
-    def evaluate(replay: _Replay, targets: list, *args: Any, **kwargs: Any) -> Any:
+    def evaluate(replay: Replay, targets: list, *args: Any, **kwargs: Any) -> Any:
         out = fn(*args, **kwargs)
         out_shape = np.shape(out)
         # (a complex result of real arguments: its columns, in forward mode, are complex)
@@ -1130,8 +582,8 @@ def hessian(fn: Callable, *, wrt: Any = 0) -> Callable:
     array([[ 6.,  0.],
            [ 0., 12.]])
     """
-    return _Wrapper(_jacobian(grad(fn, wrt=wrt), wrt, "forward", "the Hessian"), jvp(grad(fn, wrt=wrt), wrt=wrt),
-                    "hessian")
+    return _Wrapper(_jacobian(grad(fn, wrt=wrt), wrt, "forward", "the Hessian"),
+                    jvp(grad(fn, wrt=wrt), wrt=wrt), "hessian")
 
 
 def hvp(fn: Callable, *, wrt: Any = 0) -> Callable:

@@ -41,12 +41,12 @@ def _label(stmt: ir.Assign) -> str:
 
 def to_dot(fn: Callable, *, wrt: Any = 0, adjoint: bool = False) -> str:
     """The DOT text of ``fn``'s program (after SSA), optionally with its adjoint nodes."""
-    from .api import _wrt_spec
+    from .arguments import wrt_spec
     from .passes.activity import analyze
     from .pipeline import guess_kinds, lower_to_ir
 
     program = lower_to_ir(fn)
-    spec, _ = _wrt_spec(fn, wrt)
+    spec, _ = wrt_spec(fn, wrt)
     names = tuple(n for _, n in spec)
     kinds = guess_kinds(fn)
     act = analyze(program, names, {n: kinds.get(n, "array") for n in names})

@@ -24,7 +24,7 @@ import gast
 from ..errors import UnsupportedSyntaxError
 from .parse import Source
 
-__all__ = ["check", "find_complex", "makes_complex", "complex_dtype", "SUPPORTED_STATEMENTS"]
+__all__ = ["check", "find_complex", "makes_complex", "complex_dtype", "user_function", "SUPPORTED_STATEMENTS"]
 
 # Statements the later passes handle.
 SUPPORTED_STATEMENTS = (
@@ -283,7 +283,7 @@ def find_complex(source: Source, res: Any = None, seen: set | None = None) -> st
         if what is not None:
             return f"{source.loc(ref)}: {res.texts.get(ref, '')} is {what}"
     for value in res.refs.values():
-        if _user_function(value) and value.__code__ not in seen:
+        if user_function(value) and value.__code__ not in seen:
             from .parse import parse
 
             try:
@@ -317,7 +317,7 @@ def _complex_literal(fdef: gast.FunctionDef) -> tuple | None:
     return None
 
 
-def _user_function(value: Any) -> bool:
+def user_function(value: Any) -> bool:
     import types
 
     from ..rules import registry
