@@ -155,6 +155,12 @@ class Derivative:
             pass
         self.__name__ = f"{mode}_{getattr(fn, '__name__', 'fn')}"
 
+    @property
+    def srcdiff_derivative(self) -> tuple:
+        """``(mode, single)``: how the compiler recognises a derivative it made (see
+        ``ir.generated_derivative``)."""
+        return (self._mode, self._single)
+
     def __repr__(self) -> str:
         return f"<srcdiff {self._mode} of {getattr(self._fn, '__qualname__', self._fn)} wrt {self._names}>"
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from collections import deque
 from typing import Any
 
 import gast
 
 from . import ir
+from .trees import clone, loaded_names, name, names, statements, store, walk  # noqa: F401
 
 __all__ = ["atom_expr", "value_expr", "stmt_nodes", "format_ir", "to_source", "comment", "name", "store"]
 
@@ -40,14 +40,6 @@ _UNARY = {operator.neg: gast.USub, operator.pos: gast.UAdd, operator.not_: gast.
 _COMPARE = {operator.lt: gast.Lt, operator.le: gast.LtE, operator.gt: gast.Gt,
             operator.ge: gast.GtE, operator.eq: gast.Eq, operator.ne: gast.NotEq,
             operator.is_: gast.Is, operator.is_not: gast.IsNot}
-
-
-def name(id_: str) -> gast.Name:
-    return gast.Name(id=id_, ctx=gast.Load(), annotation=None, type_comment=None)
-
-
-def store(id_: str) -> gast.Name:
-    return gast.Name(id=id_, ctx=gast.Store(), annotation=None, type_comment=None)
 
 
 def comment(text: str) -> gast.Expr:
@@ -310,84 +302,6 @@ def format_ir(fn: ir.Function) -> str:
     """The IR function printed as Python source."""
     body = block_nodes(fn.body)
     return to_source(gast.Module(body=[function_node(fn, body)], type_ignores=[])).rstrip()
-
-
-def walk(node: Any):
-    """Every node of a tree, breadth first, as ``gast.walk`` does but faster: the
-    passes over generated code walk whole functions many times."""
-    todo = deque([node])
-    pop, extend, push = todo.popleft, todo.extend, todo.append
-    tree = ast.AST
-    while todo:
-        node = pop()
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if type(value) is list:
-                extend([v for v in value if isinstance(v, tree)])
-            elif isinstance(value, tree):
-                push(value)
-        yield node
-
-
-def statements(stmts: list):
-    """Every statement of ``stmts`` and of the blocks nested in them, in program order
-    (an expression's ``body``, a lambda's, is not a block)."""
-    for stmt in stmts:
-        yield stmt
-        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
-            block = getattr(stmt, field, None)
-            if type(block) is list:
-                yield from statements(block)
-
-
-def loaded_names(node: Any) -> list[gast.Name]:
-    """Every ``Name`` in a tree that reads its variable (Load context), in no set order."""
-    return [n for n in names(node) if isinstance(n.ctx, gast.Load)]
-
-
-def names(node: Any) -> list[gast.Name]:
-    """Every ``Name`` in a tree, in no set order.
-
-    The passes over generated code count reads again and again; collecting names in
-    one list is several times cheaper than filtering ``walk``, which yields every node."""
-    found = []
-    todo = [node]
-    pop, push, extend = todo.pop, todo.append, todo.extend
-    tree, name_type = ast.AST, gast.Name
-    while todo:
-        node = pop()
-        if isinstance(node, name_type):
-            found.append(node)
-            if node.annotation is not None:
-                push(node.annotation)
-            continue
-        for field in node._fields:
-            value = getattr(node, field, None)
-            if type(value) is list:
-                extend([v for v in value if isinstance(v, tree)])
-            elif isinstance(value, tree):
-                push(value)
-    return found
-
-
-def clone(node: Any, mapping: dict | None = None) -> Any:
-    """A deep copy of a tree (much cheaper than ``copy.deepcopy``); with ``mapping``,
-    every ``Name`` it loads that ``mapping`` holds becomes a copy of that expression."""
-    if mapping and type(node) is gast.Name and type(node.ctx) is gast.Load and node.id in mapping:
-        return clone(mapping[node.id])
-    new = node.__class__.__new__(node.__class__)
-    tree = ast.AST
-    for field in node._fields:
-        value = getattr(node, field, None)
-        if type(value) is list:
-            value = [clone(v, mapping) if isinstance(v, tree) else v for v in value]
-        elif isinstance(value, tree):
-            value = clone(value, mapping)
-        setattr(new, field, value)
-    for attr in node._attributes:
-        if hasattr(node, attr):
-            setattr(new, attr, getattr(node, attr))
-    return new
 
 
 def to_source(tree: gast.AST) -> str:

@@ -273,3 +273,12 @@ def read_names(stmts: list) -> set:
             for b in stmt.breaks:
                 names.update(atom_vars(b))
     return names
+
+
+def generated_derivative(obj: Any) -> tuple | None:
+    """``(mode, single)`` when ``obj`` is a derivative srcdiff made (its class declares a
+    ``srcdiff_derivative`` property), else None: how the compiler recognises a call of one
+    without importing the layer that makes them."""
+    if getattr(type(obj), "srcdiff_derivative", None) is None:
+        return None
+    return obj.srcdiff_derivative

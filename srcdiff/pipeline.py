@@ -230,24 +230,6 @@ def lower_effects(fn: Callable) -> effects.Effects:
     return effects.analyze(_lower(fn)[1], summarize)
 
 
-_RETURNS_TUPLE: dict = {}
-
-
-def returns_tuple(fn: Callable) -> bool:
-    """Whether ``fn`` (a user function) returns a tuple or list display anywhere."""
-    code = getattr(fn, "__code__", None)
-    if code not in _RETURNS_TUPLE:
-        try:
-            node = parse.parse(fn).node
-        except Exception:  # no source: the call is reported elsewhere
-            _RETURNS_TUPLE[code] = False
-        else:
-            _RETURNS_TUPLE[code] = any(
-                isinstance(n, gast.Return) and isinstance(n.value, (gast.Tuple, gast.List))
-                for n in walk(node))
-    return _RETURNS_TUPLE[code]
-
-
 def guess_kinds(fn: Callable) -> dict:
     """Parameter kinds as the code suggests them, for showing source before a call:
     ``tree`` for a parameter read with a string key, unpacked, or iterated in pairs."""

@@ -23,12 +23,15 @@ containers, ``array`` for everything else.
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import gast
 import numpy as np
 
 from .. import ir, runtime
@@ -97,11 +100,27 @@ def classify(value: Any, override: Any = None) -> Classified:
     return Classified("unknown", flows=tuple(ir.expr_uses(value)))
 
 
+@functools.lru_cache(maxsize=1024)
+def _returns_tuple(code: Any, fn: Callable) -> bool:
+    from .parse import parse
+
+    try:
+        node = parse(fn).node
+    except Exception:  # no source: the call is reported elsewhere
+        return False
+    return any(isinstance(n, gast.Return) and isinstance(n.value, (gast.Tuple, gast.List))
+               for n in gast.walk(node))
+
+
+def returns_tuple(fn: Callable) -> bool:
+    """Whether ``fn`` (a user function) returns a tuple or list display anywhere."""
+    code = getattr(fn, "__code__", None)
+    return code is not None and _returns_tuple(code, fn)
+
+
 def is_user_function(obj: Any) -> bool:
     """A Python function srcdiff can differentiate by transforming its source too."""
-    from ..api import Derivative
-
-    if isinstance(obj, Derivative):
+    if ir.generated_derivative(obj) is not None:
         return True  # its generated code has source: differentiated the same way
     if not isinstance(obj, types.FunctionType) or (obj.__module__ or "").startswith("srcdiff."):
         return False
@@ -139,13 +158,11 @@ def _kind_of(value: Any, cls: Classified, kinds: dict, lists: set) -> str:
     if cls.kind == "rule" and cls.rule.tree_out:
         return "tree"
     if cls.kind == "user":
-        from ..api import Derivative
-        from ..pipeline import returns_tuple
-
         callee = value.fn.value
-        if isinstance(callee, Derivative):
-            return "tree" if callee._mode in ("vjp_apply", "value_and_grad", "vjp", "jvp") \
-                or not callee._single else "array"
+        made = ir.generated_derivative(callee)
+        if made is not None:
+            mode, single = made
+            return "tree" if mode in ("vjp_apply", "value_and_grad", "vjp", "jvp") or not single else "array"
         return "tree" if returns_tuple(callee) else "array"
     if isinstance(value, ir.Call) and value.args:
         obj = _callee_object(value)
@@ -445,9 +462,7 @@ def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None
         from .parse import parse
 
         callee = stmt.value.fn.value
-        from ..api import Derivative
-
-        if isinstance(callee, Derivative):
+        if ir.generated_derivative(callee) is not None:
             return
         try:
             parse(callee)

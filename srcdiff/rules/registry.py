@@ -29,6 +29,7 @@ import numpy as np
 
 from .. import runtime
 from ..errors import RuleDefinitionError
+from ..trees import clone
 
 __all__ = [
     "Domain",
@@ -713,6 +714,4 @@ def registered_by_user(fn: Any) -> bool:
 
 def instantiate(template: gast.expr, mapping: dict[str, gast.expr]) -> gast.expr:
     """A copy of ``template`` with each placeholder name replaced by its expression."""
-    from ..emit import clone
-
     return clone(template, mapping)
