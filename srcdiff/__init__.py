@@ -19,8 +19,7 @@ from .errors import (
 )
 from .ir import Method
 from .rules.registry import define_tangents, nondifferentiable, register_adjoint
-
-__version__ = "0.1.0"
+from .version import __version__  # noqa: F401  (srcdiff.__version__)
 
 __all__ = [
     "grad",

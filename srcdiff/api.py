@@ -33,6 +33,7 @@ from .arguments import (
 )
 from .errors import ArgumentError
 from .gates import gate, shape_check
+from .passes.parse import parse
 from .replay import Replay
 from .rules import registry
 
@@ -222,7 +223,6 @@ class Derivative:
                    functional: bool = False) -> pipeline.Generated:
         target = self._target(args, kwargs)
         if not hasattr(target, "__code__"):
-            from .passes.parse import parse
 
             parse(target)  # raises SourceUnavailableError with a hint
         version = _VERSION[0]

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import pipeline
 from .errors import ArgumentError, NoRuleError
+from .passes import fence, parse
 
 __all__ = ["underlying", "wrt_spec", "kind_of", "complex_in", "complex_params", "real_args",
            "fast_kinds", "check_methods", "REAL_ATOMS", "F64"]
@@ -33,7 +34,6 @@ def wrt_spec(fn: Callable, wrt: Any) -> tuple[tuple, bool]:
         sig = None
     params = list(sig.parameters.values()) if sig is not None else []
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params) and hasattr(fn, "__code__"):
-        from .passes import fence, parse
 
         fence.check(parse.parse(fn))  # reports *args/**kwargs at the definition
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]

@@ -25,6 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .rules import registry
+from .version import __version__
+
 __all__ = ["cache_dir", "enabled", "key", "load", "store", "info", "clear"]
 
 _FORMAT = 1
@@ -52,7 +55,6 @@ def rules_fingerprint() -> str:
     those the user registered in full (srcdiff's own are fixed by its source files,
     which the key hashes too).  Computed once per version of the registry (every
     registration makes a new one)."""
-    from .rules import registry
 
     version = registry.version()
     digest = _FINGERPRINTS.get(version)
@@ -107,8 +109,6 @@ def _python_files(folder: str, relative: tuple) -> Iterator[tuple[tuple, os.stat
 
 
 def key(*parts: Any) -> str:
-    from . import __version__
-
     h = hashlib.sha256()
     h.update(repr((_FORMAT, __version__, _srcdiff_code(), sys.version, rules_fingerprint())).encode())
     for part in parts:

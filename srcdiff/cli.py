@@ -30,11 +30,13 @@ from typing import Any
 import gast
 import numpy as np
 
-from . import api, ir, pipeline
+from . import api, cache, ir, pipeline
 from .emit import format_ir, to_source
 from .errors import SrcdiffError
+from .graph import to_dot
 from .standalone import standalone
 from .testing import check_grad
+from .version import __version__
 
 __all__ = ["main", "build_parser", "load_target", "parse_wrt", "Target"]
 
@@ -297,8 +299,6 @@ def _check(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``srcdiff`` command."""
-    from . import __version__
-
     parser = argparse.ArgumentParser(
         prog="srcdiff", description="Source-transformation automatic differentiation for Python and NumPy.")
     parser.add_argument("--version", action="version", version=f"srcdiff {__version__}")
@@ -352,7 +352,6 @@ def _graph(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
-    from .graph import to_dot
 
     target = load_target(args.target)
     text = to_dot(target.fn, wrt=target.first if args.wrt is None else args.wrt, adjoint=args.adjoint)
@@ -375,7 +374,6 @@ def _graph(args: argparse.Namespace) -> int:
 
 def _cache(args: argparse.Namespace) -> int:
     """``srcdiff cache info|clear``."""
-    from . import cache
 
     if args.action == "clear":
         print(f"removed {cache.clear()} entries from {cache.cache_dir()}")

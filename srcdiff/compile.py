@@ -28,7 +28,7 @@ _FACTORY = "_srcdiff_factory"
 RETURN_LOCATIONS: dict = {}
 
 
-def _free_loads(fdef: gast.FunctionDef) -> set[str]:
+def free_loads(fdef: gast.FunctionDef) -> set[str]:
     """The names ``fdef`` reads and binds nowhere (assignment, parameter or def)."""
     loads = set()
     bound = set()
@@ -55,7 +55,7 @@ def compile_function(
 ) -> tuple[types.FunctionType, str, types.CodeType, str]:
     """Compile ``fdef``; return the function, its source (without the factory), and the
     compiled module and its text (what the disk cache keeps)."""
-    free = _free_loads(fdef)
+    free = free_loads(fdef)
     closure_names = sorted(n for n in free if n in helpers or n in cells)
     args = gast.arguments(
         args=[gast.Name(id=n, ctx=gast.Param(), annotation=None, type_comment=None) for n in closure_names],

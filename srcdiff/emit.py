@@ -21,6 +21,7 @@ from typing import Any
 import gast
 
 from . import ir
+from .rules.registry import printable_name
 from .trees import clone, loaded_names, name, names, statements, store, walk  # noqa: F401
 
 __all__ = ["atom_expr", "value_expr", "stmt_nodes", "format_ir", "to_source", "comment", "name", "store"]
@@ -85,14 +86,11 @@ def _const(value: Any) -> gast.expr:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
         return gast.Constant(value=value, kind=None)
-    from .rules.registry import printable_name
 
     return _dotted(printable_name(value))
 
 
 def callee_text(fn: Any) -> str:
-    from .rules.registry import printable_name
-
     if isinstance(fn, ir.Ref):
         return fn.text
     if isinstance(fn, ir.Prim):

@@ -15,7 +15,10 @@ from typing import Any
 import gast
 
 from . import ir
+from .arguments import wrt_spec
 from .emit import callee_text, to_source, value_expr
+from .passes.activity import analyze
+from .pipeline import guess_kinds, lower_to_ir
 
 __all__ = ["to_dot"]
 
@@ -41,9 +44,6 @@ def _label(stmt: ir.Assign) -> str:
 
 def to_dot(fn: Callable, *, wrt: Any = 0, adjoint: bool = False) -> str:
     """The DOT text of ``fn``'s program (after SSA), optionally with its adjoint nodes."""
-    from .arguments import wrt_spec
-    from .passes.activity import analyze
-    from .pipeline import guess_kinds, lower_to_ir
 
     program = lower_to_ir(fn)
     spec, _ = wrt_spec(fn, wrt)

@@ -35,7 +35,7 @@ import gast
 import numpy as np
 
 from . import cache, ir, rules
-from .compile import RETURN_LOCATIONS, build_function, compile_function, label_for
+from .compile import RETURN_LOCATIONS, build_function, compile_function, free_loads, label_for
 from .emit import walk
 from .errors import Loc, NonScalarOutputError, SrcdiffError, UnsupportedSyntaxError
 from .names import Namer
@@ -468,11 +468,10 @@ def _check_names(tree: gast.FunctionDef, source: parse.Source, helpers: dict) ->
     """Every name the generated code reads is defined: srcdiff never emits code that
     would fail with NameError when it runs.  (Names the user's own code reads are the
     user's: those behave as in the original function.)"""
-    from .compile import _free_loads
 
     user = {n.id for n in walk(source.node) if isinstance(n, gast.Name)}
     known = set(helpers) | set(source.cells) | set(source.globals) | set(dir(builtins)) | user
-    missing = sorted(_free_loads(tree) - known)
+    missing = sorted(free_loads(tree) - known)
     if missing:  # pragma: no cover - an internal error, reported rather than run
         raise SrcdiffError(
             f"internal error: the generated derivative reads undefined name(s) {missing}",

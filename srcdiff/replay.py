@@ -18,7 +18,7 @@ import numpy as np
 
 from .arguments import REAL_ATOMS
 from .errors import UnsupportedSyntaxError
-from .passes import fence
+from .passes import fence, parse, resolve
 from .rules import registry
 
 __all__ = ["Replay"]
@@ -67,7 +67,6 @@ def _scan(fn: Callable) -> tuple | None:
     code = fn.__code__
     if code in _SCANNED:
         return _SCANNED[code]
-    from .passes import parse, resolve
     try:
         source = parse.parse(fn)
     except Exception:  # no source: only the states it is given, and the global ones

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .api import grad, hvp, jvp
+
 __all__ = ["check_grad", "numerical_grad", "GradCheck"]
 
 
@@ -115,7 +117,6 @@ def check_grad(fn: Callable[..., Any], *args: Any, wrt: Any = 0, modes: tuple = 
     ...            modes=("forward", "reverse"), order=2).ok
     True
     """
-    from .api import grad, hvp, jvp
 
     positions = _positions(fn, wrt)
     worst = GradCheck(True, 0.0, 0.0, "")

@@ -35,9 +35,12 @@ import gast
 import numpy as np
 
 from .. import ir, runtime
-from ..errors import NonDifferentiableError, NoRuleError
+from ..emit import callee_text
+from ..errors import NonDifferentiableError, NoRuleError, SourceUnavailableError
 from ..rules import registry
+from ..rules.registry import printable_name
 from . import invariance, shapes
+from .parse import parse
 from .resolve import MISSING
 
 __all__ = ["Activity", "analyze", "classify", "Classified"]
@@ -102,7 +105,6 @@ def classify(value: Any, override: Any = None) -> Classified:
 
 @functools.lru_cache(maxsize=1024)
 def _returns_tuple(code: Any, fn: Callable) -> bool:
-    from .parse import parse
 
     try:
         node = parse(fn).node
@@ -453,13 +455,9 @@ def _class(value: Any, of: Any, shape_of: Any, ints: set, sizes: set) -> Any:
 
 
 def _check_differentiable(stmt: ir.Assign, cls: Classified, active: set) -> None:
-    from ..emit import callee_text
-    from ..rules.registry import printable_name
 
     which = [n for n in cls.flows if n in active]
     if cls.kind == "user":
-        from ..errors import SourceUnavailableError
-        from .parse import parse
 
         callee = stmt.value.fn.value
         if ir.generated_derivative(callee) is not None:

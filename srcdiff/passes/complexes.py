@@ -48,6 +48,8 @@ from ..errors import NonDifferentiableError
 from ..rules import complexes as crules
 from ..rules import registry
 from . import fence
+from .activity import is_user_function
+from .parse import parse
 
 __all__ = ["Complexity", "analyze", "check"]
 
@@ -94,7 +96,6 @@ def _helper_makes_complex(fn: Any) -> bool:
     if code is None:
         return False
     if code not in _MAKES:
-        from .parse import parse
 
         try:
             _MAKES[code] = fence.find_complex(parse(fn)) is not None
@@ -274,7 +275,6 @@ def _non_holomorphic(obj: Any) -> bool:
 def _user_function(obj: Any) -> bool:
     """A function of the user's, which srcdiff reads (not one with a rule, nor NumPy's
     or SciPy's own)."""
-    from .activity import is_user_function
 
     module = (getattr(obj, "__module__", None) or "").split(".")[0]
     return (is_user_function(obj) and module not in ("numpy", "scipy")

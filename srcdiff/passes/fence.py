@@ -22,7 +22,9 @@ from typing import Any
 import gast
 
 from ..errors import UnsupportedSyntaxError
-from .parse import Source
+from ..rules import registry
+from . import resolve
+from .parse import Source, parse
 
 __all__ = ["check", "find_complex", "makes_complex", "complex_dtype", "user_function", "SUPPORTED_STATEMENTS"]
 
@@ -267,7 +269,6 @@ def complex_dtype(text: str, where_dtype: bool) -> bool:
 def find_complex(source: Source, res: Any = None, seen: set | None = None) -> str | None:
     """Where and how the function (or a helper of the user's it calls) can make a
     complex number from real ones, or None.  ``res``: its resolve side table, if made."""
-    from . import resolve
 
     seen = set() if seen is None else seen
     code = getattr(source.fn, "__code__", None)
@@ -284,7 +285,6 @@ def find_complex(source: Source, res: Any = None, seen: set | None = None) -> st
             return f"{source.loc(ref)}: {res.texts.get(ref, '')} is {what}"
     for value in res.refs.values():
         if user_function(value) and value.__code__ not in seen:
-            from .parse import parse
 
             try:
                 helper = parse(value)
@@ -320,7 +320,6 @@ def _complex_literal(fdef: gast.FunctionDef) -> tuple | None:
 def user_function(value: Any) -> bool:
     import types
 
-    from ..rules import registry
 
     if not isinstance(value, types.FunctionType):
         return False

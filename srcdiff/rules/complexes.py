@@ -23,6 +23,7 @@ import operator
 import numpy as np
 
 from .. import runtime as rt
+from ..ir import Method
 from .registry import Case, Rule, _parse_signature, lookup, printable_name
 from .registry import register_adjoint as rule
 
@@ -134,7 +135,6 @@ def complex_rule(fn: object) -> Rule | None:
 def holds_for_complex(fn: object) -> bool:
     """Whether ``fn``'s rule holds for complex arguments (as written, or as
     :func:`complex_rule` gives it)."""
-    from ..ir import Method
 
     if isinstance(fn, Method):
         return fn.name in _METHODS_FOR_COMPLEX

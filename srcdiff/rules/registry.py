@@ -28,7 +28,8 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..errors import RuleDefinitionError
+from ..errors import Loc, RuleDefinitionError
+from ..ir import Const, Method
 from ..trees import clone
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "lookup",
     "is_nondifferentiable",
     "rules",
+    "defer",
     "version",
     "TEMPLATE_GLOBALS",
 ]
@@ -209,8 +211,6 @@ class Rule:
 
 
 def _is_default(atom: Any, default: Any) -> bool:
-    from ..ir import Const
-
     return isinstance(atom, Const) and type(atom.value) is type(default) and atom.value == default
 
 
@@ -250,8 +250,6 @@ def _caller_loc() -> Any:
     """Where the user's code called into the registry (the first frame outside srcdiff)."""
     import linecache
 
-    from ..errors import Loc
-
     frame = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
         frame = frame.f_back
@@ -280,8 +278,6 @@ def _key(fn: Any) -> Any:
 
 def printable_name(fn: Any) -> str:
     """How generated code and messages spell a callable: ``np.sum``, ``math.exp``."""
-    from ..ir import Method
-
     if isinstance(fn, Method):
         return f".{fn.name}()"
     name = getattr(fn, "__name__", None) or repr(fn)
@@ -517,8 +513,6 @@ def _is_elementwise(fn: Any) -> bool:
     is its adjoint rule with the tangent in place of the cotangent, without unbroadcast."""
     import operator
 
-    from ..ir import Method
-
     if isinstance(fn, np.ufunc):
         return fn.nout == 1 and fn is not np.matmul
     if fn in (operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
@@ -679,12 +673,22 @@ def lookup(fn: Any) -> Rule | None:
         rule = _RULES.get(fn)
     except TypeError:
         return None
-    if rule is None and "scipy.special" in sys.modules:
-        from . import special  # SciPy's rules, registered the first time they can be needed
-
-        if not special._registered[0] and special.register():
+    if rule is None and _DEFERRED and "scipy.special" in sys.modules:
+        # SciPy's rules, registered the first time they can be needed
+        if any([register() for register in _DEFERRED]):
+            _DEFERRED.clear()
             return _RULES.get(fn)
     return rule
+
+
+# Registrations deferred until SciPy is imported: each returns whether it registered.
+_DEFERRED: list = []
+
+
+def defer(register: Callable[[], bool]) -> None:
+    """Run ``register`` the first time a lookup misses after SciPy was imported (how
+    rules/special.py registers SciPy's rules without srcdiff importing SciPy)."""
+    _DEFERRED.append(register)
 
 
 def is_nondifferentiable(fn: Any) -> bool:

@@ -1,6 +1,7 @@
 """scipy.special functions, registered only when SciPy is installed (it is optional)."""
 
-from .registry import POSITIVE, Case, Domain, Fixed
+from . import generated, tangents
+from .registry import POSITIVE, Case, Domain, Fixed, defer
 from .registry import register_adjoint as rule
 
 _registered = [False]
@@ -48,8 +49,9 @@ def register() -> bool:
          x="out * (g - np.sum(g * out, axis=axis, keepdims=True))", cases=_SOFTMAX_CASES)
     rule(special.log_softmax, "log_softmax(x, axis=None)",
          x="g - np.exp(out) * np.sum(g, axis=axis, keepdims=True)", cases=_SOFTMAX_CASES)
-    from . import generated, tangents
-
     tangents.register_scipy(special)
     generated.register_scipy(special)
     return True
+
+
+defer(register)
