@@ -54,6 +54,7 @@ from .passes import (
     parse,
     products,
     resolve,
+    results,
     reverse,
     shapes,
     simplify,
@@ -410,7 +411,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     # in the function (np.zeros((3, 2))), true for any arguments
     specialized = specialized or bool(arg_shapes and act.shapes_used)
     if mode not in ("jvp", "vjp_apply"):
-        tree = simplify.separate_results(tree, mode)
+        tree = results.separate_results(tree, mode)
     floats = {p for p, shape in (arg_shapes or {}).items() if shape == "float"}
     if optimize and floats and not cplx.maybe and simplify.unwrap_floats(tree, floats):
         specialized = True  # it holds while those arguments are Python floats

@@ -84,266 +84,130 @@ def _name_of(fn: Any) -> str:
 
 def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast.FunctionDef, Resolution]:
     """Return the desugared function and the resolution table extended with its calls."""
-    refs = dict(res.refs)
-    texts = dict(res.texts)
+    lowering = _Desugar(res, namer)
+    new = copy.copy(fdef)
+    new.body = lowering.block(fdef.body)
+    return new, Resolution(res.locals | frozenset(local_names(new)), lowering.refs, lowering.texts)
 
-    def prim(fn: Any, args: list, keywords: list | None = None, like: gast.AST | None = None) -> gast.Call:
+
+class _Desugar(gast.NodeTransformer):
+    """One function's desugaring: a method per kind of expression it rewrites
+    (``visit_*``, as a NodeTransformer) and per kind of statement (``lower_*``, each
+    returning the statements that replace it).  The calls it makes are recorded in
+    ``refs`` and ``texts``, the function's resolution tables extended."""
+
+    def __init__(self, res: Resolution, namer: Namer) -> None:
+        self.res = res
+        self.namer = namer
+        self.refs = dict(res.refs)
+        self.texts = dict(res.texts)
+        # per statement being lowered, outermost first: statements to run before it
+        # (the loop a comprehension in it becomes)
+        self.pending: list[list] = []
+
+    def prim(self, fn: Any, args: list, keywords: list | None = None,
+             like: gast.AST | None = None) -> gast.Call:
+        """A call of ``fn``, an object srcdiff chooses, recorded as a ``Prim``."""
         func = gast.Name(id=_name_of(fn) if not isinstance(fn, Attr) else f".{fn.name}",
                          ctx=gast.Load(), annotation=None, type_comment=None)
-        refs[func] = Prim(fn)
-        texts[func] = func.id
+        self.refs[func] = Prim(fn)
+        self.texts[func] = func.id
         call = gast.Call(func=func, args=args, keywords=keywords or [])
         if like is not None:
             gast.copy_location(call, like)
             gast.copy_location(func, like)
         return call
 
-    class Expressions(gast.NodeTransformer):
-        def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
-            self.generic_visit(node)
-            return prim(_BINOPS[type(node.op)], [node.left, node.right], like=node)
+    # --- expressions ---------------------------------------------------------------
 
-        def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.expr:
-            self.generic_visit(node)
-            operand = node.operand
-            if (isinstance(node.op, gast.USub) and isinstance(operand, gast.Constant)
-                    and isinstance(operand.value, (int, float, complex))
-                    and not isinstance(operand.value, bool)):
-                return gast.copy_location(gast.Constant(value=-operand.value, kind=None), node)
-            return prim(_UNARYOPS[type(node.op)], [node.operand], like=node)
+    def visit_BinOp(self, node: gast.BinOp) -> gast.expr:
+        self.generic_visit(node)
+        return self.prim(_BINOPS[type(node.op)], [node.left, node.right], like=node)
 
-        def visit_Compare(self, node: gast.Compare) -> gast.expr:
-            self.generic_visit(node)
-            parts = []
-            left = node.left
-            for op, right in zip(node.ops, node.comparators):
-                if isinstance(op, gast.In):
-                    parts.append(prim(operator.contains, [right, left], like=node))
-                elif isinstance(op, gast.NotIn):
-                    inner = prim(operator.contains, [right, left], like=node)
-                    parts.append(prim(operator.not_, [inner], like=node))
-                else:
-                    parts.append(prim(_COMPARE[type(op)], [left, right], like=node))
-                left = right
-            if len(parts) == 1:
-                return parts[0]
-            return gast.copy_location(gast.BoolOp(op=gast.And(), values=parts), node)
+    def visit_UnaryOp(self, node: gast.UnaryOp) -> gast.expr:
+        self.generic_visit(node)
+        operand = node.operand
+        if (isinstance(node.op, gast.USub) and isinstance(operand, gast.Constant)
+                and isinstance(operand.value, (int, float, complex))
+                and not isinstance(operand.value, bool)):
+            return gast.copy_location(gast.Constant(value=-operand.value, kind=None), node)
+        return self.prim(_UNARYOPS[type(node.op)], [node.operand], like=node)
 
-        def visit_Subscript(self, node: gast.Subscript) -> gast.expr:
-            self.generic_visit(node)
-            return prim(operator.getitem, [node.value, node.slice], like=node)
+    def visit_Compare(self, node: gast.Compare) -> gast.expr:
+        self.generic_visit(node)
+        parts = []
+        left = node.left
+        for op, right in zip(node.ops, node.comparators):
+            if isinstance(op, gast.In):
+                parts.append(self.prim(operator.contains, [right, left], like=node))
+            elif isinstance(op, gast.NotIn):
+                inner = self.prim(operator.contains, [right, left], like=node)
+                parts.append(self.prim(operator.not_, [inner], like=node))
+            else:
+                parts.append(self.prim(_COMPARE[type(op)], [left, right], like=node))
+            left = right
+        if len(parts) == 1:
+            return parts[0]
+        return gast.copy_location(gast.BoolOp(op=gast.And(), values=parts), node)
 
-        def visit_Attribute(self, node: gast.Attribute) -> gast.expr:
-            if node in refs:
-                return node
-            self.generic_visit(node)
-            fn = ATTRIBUTES.get(node.attr)
-            return prim(fn if fn is not None else Attr(node.attr), [node.value], like=node)
+    def visit_Subscript(self, node: gast.Subscript) -> gast.expr:
+        self.generic_visit(node)
+        return self.prim(operator.getitem, [node.value, node.slice], like=node)
 
-        def _kept(self, node: gast.expr) -> gast.expr:
-            return node  # srcdiff does not look inside: the user's code is kept as it is
-
-        visit_DictComp = visit_SetComp = visit_Lambda = visit_JoinedStr = _kept
-
-        def visit_ListComp(self, node: gast.ListComp) -> gast.expr:
-            return comprehension_hook[0](node)
-
-        def visit_GeneratorExp(self, node: gast.GeneratorExp) -> gast.expr:
-            return comprehension_hook[0](node)
-
-        def visit_Call(self, node: gast.Call) -> gast.expr:
-            func = node.func
-            if isinstance(func, gast.Attribute) and func not in refs:
-                receiver = self.visit(func.value)
-                args = [self.visit(a) for a in node.args]
-                for kw in node.keywords:
-                    kw.value = self.visit(kw.value)
-                fn = METHODS.get(func.attr)
-                if fn is None:
-                    func.value = receiver
-                    node.args = args
-                    return node
-                if func.attr in _VARARG_METHODS:
-                    if len(args) > 1:
-                        args = [gast.Tuple(elts=args, ctx=gast.Load())]
-                return prim(fn, [receiver, *args], node.keywords, like=node)
-            self.generic_visit(node)
+    def visit_Attribute(self, node: gast.Attribute) -> gast.expr:
+        if node in self.refs:
             return node
+        self.generic_visit(node)
+        fn = ATTRIBUTES.get(node.attr)
+        return self.prim(fn if fn is not None else Attr(node.attr), [node.value], like=node)
 
-    exprs = Expressions()
-    comprehension_hook: list = []
+    def _kept(self, node: gast.expr) -> gast.expr:
+        return node  # srcdiff does not look inside: the user's code is kept as it is
 
-    def expr(node: gast.expr) -> gast.expr:
-        return exprs.visit(node)
+    visit_DictComp = visit_SetComp = visit_Lambda = visit_JoinedStr = _kept
 
-    def assign(target: gast.expr, value: gast.expr, like: gast.AST) -> list[gast.stmt]:
-        """Statements binding ``target`` (a name or nested tuple of names) to ``value``."""
-        if isinstance(target, gast.Name):
-            return [gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), like)]
-        if isinstance(target, gast.Subscript):
-            # x[i] = v  ->  x = setitem(x, i, v): a new version of x, so values the
-            # adjoint reads are never overwritten (copy-on-write)
-            base = target.value
-            index = exprs.visit(target.slice)
-            call = prim(runtime.setitem, [_load_of(base), index, value], like=like)
-            return assign(_store(base.id), call, like)
-        elts = target.elts
-        out: list[gast.stmt] = []
-        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
-            temps = []
-            for v in value.elts:
-                name = namer.temp()
-                temps.append(name)
-                out += assign(_store(name), v, like)
-            for t, name in zip(elts, temps):
-                out += assign(t, _load(name), like)
-            return out
-        name = namer.temp()
-        out += assign(_store(name), value, like)
-        for i, t in enumerate(elts):
-            index = gast.Constant(value=i, kind=None)
-            out += assign(t, prim(operator.getitem, [_load(name), index], like=like), like)
-        return out
+    def visit_ListComp(self, node: gast.ListComp) -> gast.expr:
+        return self.comprehension(node)
 
-    def block(stmts: list) -> list:
-        """Desugar a statement list (recursively)."""
-        out: list = []
-        for stmt in stmts:
-            pending.append([])
-            lowered = statement(stmt)
-            out += pending.pop() + lowered
-        return out
+    def visit_GeneratorExp(self, node: gast.GeneratorExp) -> gast.expr:
+        return self.comprehension(node)
 
-    def statement(stmt: gast.stmt) -> list:
-        if isinstance(stmt, gast.Pass):
-            return []
-        if isinstance(stmt, gast.Expr) and isinstance(stmt.value, gast.Constant):
-            return []  # docstring
-        if isinstance(stmt, gast.AugAssign):
-            load = _load_of(stmt.target)
-            value = expr(gast.copy_location(gast.BinOp(left=load, op=stmt.op, right=stmt.value), stmt))
-            if isinstance(stmt.target, gast.Name):  # in place on an array (effects checks who sees it)
-                refs[value.func] = Prim(refs[value.func].value, inplace=True)
-            return assign(stmt.target, value, stmt)
-        if isinstance(stmt, gast.AnnAssign):
-            return assign(stmt.target, expr(stmt.value), stmt)
-        if isinstance(stmt, gast.Assign):
-            value = expr(stmt.value)
-            first, *rest = stmt.targets
-            out = assign(first, value, stmt)
-            for target in rest:
-                out += assign(target, _load_of(first), stmt)
-            return out
-        if isinstance(stmt, gast.Expr) and _functional_form(stmt.value, res.locals):
-            # y.sort(), lst.extend(more), ...  ->  y = sort_value(y), lst = list_extend(lst,
-            # more): a new value, marked as a write into the receiver (effects refuses it
-            # when another name that may share the receiver is read afterwards)
-            call = stmt.value
-            receiver = call.func.value
-            helper = _FUNCTIONAL[call.func.attr][0]
-            keywords = [gast.keyword(arg=k.arg, value=expr(k.value)) for k in call.keywords]
-            value = prim(helper, [_load_of(receiver), *(expr(a) for a in call.args)], keywords, like=stmt)
-            refs[value.func] = Prim(helper, inplace=True)
-            return assign(_store(receiver.id), value, stmt)
-        if isinstance(stmt, gast.Expr) and _is_append(stmt.value) and stmt.value.func.value not in refs:
-            # (an append to a global list is left as it is: the effects pass looks at it)
-            lst = stmt.value.func.value
-            call = prim(runtime.list_append, [_load_of(lst), expr(stmt.value.args[0])], like=stmt)
-            return assign(_store(lst.id), call, stmt)
-        if isinstance(stmt, gast.If):
-            new = gast.If(test=expr(stmt.test), body=block(stmt.body), orelse=block(stmt.orelse))
-            return [gast.copy_location(new, stmt)]
-        if isinstance(stmt, gast.While):
-            new = gast.While(test=expr(stmt.test), body=block(stmt.body), orelse=[])
-            return [gast.copy_location(new, stmt)]
-        if isinstance(stmt, gast.For):
-            return for_loop(stmt)
-        if isinstance(stmt, gast.Assert):
-            return [stmt]  # kept as the user wrote it: it has no derivative
-        return [exprs.visit(stmt)]
+    def visit_Call(self, node: gast.Call) -> gast.expr:
+        func = node.func
+        if isinstance(func, gast.Attribute) and func not in self.refs:
+            receiver = self.visit(func.value)
+            args = [self.visit(a) for a in node.args]
+            for kw in node.keywords:
+                kw.value = self.visit(kw.value)
+            fn = METHODS.get(func.attr)
+            if fn is None:
+                func.value = receiver
+                node.args = args
+                return node
+            if func.attr in _VARARG_METHODS:
+                if len(args) > 1:
+                    args = [gast.Tuple(elts=args, ctx=gast.Load())]
+            return self.prim(fn, [receiver, *args], node.keywords, like=node)
+        self.generic_visit(node)
+        return node
 
-    def for_loop(stmt: gast.For) -> list:
-        """Every for loop becomes ``for k in range(...)`` reading its items by index."""
-        it, target = stmt.iter, stmt.target
-        if _callee(it) is range and isinstance(target, gast.Name):
-            loop = gast.For(target=target, iter=expr(it), body=block(stmt.body), orelse=[],
-                            type_comment=None)
-            return [gast.copy_location(loop, stmt)]
-        k = namer.temp("_k")
-        pre: list = []
-        length, head = indexed(it, target, _load(k), pre, stmt)
-        loop = gast.For(target=_store(k), iter=prim(range, [length]), body=head + block(stmt.body),
-                        orelse=[], type_comment=None)
-        return pre + [gast.copy_location(loop, stmt)]
-
-    def _callee(node: gast.expr) -> Any:
-        return refs.get(node.func) if isinstance(node, gast.Call) else None
-
-    def indexed(it: gast.expr, target: gast.expr, k: gast.expr, pre: list, like: gast.AST) -> tuple:
-        """(length, statements binding ``target`` to item ``k``) of iterating ``it``."""
-        callee = _callee(it)
-
-        def temp_of(node: gast.expr, prefix: str = "_seq") -> gast.expr:
-            name = namer.temp(prefix)
-            pre.extend(assign(_store(name), node, like))
-            return _load(name)
-
-        def item(seq: gast.expr, index: gast.expr) -> gast.expr:
-            return prim(operator.getitem, [seq, index], like=like)
-
-        if (callee is enumerate and len(it.args) in (1, 2) and isinstance(target, (gast.Tuple, gast.List))
-                and len(target.elts) == 2):
-            first, rest = target.elts
-            start = next((kw.value for kw in it.keywords if kw.arg == "start"),
-                         it.args[1] if len(it.args) == 2 else None)
-            count = k if start is None else expr(gast.BinOp(left=k, op=gast.Add(), right=start))
-            length, head = indexed(it.args[0], rest, k, pre, like)
-            return length, assign(first, count, like) + head
-        if callee is zip and isinstance(target, (gast.Tuple, gast.List)) and len(target.elts) == len(it.args):
-            lengths, head = [], []
-            for arg, t in zip(it.args, target.elts):
-                n, h = indexed(arg, t, k, pre, like)
-                lengths.append(n)
-                head += h
-            return (lengths[0] if len(lengths) == 1 else prim(min, lengths)), head
-        if callee is reversed and len(it.args) == 1:
-            seq = temp_of(prim(runtime.as_sequence, [expr(it.args[0])], like=like))
-            n = temp_of(prim(len, [seq]), "_n")
-            back = prim(operator.sub, [prim(operator.sub, [n, gast.Constant(value=1, kind=None)]), k])
-            return n, assign(target, item(seq, back), like)
-        if (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and not it.args
-                and it.func.attr in ("items", "values", "keys") and it.func not in refs):
-            mapping = temp_of(expr(it.func.value))
-            keys = temp_of(prim(list, [mapping]), "_keys")
-            key = item(keys, k)
-            if it.func.attr == "keys":
-                return prim(len, [keys]), assign(target, key, like)
-            if it.func.attr == "values":
-                return prim(len, [keys]), assign(target, item(mapping, key), like)
-            kname = namer.temp("_key")
-            head = assign(_store(kname), key, like)
-            pair = gast.Tuple(elts=[_load(kname), item(mapping, _load(kname))], ctx=gast.Load())
-            return prim(len, [keys]), head + assign(target, pair, like)
-        seq = temp_of(prim(runtime.as_sequence, [expr(it)], like=like))
-        return prim(len, [seq]), assign(target, item(seq, k), like)
-
-    def comprehension(node: gast.expr) -> gast.expr:
+    def comprehension(self, node: gast.expr) -> gast.expr:
         """``[elt for t in it if c]`` -> a loop appending to a fresh list."""
-        result = namer.temp("_list")
+        result = self.namer.temp("_list")
         renames: dict[str, str] = {}
         for gen in node.generators:
             for n in gast.walk(gen.target):
                 if isinstance(n, gast.Name):
-                    renames[n.id] = namer.fresh(n.id)
+                    renames[n.id] = self.namer.fresh(n.id)
         memo: dict = {}
         original = node
         node = copy.deepcopy(node, memo)
         for n in gast.walk(original):  # the copies name the same globals
-            if n in refs and id(n) in memo:
-                refs[memo[id(n)]] = refs[n]
-                texts[memo[id(n)]] = texts[n]
+            if n in self.refs and id(n) in memo:
+                self.refs[memo[id(n)]] = self.refs[n]
+                self.texts[memo[id(n)]] = self.texts[n]
         for n in gast.walk(node):
-            if isinstance(n, gast.Name) and n.id in renames and n not in refs:
+            if isinstance(n, gast.Name) and n.id in renames and n not in self.refs:
                 n.id = renames[n.id]
         append = gast.Expr(value=gast.Call(
             func=gast.Attribute(value=_load(result), attr="append", ctx=gast.Load()),
@@ -357,14 +221,206 @@ def desugar(fdef: gast.FunctionDef, res: Resolution, namer: Namer) -> tuple[gast
         init = gast.copy_location(
             gast.Assign(targets=[_store(result)], value=gast.List(elts=[], ctx=gast.Load()),
                         type_comment=None), node)
-        pending[-1].extend(block([init] + inner))
+        self.pending[-1].extend(self.block([init] + inner))
         return _load(result)
 
-    comprehension_hook.append(comprehension)
-    pending: list[list] = []
-    new = copy.copy(fdef)
-    new.body = block(fdef.body)
-    return new, Resolution(res.locals | frozenset(local_names(new)), refs, texts)
+    # --- assignments ---------------------------------------------------------------
+
+    def assign(self, target: gast.expr, value: gast.expr, like: gast.AST) -> list[gast.stmt]:
+        """Statements binding ``target`` (a name, an item, or nested tuple of those) to
+        ``value``."""
+        if isinstance(target, gast.Name):
+            return [gast.copy_location(gast.Assign(targets=[target], value=value, type_comment=None), like)]
+        if isinstance(target, gast.Subscript):
+            return self.assign_item(target, value, like)
+        return self.unpack(target.elts, value, like)
+
+    def assign_item(self, target: gast.Subscript, value: gast.expr, like: gast.AST) -> list[gast.stmt]:
+        """x[i] = v  ->  x = setitem(x, i, v): a new version of x, so values the adjoint
+        reads are never overwritten (copy-on-write)."""
+        base = target.value
+        index = self.visit(target.slice)
+        call = self.prim(runtime.setitem, [_load_of(base), index, value], like=like)
+        return self.assign(_store(base.id), call, like)
+
+    def unpack(self, elts: list, value: gast.expr, like: gast.AST) -> list[gast.stmt]:
+        """``a, b = value``: through temporaries, item by item."""
+        out: list[gast.stmt] = []
+        if isinstance(value, (gast.Tuple, gast.List)) and len(value.elts) == len(elts):
+            temps = []
+            for v in value.elts:
+                name = self.namer.temp()
+                temps.append(name)
+                out += self.assign(_store(name), v, like)
+            for t, name in zip(elts, temps):
+                out += self.assign(t, _load(name), like)
+            return out
+        name = self.namer.temp()
+        out += self.assign(_store(name), value, like)
+        for i, t in enumerate(elts):
+            index = gast.Constant(value=i, kind=None)
+            out += self.assign(t, self.prim(operator.getitem, [_load(name), index], like=like), like)
+        return out
+
+    # --- statements ----------------------------------------------------------------
+
+    def block(self, stmts: list) -> list:
+        """Desugar a statement list (recursively)."""
+        out: list = []
+        for stmt in stmts:
+            self.pending.append([])
+            lowered = self.statement(stmt)
+            out += self.pending.pop() + lowered
+        return out
+
+    def statement(self, stmt: gast.stmt) -> list:
+        """The statements that replace ``stmt``; one the ``lower_*`` methods do not name
+        keeps its place, with its expressions desugared."""
+        lower = getattr(self, f"lower_{type(stmt).__name__}", None)
+        return [self.visit(stmt)] if lower is None else lower(stmt)
+
+    def lower_Pass(self, stmt: gast.Pass) -> list:
+        return []
+
+    def lower_Expr(self, stmt: gast.Expr) -> list:
+        if isinstance(stmt.value, gast.Constant):
+            return []  # docstring
+        if _functional_form(stmt.value, self.res.locals):
+            # y.sort(), lst.extend(more), ...  ->  y = sort_value(y), lst = list_extend(lst,
+            # more): a new value, marked as a write into the receiver (effects refuses it
+            # when another name that may share the receiver is read afterwards)
+            call = stmt.value
+            receiver = call.func.value
+            helper = _FUNCTIONAL[call.func.attr][0]
+            keywords = [gast.keyword(arg=k.arg, value=self.visit(k.value)) for k in call.keywords]
+            value = self.prim(helper, [_load_of(receiver), *(self.visit(a) for a in call.args)], keywords,
+                              like=stmt)
+            self.refs[value.func] = Prim(helper, inplace=True)
+            return self.assign(_store(receiver.id), value, stmt)
+        if _is_append(stmt.value) and stmt.value.func.value not in self.refs:
+            # (an append to a global list is left as it is: the effects pass looks at it)
+            lst = stmt.value.func.value
+            call = self.prim(runtime.list_append, [_load_of(lst), self.visit(stmt.value.args[0])], like=stmt)
+            return self.assign(_store(lst.id), call, stmt)
+        return [self.visit(stmt)]
+
+    def lower_AugAssign(self, stmt: gast.AugAssign) -> list:
+        load = _load_of(stmt.target)
+        value = self.visit(gast.copy_location(gast.BinOp(left=load, op=stmt.op, right=stmt.value), stmt))
+        if isinstance(stmt.target, gast.Name):  # in place on an array (effects checks who sees it)
+            self.refs[value.func] = Prim(self.refs[value.func].value, inplace=True)
+        return self.assign(stmt.target, value, stmt)
+
+    def lower_AnnAssign(self, stmt: gast.AnnAssign) -> list:
+        return self.assign(stmt.target, self.visit(stmt.value), stmt)
+
+    def lower_Assign(self, stmt: gast.Assign) -> list:
+        value = self.visit(stmt.value)
+        first, *rest = stmt.targets
+        out = self.assign(first, value, stmt)
+        for target in rest:
+            out += self.assign(target, _load_of(first), stmt)
+        return out
+
+    def lower_If(self, stmt: gast.If) -> list:
+        new = gast.If(test=self.visit(stmt.test), body=self.block(stmt.body), orelse=self.block(stmt.orelse))
+        return [gast.copy_location(new, stmt)]
+
+    def lower_While(self, stmt: gast.While) -> list:
+        new = gast.While(test=self.visit(stmt.test), body=self.block(stmt.body), orelse=[])
+        return [gast.copy_location(new, stmt)]
+
+    def lower_Assert(self, stmt: gast.Assert) -> list:
+        return [stmt]  # kept as the user wrote it: it has no derivative
+
+    def lower_For(self, stmt: gast.For) -> list:
+        """Every for loop becomes ``for k in range(...)`` reading its items by index."""
+        it, target = stmt.iter, stmt.target
+        if self.callee(it) is range and isinstance(target, gast.Name):
+            loop = gast.For(target=target, iter=self.visit(it), body=self.block(stmt.body), orelse=[],
+                            type_comment=None)
+            return [gast.copy_location(loop, stmt)]
+        k = self.namer.temp("_k")
+        pre: list = []
+        length, head = self.indexed(it, target, _load(k), pre, stmt)
+        loop = gast.For(target=_store(k), iter=self.prim(range, [length]), body=head + self.block(stmt.body),
+                        orelse=[], type_comment=None)
+        return pre + [gast.copy_location(loop, stmt)]
+
+    # --- what a for loop iterates over ---------------------------------------------
+
+    def callee(self, node: gast.expr) -> Any:
+        """The object ``node`` calls, if it is a call the resolution knows."""
+        return self.refs.get(node.func) if isinstance(node, gast.Call) else None
+
+    def indexed(self, it: gast.expr, target: gast.expr, k: gast.expr, pre: list, like: gast.AST) -> tuple:
+        """(length, statements binding ``target`` to item ``k``) of iterating ``it``;
+        statements computing what they read once, before the loop, go on ``pre``."""
+        callee = self.callee(it)
+        if (callee is enumerate and len(it.args) in (1, 2) and isinstance(target, (gast.Tuple, gast.List))
+                and len(target.elts) == 2):
+            return self.indexed_enumerate(it, target, k, pre, like)
+        if callee is zip and isinstance(target, (gast.Tuple, gast.List)) and len(target.elts) == len(it.args):
+            return self.indexed_zip(it, target, k, pre, like)
+        if callee is reversed and len(it.args) == 1:
+            return self.indexed_reversed(it, target, k, pre, like)
+        if (isinstance(it, gast.Call) and isinstance(it.func, gast.Attribute) and not it.args
+                and it.func.attr in ("items", "values", "keys") and it.func not in self.refs):
+            return self.indexed_mapping(it, target, k, pre, like)
+        seq = self.temp_of(self.prim(runtime.as_sequence, [self.visit(it)], like=like), pre, like)
+        return self.prim(len, [seq]), self.assign(target, self.item(seq, k, like), like)
+
+    def indexed_enumerate(self, it: gast.Call, target: gast.expr, k: gast.expr, pre: list,
+                          like: gast.AST) -> tuple:
+        """``for i, x in enumerate(xs, start)``: ``i`` is ``k`` (+ start)."""
+        first, rest = target.elts
+        start = next((kw.value for kw in it.keywords if kw.arg == "start"),
+                     it.args[1] if len(it.args) == 2 else None)
+        count = k if start is None else self.visit(gast.BinOp(left=k, op=gast.Add(), right=start))
+        length, head = self.indexed(it.args[0], rest, k, pre, like)
+        return length, self.assign(first, count, like) + head
+
+    def indexed_zip(self, it: gast.Call, target: gast.expr, k: gast.expr, pre: list, like: gast.AST) -> tuple:
+        """``for a, b in zip(as_, bs)``: item ``k`` of each, as long as the shortest."""
+        lengths, head = [], []
+        for arg, t in zip(it.args, target.elts):
+            n, h = self.indexed(arg, t, k, pre, like)
+            lengths.append(n)
+            head += h
+        return (lengths[0] if len(lengths) == 1 else self.prim(min, lengths)), head
+
+    def indexed_reversed(self, it: gast.Call, target: gast.expr, k: gast.expr, pre: list,
+                         like: gast.AST) -> tuple:
+        """``for x in reversed(xs)``: item ``n - 1 - k``."""
+        seq = self.temp_of(self.prim(runtime.as_sequence, [self.visit(it.args[0])], like=like), pre, like)
+        n = self.temp_of(self.prim(len, [seq]), pre, like, "_n")
+        back = self.prim(operator.sub, [self.prim(operator.sub, [n, gast.Constant(value=1, kind=None)]), k])
+        return n, self.assign(target, self.item(seq, back, like), like)
+
+    def indexed_mapping(self, it: gast.Call, target: gast.expr, k: gast.expr, pre: list,
+                        like: gast.AST) -> tuple:
+        """``for key, value in d.items()`` (``.keys()``, ``.values()``): through the list
+        of its keys, taken before the loop."""
+        mapping = self.temp_of(self.visit(it.func.value), pre, like)
+        keys = self.temp_of(self.prim(list, [mapping]), pre, like, "_keys")
+        key = self.item(keys, k, like)
+        if it.func.attr == "keys":
+            return self.prim(len, [keys]), self.assign(target, key, like)
+        if it.func.attr == "values":
+            return self.prim(len, [keys]), self.assign(target, self.item(mapping, key, like), like)
+        kname = self.namer.temp("_key")
+        head = self.assign(_store(kname), key, like)
+        pair = gast.Tuple(elts=[_load(kname), self.item(mapping, _load(kname), like)], ctx=gast.Load())
+        return self.prim(len, [keys]), head + self.assign(target, pair, like)
+
+    def temp_of(self, node: gast.expr, pre: list, like: gast.AST, prefix: str = "_seq") -> gast.expr:
+        """A fresh name bound to ``node`` by a statement on ``pre``, read."""
+        name = self.namer.temp(prefix)
+        pre.extend(self.assign(_store(name), node, like))
+        return _load(name)
+
+    def item(self, seq: gast.expr, index: gast.expr, like: gast.AST) -> gast.expr:
+        return self.prim(operator.getitem, [seq, index], like=like)
 
 
 # Methods that change their receiver, spelled as a new value: (helper, number of

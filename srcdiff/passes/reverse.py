@@ -53,7 +53,8 @@ from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_ex
 from ..names import Namer
 from ..rules import registry
 from .activity import SCALAR, Activity, _elementwise
-from .simplify import _number, fold
+from .simplify import fold
+from .simplify import number as _number
 
 __all__ = ["differentiate", "MODES"]
 
