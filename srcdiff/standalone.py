@@ -78,7 +78,7 @@ def standalone(target: Any, derivative: api.Derivative, kind: str) -> str:
     parts = ["\n\n".join([header] + ["\n".join(group) for group in (imports, needs, constants) if group]),
              *pieces]
     if helpers:
-        parts.append("# srcdiff runtime helpers the code above calls, copied from srcdiff/runtime.py.")
+        parts.append("# srcdiff runtime helpers the code above calls, copied from srcdiff/runtime/.")
         parts.extend(_runtime_sources(sorted(helpers)))
     return "\n\n\n".join(parts) + "\n"
 
