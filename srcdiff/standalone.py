@@ -60,7 +60,7 @@ def standalone(target: Any, derivative: api.Derivative, kind: str) -> str:
             if value is _MISSING:
                 if not hasattr(builtins, name):
                     lines.add(f"# needs: {name} (not found in module {where})")
-            elif getattr(value, "__module__", None) == runtime.__name__ and callable(value):
+            elif _is_runtime(value):
                 helpers.add(name)
             elif isinstance(value, api.Derivative):  # the derivative of a user function it calls
                 if name not in defined:
@@ -78,7 +78,7 @@ def standalone(target: Any, derivative: api.Derivative, kind: str) -> str:
     parts = ["\n\n".join([header] + ["\n".join(group) for group in (imports, needs, constants) if group]),
              *pieces]
     if helpers:
-        parts.append("# srcdiff runtime helpers the code above calls, copied from srcdiff/runtime.py.")
+        parts.append("# srcdiff runtime helpers the code above calls, copied from srcdiff/runtime/.")
         parts.extend(_runtime_sources(sorted(helpers)))
     return "\n\n\n".join(parts) + "\n"
 
@@ -121,22 +121,24 @@ def _import_line(name: str, value: Any, module: str, import_name: str, where: st
 
 
 def _runtime_sources(names: Sequence[str]) -> list[str]:
-    """The source of each runtime helper in ``names`` and of the runtime functions they call."""
+    """The source of each runtime helper in ``names`` and of the runtime functions they call
+    (a name looked up in the module of the function that calls it), by module, then by line."""
     found: dict[str, types.FunctionType] = {}
-    todo = list(names)
+    todo = [(name, vars(runtime)) for name in names]
     while todo:
-        name = todo.pop()
-        fn = getattr(runtime, name, None)
-        if name in found or not isinstance(fn, types.FunctionType) or fn.__module__ != runtime.__name__:
+        name, namespace = todo.pop()
+        fn = namespace.get(name)
+        if name in found or not _is_runtime(fn):
             continue
         found[name] = fn
-        todo += [n.id for n in ast.walk(ast.parse(inspect.getsource(fn))) if isinstance(n, ast.Name)]
+        todo += [(n.id, fn.__globals__) for n in ast.walk(ast.parse(inspect.getsource(fn)))
+                 if isinstance(n, ast.Name)]
     sources, stand_ins = [], {}
-    relative = re.compile(r"^[ \t]*from \.(\w+) import ([\w, ]+)\n", re.M)
-    for fn in sorted(found.values(), key=lambda f: f.__code__.co_firstlineno):
+    relative = re.compile(r"^[ \t]*from (\.+\w+) import ([\w, ]+)\n", re.M)
+    for fn in sorted(found.values(), key=lambda f: (f.__globals__["__name__"], f.__code__.co_firstlineno)):
         source = inspect.getsource(fn)
-        for match in relative.finditer(source):  # e.g. seed's `from .errors import ...`
-            home = importlib.import_module(f"srcdiff.{match.group(1)}")
+        for match in relative.finditer(source):  # e.g. seed's `from ..errors import ...`
+            home = importlib.import_module(match.group(1), fn.__globals__["__package__"])
             stand_ins.update({n.strip(): (home, getattr(home, n.strip())) for n in match.group(2).split(",")})
         sources.append(relative.sub("", source).rstrip("\n"))
     for name, (home, obj) in sorted(stand_ins.items()):
@@ -154,3 +156,8 @@ def _runtime_sources(names: Sequence[str]) -> list[str]:
     return sources
 
 
+def _is_runtime(value: Any) -> bool:
+    """Whether ``value`` is a function of srcdiff.runtime or one of its modules."""
+    module = getattr(value, "__module__", None) or ""
+    return isinstance(value, types.FunctionType) and (
+        module == runtime.__name__ or module.startswith(runtime.__name__ + "."))
