@@ -52,6 +52,7 @@ from .. import ir, runtime
 from ..emit import Hooks, atom_expr, block_nodes, comment, name, store, value_expr, walk
 from ..names import Namer
 from ..rules import registry
+from . import unbroadcast
 from .activity import SCALAR, Activity, _elementwise
 from .simplify import _number, fold
 
@@ -364,7 +365,7 @@ class _Reverse(Hooks):
             if not any(v in self.act.active for v in ir.atom_vars(atom)):
                 continue
             expr = fold(registry.instantiate(template, mapping))
-            expr = self._drop_unbroadcast(expr, stmt.target)
+            expr = unbroadcast.drop(expr, self.act, stmt.target)
             same = next((i for i, (a, _) in enumerate(contributions)
                          if isinstance(atom, ir.Var) and isinstance(a, ir.Var) and a.id == atom.id), None)
             if same is None or sparse:
@@ -377,13 +378,6 @@ class _Reverse(Hooks):
             contributions[same] = (atom, fold(gast.BinOp(left=first, op=gast.Add(), right=expr)))
         for atom, expr in contributions:
             self.contribute(atom, expr, maybe_none=sparse)
-
-    def _drop_unbroadcast(self, expr: gast.expr, target: str) -> gast.expr:
-        """``unbroadcast(e, x)`` is ``e`` where ``x`` has the result's shape, and the sum
-        over the broadcast axes where both shapes are known."""
-        if not any(isinstance(node, gast.Name) and node.id == "unbroadcast" for node in walk(expr)):
-            return expr  # (most templates: no walk that rebuilds the tree)
-        return _Unbroadcast(self.act, target).visit(expr)
 
     def user_call(self, stmt: ir.Assign, g: gast.expr) -> None:
         """A call to the user's own function: the primal calls its vjp (generated and
@@ -859,26 +853,6 @@ def _is_call(expr: gast.expr, *names: str) -> bool:
             and expr.func.id in names)
 
 
-class _Unbroadcast(gast.NodeTransformer):
-    """``_drop_unbroadcast`` for one statement's ``target``."""
-
-    def __init__(self, act: Activity, target: str):
-        self.act, self.target = act, target
-
-    def visit_Call(self, node: gast.Call) -> gast.expr:
-        self.generic_visit(node)
-        if (isinstance(node.func, gast.Name) and node.func.id == "unbroadcast"
-                and len(node.args) == 2 and isinstance(node.args[1], gast.Name)):
-            act, target = self.act, self.target
-            if act.same_shape(node.args[1].id, target):
-                return node.args[0]
-            summed = _summed(node.args[0], act.shapes.get(target), act.shapes.get(node.args[1].id))
-            if summed is not None:
-                act.used_shapes()
-                return summed
-        return node
-
-
 def _reads_shape(call: gast.Call, position: int, item: int | None, kind: str | None) -> bool:
     """Whether argument ``position`` (entry ``item`` of it) of ``call`` is read only
     for its shape."""
@@ -915,39 +889,6 @@ def _to_shapes(call: gast.Call, shaped: set, kinds: dict, classes: dict) -> bool
     else:
         call.args[1] = shape(call.args[1])
     return bool(literal)
-
-
-def _summed(g: gast.expr, shape: Any, to: Any) -> gast.expr | None:
-    """``g`` (of ``shape``) summed over the axes broadcasting added to ``to``, when both
-    shapes are known (tuples) and ``to`` broadcasts to ``shape``; None otherwise.
-
-    >>> import ast
-    >>> print(ast.unparse(gast.gast_to_ast(_summed(name("g"), (32, 10), (10,)))))
-    g.sum(axis=0)
-    >>> print(ast.unparse(gast.gast_to_ast(_summed(name("g"), (4, 3, 5), (3, 1)))))
-    g.sum(axis=2, keepdims=True).sum(axis=0)
-    """
-    if not isinstance(shape, tuple) or not isinstance(to, tuple) or len(to) > len(shape):
-        return None
-    extra = len(shape) - len(to)
-    if any(t not in (1, n) for n, t in zip(shape[extra:], to)):
-        return None
-    kept = tuple(extra + i for i, (n, t) in enumerate(zip(shape[extra:], to)) if t == 1 and n != 1)
-
-    def total(value: gast.expr, axes: tuple, keepdims: bool) -> gast.expr:
-        axis = _const(axes[0]) if len(axes) == 1 else gast.Tuple(elts=[_const(a) for a in axes],
-                                                                  ctx=gast.Load())
-        keywords = [gast.keyword(arg="axis", value=axis)]
-        if keepdims:
-            keywords.append(gast.keyword(arg="keepdims", value=_const(True)))
-        method = gast.Attribute(value=value, attr="sum", ctx=gast.Load())
-        return gast.Call(func=method, args=[], keywords=keywords)
-
-    if kept:
-        g = total(g, kept, True)
-    if extra:
-        g = total(g, tuple(range(extra)), False)
-    return g
 
 
 def _names(expr: gast.expr, var: str) -> bool:
