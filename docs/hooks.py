@@ -36,7 +36,8 @@ GROUPS = (
     ("math", lambda rule: rule.name.startswith("math.")),
     ("Array methods", lambda rule: _is_method(rule.fn)),
     ("Python builtins", lambda rule: getattr(builtins, rule.name, None) is rule.fn),
-    ("Helpers of the generated code", lambda rule: getattr(rule.fn, "__module__", "") == "srcdiff.runtime"),
+    ("Helpers of the generated code",
+     lambda rule: getattr(rule.fn, "__module__", "").startswith("srcdiff.runtime")),
     ("Other", lambda rule: True),
 )
 
