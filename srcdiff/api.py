@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from . import pipeline
+from . import disk, ir, pipeline
 from .arguments import (
     F64,
     check_methods,
@@ -36,6 +36,7 @@ from .gates import gate, shape_check
 from .passes.parse import parse
 from .replay import Replay
 from .rules import registry
+from .runtime import calls as runtime_calls
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "derivative", "jacobian", "hessian", "hvp",
            "source", "Derivative"]
@@ -236,11 +237,7 @@ class Derivative:
             if gen is None or not gen.current():
                 gen = per_fn.get(key)
             if gen is None or not gen.current():
-                gen = pipeline.transform(
-                    target, mode=self._mode, wrt=self._names,
-                    kinds=self._kinds(spec), optimize=self._optimize,
-                    single=self._single, functional=functional, arg_shapes=arg_shapes,
-                )
+                gen = self._made(target, spec, functional, arg_shapes)
                 per_fn[special if gen.specialized else key] = gen
             _remember(target, special if gen.specialized else key)
         if gen.methods and args is not None:
@@ -251,6 +248,22 @@ class Derivative:
             self._remember_hot(args, kwargs, gen, check)
         self._last = gen
         return gen
+
+    def _made(self, target: Callable, spec: tuple, functional: bool, arg_shapes: dict | None
+              ) -> pipeline.Generated:
+        """The derivative's code: from the disk cache, or made by the pipeline (and kept
+        there); its callees' derivatives linked either way."""
+        kinds = self._kinds(spec)
+        digest = disk.key(target, self._mode, self._names, kinds, self._optimize, self._single,
+                          functional, arg_shapes)
+        gen = disk.load(target, digest, self._mode, self._names) if digest is not None else None
+        if gen is None:
+            gen = pipeline.transform(target, mode=self._mode, wrt=self._names, kinds=kinds,
+                                     optimize=self._optimize, single=self._single,
+                                     functional=functional, arg_shapes=arg_shapes)
+            if digest is not None:
+                disk.store(digest, gen)
+        return link(gen)
 
     def _remember_hot(self, args: tuple | None, kwargs: dict | None, gen: pipeline.Generated,
                       check: Callable | None) -> None:
@@ -622,3 +635,26 @@ def source(fn: Callable, *, kind: str = "grad", wrt: Any = 0, optimize: bool = T
     if kind in ("hessian", "hvp"):
         return Derivative(grad(fn, wrt=wrt, optimize=optimize), "jvp", wrt, optimize).source
     return Derivative(fn, kind, wrt, optimize).source
+
+
+def link(gen: pipeline.Generated) -> pipeline.Generated:
+    """Bind the derivatives of user functions that ``gen``'s code calls (the compiler
+    records them as ``ir.CalleeRef``s in its closure cells), for freshly generated and
+    disk-loaded code alike."""
+    if gen.links:
+        code = gen.function.__code__
+        for index, alias in enumerate(code.co_freevars):
+            ref = gen.links.get(alias)
+            if ref is not None:
+                gen.function.__closure__[index].cell_contents = _callee_derivative(ref)
+    return gen
+
+
+def _callee_derivative(ref: ir.CalleeRef) -> Derivative:
+    if ref.kind == "vjp_apply":
+        return Derivative(ref.target, "vjp_apply", ref.wrt, True)
+    return (vjp if ref.kind == "vjp" else jvp)(ref.target, wrt=ref.wrt)
+
+
+# how the runtime derives a method whose class is known only when the code runs
+runtime_calls.DERIVATIVES.update(vjp=vjp, jvp=jvp)

@@ -23,11 +23,6 @@ __all__ = ["compile_function", "build_function"]
 
 _FACTORY = "_srcdiff_factory"
 
-# Generated code object -> where the user's function returns, for errors raised from
-# inside the generated code (a non-scalar result for grad).
-RETURN_LOCATIONS: dict = {}
-
-
 def free_loads(fdef: gast.FunctionDef) -> set[str]:
     """The names ``fdef`` reads and binds nowhere (assignment, parameter or def)."""
     loads = set()

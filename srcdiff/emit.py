@@ -24,7 +24,8 @@ from . import ir
 from .rules.registry import printable_name
 from .trees import clone, loaded_names, name, names, statements, store, walk  # noqa: F401
 
-__all__ = ["atom_expr", "value_expr", "stmt_nodes", "format_ir", "to_source", "comment", "name", "store"]
+__all__ = ["atom_expr", "value_expr", "literal_expr", "stmt_nodes", "format_ir", "to_source", "comment",
+           "name", "store"]
 
 _COMMENT = "#srcdiff# "
 _COMMENT_LINE = re.compile(r"^(\s*)((?:\'\'\'|\"\"\"|\'|\")#srcdiff# .*?(?:\'\'\'|\"\"\"|\'|\"))$", re.M)
@@ -61,7 +62,7 @@ def atom_expr(atom: Any, in_index: bool = False) -> gast.expr:
     if isinstance(atom, ir.Var):
         return name(atom.id)
     if isinstance(atom, ir.Const):
-        return _const(atom.value)
+        return literal_expr(atom.value)
     if isinstance(atom, ir.Ref):
         return _dotted(atom.text) if _is_dotted(atom.text) else name(atom.text)
     if isinstance(atom, ir.Tup):
@@ -73,7 +74,7 @@ def atom_expr(atom: Any, in_index: bool = False) -> gast.expr:
                  for p in (atom.lower, atom.upper, atom.step)]
         if in_index:
             return gast.Slice(lower=parts[0], upper=parts[1], step=parts[2])
-        return gast.Call(func=name("slice"), args=[p or _const(None) for p in parts], keywords=[])
+        return gast.Call(func=name("slice"), args=[p or literal_expr(None) for p in parts], keywords=[])
     raise TypeError(f"not an atom: {atom!r}")  # pragma: no cover - internal invariant
 
 
@@ -81,7 +82,7 @@ def _is_dotted(text: str) -> bool:
     return all(part.isidentifier() for part in text.split("."))
 
 
-def _const(value: Any) -> gast.expr:
+def literal_expr(value: Any) -> gast.expr:
     if value is Ellipsis or isinstance(value, (int, float, complex, str, bytes, bool, type(None))):
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))

@@ -282,3 +282,16 @@ def generated_derivative(obj: Any) -> tuple | None:
     if getattr(type(obj), "srcdiff_derivative", None) is None:
         return None
     return obj.srcdiff_derivative
+
+
+@dataclass(frozen=True, eq=False)
+class CalleeRef:
+    """A derivative that generated code calls and the API layer makes: the ``kind``
+    (``"vjp"``, ``"jvp"``, ``"vjp_apply"``) of the user function ``target`` with respect
+    to ``wrt``.  ``text`` is how the code names ``target`` (the disk cache finds it again
+    by it).  The compiler records these; the API links them (see ``api.link``)."""
+
+    kind: str
+    target: Any
+    wrt: tuple
+    text: str

@@ -28,14 +28,14 @@ import gc
 import math
 import types
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import gast
 import numpy as np
 
-from . import cache, ir, rules
-from .compile import RETURN_LOCATIONS, build_function, compile_function, free_loads, label_for
+from . import ir, rules
+from .compile import compile_function, free_loads, label_for
 from .emit import walk
 from .errors import Loc, NonScalarOutputError, SrcdiffError, UnsupportedSyntaxError
 from .names import Namer
@@ -62,6 +62,7 @@ from .passes import (
     ssa,
 )
 from .rules import registry
+from .runtime.calls import RETURN_LOCATIONS
 
 __all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
 
@@ -97,6 +98,11 @@ class Generated:
     # (parameter, method name, where): methods of arguments the code differentiates
     # through, found on the argument's class when it runs (the API checks them first)
     methods: tuple = ()
+    # alias -> ir.CalleeRef: the derivatives of user functions the code calls, which the
+    # API layer makes and links into the function (its closure cells hold the refs)
+    links: dict = field(default_factory=dict)
+    # what the disk cache keeps of freshly generated code (None for code loaded from it)
+    stored: dict | None = None
 
 
 def _roots(res: resolve.Resolution) -> list[str]:
@@ -112,7 +118,7 @@ def _roots(res: resolve.Resolution) -> list[str]:
     return roots
 
 
-def _lookup_root(fn: Callable, root: str) -> tuple:
+def lookup_root(fn: Callable, root: str) -> tuple:
     """(where, key, current object) of a root name: a closure cell or the globals."""
     cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
     if root in cells:
@@ -123,7 +129,7 @@ def _lookup_root(fn: Callable, root: str) -> tuple:
     return fn.__globals__, root, fn.__globals__.get(root, resolve.MISSING)
 
 
-def _describe(obj: Any) -> str:
+def describe(obj: Any) -> str:
     """What an object is, in words that survive a new process (for the disk cache)."""
     if isinstance(obj, types.ModuleType):
         return f"module {obj.__name__}"
@@ -132,12 +138,12 @@ def _describe(obj: Any) -> str:
     return f"{type(obj).__name__} {getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', repr(obj))}"
 
 
-def _guard(fn: Callable, roots: list[str]) -> Callable[[], bool]:
+def guard(fn: Callable, roots: list[str]) -> Callable[[], bool]:
     """A check that the function's code and every callable it calls by name are still
     what the derivative was built from (a redefined helper, a rebound closure variable
     or global, a new function body must not be served a stale derivative)."""
     code = fn.__code__
-    checks = [_lookup_root(fn, root) for root in roots]
+    checks = [lookup_root(fn, root) for root in roots]
 
     # One boolean expression, no loop: the check runs on every call of a derivative.
     # It also checks that no rule was registered since (the registry's version).
@@ -352,11 +358,6 @@ def transform(
 
 def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, single: bool,
                functional: bool, arg_shapes: dict | None) -> Generated:
-    digest = _disk_key(fn, mode, wrt, kinds, optimize, single, functional, arg_shapes)
-    if digest is not None:
-        cached = _from_disk(fn, digest, mode, wrt)
-        if cached is not None:
-            return cached
     STATS["transforms"] += 1
     # the parameters holding complex values (the code is made for them; they are arrays)
     complex_params = frozenset(p for p, kind in kinds.items() if kind in ("complex", "complex_float"))
@@ -397,7 +398,9 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
             program, act, wrt, mode, namer, single, extra, functional=functional, seed_holomorphic=seed,
             real_params=frozenset(wrt) - complex_params if cplx.maybe else frozenset(),
             complex_scalars=complex_scalars))
-    recipes = extra.pop("__recipes__", {})
+    # the derivatives of user functions the code calls: made and linked by the API layer
+    links = {alias: ref for alias, ref in extra.items() if isinstance(ref, ir.CalleeRef)}
+    recipes = {alias: (ref.kind, ref.text, ref.wrt) for alias, ref in links.items()}
     if optimize:
         tree = _after("spread", spread.keep_scalars(tree, act.shapes, act.shapes_used))
         tree = _after("products", products.write_products(tree, act.shapes, act.shapes_used))
@@ -433,13 +436,12 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     roots = _roots(res)
     ret_loc = program.body[-1].loc
     RETURN_LOCATIONS[function.__code__] = ret_loc
-    if digest is not None:
-        cache.store(digest, {
-            "code": module_code, "text": text, "shown": shown, "name": function.__name__,
-            "recipes": recipes, "ret_loc": ret_loc, "specialized": specialized, "methods": methods,
-            "roots": [(r, _describe(_lookup_root(source.fn, r)[2])) for r in roots],
-        })
-    return Generated(function, shown, mode, wrt, _guard(source.fn, roots), specialized, methods)
+    stored = {
+        "code": module_code, "text": text, "shown": shown, "name": function.__name__,
+        "recipes": recipes, "ret_loc": ret_loc, "specialized": specialized, "methods": methods,
+        "roots": [(r, describe(lookup_root(source.fn, r)[2])) for r in roots],
+    }
+    return Generated(function, shown, mode, wrt, guard(source.fn, roots), specialized, methods, links, stored)
 
 
 def _argument_methods(program: ir.Function, act: activity.Activity) -> tuple:
@@ -477,69 +479,6 @@ def _check_names(tree: gast.FunctionDef, source: parse.Source, helpers: dict) ->
         raise SrcdiffError(
             f"internal error: the generated derivative reads undefined name(s) {missing}",
             source.loc(source.node), hint="please report this with the function's source")
-
-
-def _disk_key(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, single: bool,
-              functional: bool, arg_shapes: dict | None = None) -> str | None:
-    if not cache.enabled():
-        return None
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return None
-    # The key is the code itself, not the text of the file: an entry was made from a
-    # definition that compiles to this very code (parse checks that), so the other
-    # lambda on the same line, or the function of a file edited since, has another key.
-    # Reading the code is much cheaper than finding and checking the definition.
-    return cache.key(_fingerprint(code), code.co_filename, code.co_firstlineno, code.co_qualname,
-                     mode, wrt, sorted(kinds.items()), optimize, single, functional,
-                     sorted((arg_shapes or {}).items()))
-
-
-def _fingerprint(code: types.CodeType) -> tuple:
-    """What a code object computes, the same in every process (marshal's bytes are not:
-    they depend on reference counts)."""
-    consts = tuple(_fingerprint(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts)
-    return (code.co_code, consts, code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars,
-            code.co_firstlineno, getattr(code, "co_linetable", code.co_lnotab))
-
-
-def _from_disk(fn: Callable, digest: str, mode: str, wrt: tuple) -> Generated | None:
-    entry = cache.load(digest)
-    if entry is None:
-        return None
-    roots = [root for root, _ in entry["roots"]]
-    for root, description in entry["roots"]:
-        if _describe(_lookup_root(fn, root)[2]) != description:
-            return None  # it calls something else now: transform again
-    extra = {}
-    for alias, (kind, text, callee_wrt) in entry["recipes"].items():
-        callee = _resolve_text(fn, text)
-        if callee is resolve.MISSING:
-            return None
-        from . import api
-
-        if kind == "vjp_apply":
-            extra[alias] = api.Derivative(callee, "vjp_apply", callee_wrt, True)
-        else:
-            extra[alias] = (api.vjp if kind == "vjp" else api.jvp)(callee, wrt=callee_wrt)
-    cells = dict(zip(fn.__code__.co_freevars, fn.__closure__ or ()))
-    function = build_function(
-        entry["code"], entry["text"], entry["name"], helpers={**registry.TEMPLATE_GLOBALS, **extra},
-        cells=cells, globals_=fn.__globals__, defaults=fn.__defaults__, kwdefaults=fn.__kwdefaults__)
-    RETURN_LOCATIONS[function.__code__] = entry["ret_loc"]
-    STATS["disk_hits"] += 1
-    return Generated(function, entry["shown"], mode, wrt, _guard(fn, roots),
-                     entry.get("specialized", False), entry.get("methods", ()))
-
-
-def _resolve_text(fn: Callable, text: str) -> Any:
-    root, *rest = text.split(".")
-    value = _lookup_root(fn, root)[2]
-    if value is resolve.MISSING:
-        value = getattr(builtins, root, resolve.MISSING)
-    for part in rest:
-        value = getattr(value, part, resolve.MISSING)
-    return value
 
 
 def function_loc(fn: Callable) -> Loc | None:

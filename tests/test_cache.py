@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import srcdiff
-from srcdiff import pipeline
+from srcdiff import disk, pipeline
 from srcdiff.testing import numerical_grad
 
 from .conftest import make_function
@@ -334,7 +334,7 @@ def test_cache_is_per_function_not_per_name():
 
 
 def _key_of(f):
-    return pipeline._disk_key(f, "grad", ("x",), {"x": "array"}, True, True, False)
+    return disk.key(f, "grad", ("x",), {"x": "array"}, True, True, False)
 
 
 def test_disk_key_changes_with_srcdiff_itself_and_with_the_rules(monkeypatch, clean_registry):
@@ -380,7 +380,7 @@ _DISK_SCRIPT = """
 import sys
 import numpy as np
 import srcdiff
-from srcdiff import pipeline
+from srcdiff import disk, pipeline
 
 sys.path.insert(0, {folder!r})
 import diskmod

@@ -36,6 +36,7 @@ import numpy as np
 from .. import runtime
 from ..ir import Attr, Prim
 from ..names import Namer
+from ..rules.registry import printable_name
 from .resolve import Resolution, local_names
 
 __all__ = ["desugar", "METHODS", "ATTRIBUTES"]
@@ -77,8 +78,6 @@ ATTRIBUTES: dict[str, Any] = {
 
 
 def _name_of(fn: Any) -> str:
-    from ..rules.registry import printable_name
-
     return printable_name(fn)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 import gast
 
 from .. import ir
-from ..emit import Hooks, atom_expr, block_nodes, name, store, value_expr, walk
+from ..emit import Hooks, atom_expr, block_nodes, literal_expr, name, store, value_expr, walk
 from ..errors import NoRuleError
 from ..names import Namer
 from ..rules import registry
@@ -54,7 +54,6 @@ class _Forward(Hooks):
         self.dots: dict[str, str] = {}
         self.globals: dict[str, Any] = {}
         self.derivative_names: dict = {}
-        self.recipes: dict[str, tuple] = {}
 
     def has_tangent(self, var: str) -> bool:
         return var in self.act.active
@@ -108,9 +107,7 @@ class _Forward(Hooks):
         mapping: dict[str, gast.expr] = {"out": name(stmt.target)}
         for param, atom in cls.bound.items():
             if isinstance(atom, registry._DEFAULT):
-                from ..emit import _const
-
-                mapping[param] = _const(atom.value)
+                mapping[param] = literal_expr(atom.value)
             else:
                 mapping[param] = atom_expr(atom)
         active = [p for p, a in cls.bound.items() if not isinstance(a, registry._DEFAULT)
@@ -167,8 +164,6 @@ class _Forward(Hooks):
 
     def user_call(self, stmt: ir.Assign) -> list:
         """A call to the user's own function: call its jvp (generated and cached on its own)."""
-        from ..api import jvp
-
         call, callee = stmt.value, stmt.value.fn.value
         wrt, tangents = self._tangent_arguments(call)
         key = (callee, tuple(wrt))
@@ -176,8 +171,7 @@ class _Forward(Hooks):
         if alias is None:
             alias = self.namer.fresh("jvp_" + getattr(callee, "__name__", "fn"))
             self.derivative_names[key] = alias
-            self.globals[alias] = jvp(callee, wrt=tuple(wrt))
-            self.recipes[alias] = ("jvp", stmt.value.fn.text, tuple(wrt))
+            self.globals[alias] = ir.CalleeRef("jvp", callee, tuple(wrt), stmt.value.fn.text)
         expr = value_expr(call)
         expr.func = name(alias)
         expr.args = list(expr.args) + tangents
@@ -236,6 +230,5 @@ def differentiate(fn: ir.Function, act: Activity, wrt: tuple, namer: Namer,
         args.kw_defaults.append(None)
     if globals_out is not None:
         globals_out.update(fwd.globals)
-        globals_out.setdefault("__recipes__", {}).update(fwd.recipes)
     return gast.FunctionDef(name=f"jvp_{fn.name}", args=args, body=body, decorator_list=[],
                             returns=None, type_comment=None, type_params=[])

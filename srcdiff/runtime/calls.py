@@ -7,11 +7,24 @@ only when the code runs (:func:`method_vjp`, :func:`method_jvp`).
 
 from __future__ import annotations
 
+import inspect
+import sys
+import types
+import weakref
 from typing import Any
 
 import numpy as np
 
+from ..errors import NonScalarOutputError, NoRuleError
+
 _METHOD_DERIVATIVES: dict = {}
+# How a derivative of a method is made: the API layer puts its vjp and jvp here when it
+# is imported (the runtime imports nothing above it).
+DERIVATIVES: dict = {}
+# Generated code object -> where the user's function returns, for errors raised from
+# inside the generated code (a non-scalar result for grad); filled by the pipeline, and
+# an entry goes with its code.
+RETURN_LOCATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def method_vjp(obj: Any, name: str, wrt: tuple) -> Any:
@@ -27,23 +40,17 @@ def method_jvp(obj: Any, name: str, wrt: tuple) -> Any:
 
 
 def _method_derivative(mode: str, obj: Any, name: str, wrt: tuple) -> Any:
-    import inspect
-    import types
-
     fn = inspect.getattr_static(type(obj), name, None)
     key = (mode, fn, wrt)
     found = _METHOD_DERIVATIVES.get(key)
     if found is None:
-        from .. import api
-        from ..errors import NoRuleError
-
         if not isinstance(fn, types.FunctionType):
             raise NoRuleError(
                 f"cannot differentiate the call of .{name}() on a {type(obj).__name__}: it is not "
                 "a method defined in Python on its class",
                 hint=f"call the function it runs directly, with the instance first "
                 f"({type(obj).__name__}.{name}(obj, ...)), or register a rule for it")
-        found = _METHOD_DERIVATIVES[key] = getattr(api, mode)(fn, wrt=wrt)
+        found = _METHOD_DERIVATIVES[key] = DERIVATIVES[mode](fn, wrt=wrt)
     return found
 
 
@@ -59,11 +66,6 @@ def seed(out: Any, where: str, holomorphic: bool = False) -> Any:
     complex_out = isinstance(out, (complex, np.complexfloating)) or getattr(
         getattr(out, "dtype", None), "kind", None) == "c"
     if complex_out and not holomorphic:
-        import sys
-
-        from ..compile import RETURN_LOCATIONS
-        from ..errors import NonScalarOutputError
-
         loc = RETURN_LOCATIONS.get(sys._getframe(1).f_code)
         raise NonScalarOutputError(
             "grad needs a real result, but the function returned a complex number"
@@ -78,11 +80,6 @@ def seed(out: Any, where: str, holomorphic: bool = False) -> Any:
         return 1.0
     if size == 1:
         return np.ones_like(out)
-    import sys
-
-    from ..compile import RETURN_LOCATIONS
-    from ..errors import NonScalarOutputError
-
     shape = getattr(out, "shape", None)
     what = f"an array of shape {shape}" if shape is not None else f"a {type(out).__name__}"
     loc = RETURN_LOCATIONS.get(sys._getframe(1).f_code)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import NoRuleError
 from .broadcasting import unbroadcast, unbroadcast_to
 from .shapes import sort_grad, sort_tangent
 
@@ -63,8 +64,6 @@ def _stable_order(items: list) -> list:
 
 def _require(x: Any, kinds: tuple, method: str) -> None:
     if not isinstance(x, kinds):
-        from ..errors import NoRuleError
-
         raise NoRuleError(
             f"srcdiff runs .{method}() of {' and '.join(k.__name__ for k in kinds)} only, on a new "
             f"value; this receiver is a {type(x).__name__}",

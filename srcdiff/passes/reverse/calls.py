@@ -40,6 +40,7 @@ import gast
 
 from ... import ir
 from ...emit import atom_expr, name, store, value_expr
+from ...errors import NoRuleError
 from .nodes import call, const, subscript
 
 __all__ = ["CallAdjoint"]
@@ -54,28 +55,22 @@ class CallAdjoint:
         self.user_calls: dict[int, tuple] = {}  # id(assign) -> (derivative name, pullback name)
         self.globals: dict[str, Any] = {}  # names the generated code needs besides the helpers
         self.derivative_names: dict = {}
-        self.recipes: dict[str, tuple] = {}  # alias -> how to make its derivative again
 
     def user_call(self, stmt: ir.Assign, g: gast.expr) -> None:
         """A call to the user's own function: the primal calls its vjp (generated and
         cached on its own) and keeps the pullback; the adjoint calls the pullback."""
-        from ...api import vjp
-
         site, callee = stmt.value, stmt.value.fn.value
         wrt, atoms = self._active_arguments(site)
         if self.functional:
             # Code that will be differentiated again calls the callee as it is, and in
             # the adjoint a generated function of (arguments, cotangent) -> gradients,
             # which has source and so a derivative of its own.
-            from ...api import Derivative
-
             key = (callee, tuple(wrt), "apply")
             alias = self.derivative_names.get(key)
             if alias is None:
                 alias = self.namer.fresh("vjp_apply_" + getattr(callee, "__name__", "fn"))
                 self.derivative_names[key] = alias
-                self.globals[alias] = Derivative(callee, "vjp_apply", tuple(wrt), True)
-                self.recipes[alias] = ("vjp_apply", stmt.value.fn.text, tuple(wrt))
+                self.globals[alias] = ir.CalleeRef("vjp_apply", callee, tuple(wrt), stmt.value.fn.text)
             if self.act.kinds.get(stmt.target) == "tree":
                 g = call("tree_fill", g, name(stmt.target))
             apply = value_expr(site)
@@ -90,16 +85,13 @@ class CallAdjoint:
         if alias is None:
             alias = self.namer.fresh("vjp_" + getattr(callee, "__name__", "fn"))
             self.derivative_names[key] = alias
-            self.globals[alias] = vjp(callee, wrt=tuple(wrt))
-            self.recipes[alias] = ("vjp", stmt.value.fn.text, tuple(wrt))
+            self.globals[alias] = ir.CalleeRef("vjp", callee, tuple(wrt), stmt.value.fn.text)
         self._through_pullback(stmt, alias, g, atoms)
 
     def method_call(self, stmt: ir.Assign, g: gast.expr) -> None:
         """``obj.method(args)`` with ``obj`` not differentiated: the primal calls the vjp
         of the method of ``obj``'s class, found when the code runs (method_vjp), and
         keeps the pullback; the adjoint calls the pullback."""
-        from ...errors import NoRuleError
-
         site = stmt.value
         if self.functional:
             raise NoRuleError(

@@ -25,7 +25,8 @@ from typing import Any
 import gast
 
 from ... import ir, runtime
-from ...emit import Hooks, atom_expr, block_nodes, comment, name, store
+from ...emit import Hooks, atom_expr, block_nodes, comment, literal_expr, name, store
+from ...errors import NoRuleError
 from ...names import Namer
 from ...rules import registry
 from .. import unbroadcast
@@ -187,16 +188,12 @@ class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
         assert cls.kind == "rule", cls.kind  # activity analysis rejected the rest
         rule = cls.rule
         if not rule.reverse:
-            from ...errors import NoRuleError
-
             raise NoRuleError(f"{rule.name} has a forward-mode rule only, and no reverse-mode one",
                               stmt.loc, hint="differentiate this code in forward mode (jvp, hvp, hessian)")
         mapping: dict[str, gast.expr] = {"g": g, "out": name(stmt.target)}
         for param, atom in cls.bound.items():
             if isinstance(atom, registry._DEFAULT):
-                from ...emit import _const as const_expr
-
-                mapping[param] = const_expr(atom.value)
+                mapping[param] = literal_expr(atom.value)
             else:
                 mapping[param] = atom_expr(atom)
         sparse = rule.sparse or (rule.fn in (operator.getitem, runtime.setitem)
@@ -206,9 +203,7 @@ class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
                 if (param not in rule.adjoints and param not in rule.nondiff
                         and not isinstance(atom, registry._DEFAULT)
                         and any(v in self.act.active for v in ir.atom_vars(atom))):
-                    from ...errors import NoRuleError
-
-                    raise NoRuleError(
+                            raise NoRuleError(
                         f"the rule of {rule.name} has no adjoint for its parameter {param!r}, which "
                         "depends on a differentiated value",
                         stmt.loc, hint=f'give it one in register_adjoint ({param}="<cotangent of '
@@ -351,7 +346,6 @@ def differentiate(
     primal = block_nodes(fn.body[:-1], rev) + extra_primal
     if globals_out is not None:
         globals_out.update(rev.globals)
-        globals_out.setdefault("__recipes__", {}).update(rev.recipes)
 
     grads = [_final_gradient(p, act, rev, p in real_params) for p in wrt]
     grads = [call("complex", g) if p in complex_scalars else g for p, g in zip(wrt, grads)]
