@@ -19,8 +19,28 @@ PAGE = "rules.md"
 log = logging.getLogger("mkdocs.hooks.rules_table")
 
 
+PASS_LIST = "<!-- pass-list -->"
+PASS_TABLE = "<!-- pass-table -->"
+
+
+def pass_table(pipeline: Any) -> str:
+    """The stage table of pipeline.py's docstring (its indented lines), checked against
+    PASSES so that the page and the code cannot disagree."""
+    rows = [line[4:] for line in pipeline.__doc__.splitlines() if line.startswith("    ")]
+    named = [row.split()[0] for row in rows if not row.startswith(" ")]
+    if tuple(named) != tuple(pipeline.PASSES):
+        raise ValueError(f"pipeline.py's docstring lists {named}, PASSES is {pipeline.PASSES}")
+    return "\n".join(rows)
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
-    """Replace the marker on rules.md with the generated table."""
+    """Replace the marker on rules.md with the generated table, and the pass-list marker
+    on any page with the pipeline's stages (srcdiff.pipeline.PASSES)."""
+    if PASS_LIST in markdown or PASS_TABLE in markdown:
+        from srcdiff import pipeline
+
+        markdown = markdown.replace(PASS_LIST, ", ".join(f"`{p}`" for p in pipeline.PASSES))
+        markdown = markdown.replace(PASS_TABLE, pass_table(pipeline))
     if page.file.src_uri != PAGE:
         return markdown
     if MARKER not in markdown:

@@ -381,6 +381,25 @@ class Derivative:
             self._generated(tuple(guess.get(n, "array") for n in self._names))
         return self._last.source
 
+    def watch(self, observe: Callable[[str, Any], None], args: tuple | None = None) -> str:
+        """The source made afresh, showing each stage to ``observe`` (see :func:`watch`):
+        for the arguments ``args``, or for the kinds :attr:`source` assumes."""
+        if args is None:
+            base = self._fn
+            while isinstance(base, Derivative):
+                base = base._fn
+            guess = pipeline.guess_kinds(base)
+            spec = tuple(guess.get(n, "array") for n in self._names)
+            arg_shapes = None
+        else:
+            args = args if self._bound is None else (self._bound,) + tuple(args)
+            spec = self._spec(args)
+            arg_shapes = self._arg_shapes(spec, args, None)
+        gen = link(pipeline.transform(self._target(args, None if args is None else {}), mode=self._mode,
+                                      wrt=self._names, kinds=self._kinds(spec), optimize=self._optimize,
+                                      single=self._single, arg_shapes=arg_shapes, observe=observe))
+        return gen.source
+
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         """Used as a class attribute, bind as the function would: to the instance, to the
         class for a classmethod, not at all for a staticmethod."""
@@ -635,6 +654,23 @@ def source(fn: Callable, *, kind: str = "grad", wrt: Any = 0, optimize: bool = T
     if kind in ("hessian", "hvp"):
         return Derivative(grad(fn, wrt=wrt, optimize=optimize), "jvp", wrt, optimize).source
     return Derivative(fn, kind, wrt, optimize).source
+
+
+def watch(fn: Callable, observe: Callable[[str, Any], None], args: tuple | None = None, *,
+          kind: str = "grad", wrt: Any = 0, optimize: bool = True) -> str:
+    """Make a derivative of ``fn`` afresh (no cache), calling ``observe(stage, program)``
+    after each stage of ``pipeline.PASSES`` that runs; return its source.  With ``args``,
+    the code is made as a call with those arguments would make it (their kinds and
+    shapes); else as :attr:`Derivative.source` assumes.  What ``srcdiff show --after``
+    uses.  For ``"hessian"``/``"hvp"``, the stages of the forward-mode code made over the
+    generated gradient."""
+    if kind not in _KINDS:
+        raise ArgumentError(f"unknown kind {kind!r}", hint=f"use one of {', '.join(_KINDS)}")
+    if kind in ("hessian", "hvp"):
+        derivative = Derivative(grad(fn, wrt=wrt, optimize=optimize), "jvp", wrt, optimize)
+    else:
+        derivative = Derivative(fn, kind, wrt, optimize)
+    return derivative.watch(observe, args)
 
 
 def link(gen: pipeline.Generated) -> pipeline.Generated:

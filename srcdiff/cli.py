@@ -42,8 +42,7 @@ __all__ = ["main", "build_parser", "load_target", "parse_wrt", "Target"]
 
 # The kinds ``show --kind`` offers, each one api.source accepts: a new kind is one more entry.
 KINDS = ("grad", "value_and_grad", "vjp", "jvp", "hessian", "hvp")
-PASSES = tuple(getattr(pipeline, "PASSES", (
-    "parse", "resolve", "desugar", "anf", "ssa", "activity", "reverse", "simplify", "emit")))
+PASSES = pipeline.PASSES
 
 _QUALNAME = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 _MISSING = object()
@@ -157,8 +156,6 @@ def parse_wrt(text: str) -> int | str | tuple:
 
 
 def _show(args: argparse.Namespace) -> int:
-    if args.after:
-        os.environ["SRCDIFF_DISABLE_CACHE"] = "1"  # every pass must run to be shown
     target = load_target(args.target)
     options = {"kind": args.kind, "wrt": target.first if args.wrt is None else args.wrt,
                "optimize": args.optimize}
@@ -176,24 +173,19 @@ def _show(args: argparse.Namespace) -> int:
         print(f"wrote {args.output}")
         return 0
     captured: list[str] = []
-    previous = pipeline.HOOKS["after"]
 
-    def hook(pass_name: str, program: Any) -> None:
-        if pass_name == args.after:
+    def observe(stage: str, program: Any) -> None:
+        if stage == args.after:
             captured.append(_describe(program).rstrip("\n"))
-        if previous is not None:
-            previous(pass_name, program)
 
-    pipeline.HOOKS["after"] = hook
     try:
-        api.source(target.fn, **options)
-    finally:  # on an error in a later pass, still show the program the pass produced
-        pipeline.HOOKS["after"] = previous
+        api.watch(target.fn, observe, **options)
+    finally:  # on an error in a later stage, still show the program the stage produced
         if captured:
             _print_code("\n\n".join(captured), args.color)
     if not captured:
-        why = ("--no-optimize skips it" if args.after == "simplify" and not args.optimize
-               else "the derivative may have come from a cache")
+        why = ("--no-optimize skips it" if not args.optimize
+               else "it runs only for some functions and arguments")
         raise CliError(f"pass {args.after!r} did not run ({why})")
     return 0
 

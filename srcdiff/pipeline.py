@@ -1,24 +1,36 @@
-"""The passes, listed once, top to bottom.
+"""The pipeline: every stage, listed once, top to bottom (:data:`PASSES` is this list).
 
-    parse      function -> Source           read and parse the source (file, lines, namespace)
-    fence      Source -> Source             reject unsupported syntax, with file:line and a hint
-    jumps      gast -> gast                 break/continue/early return -> flags, one exit
-    resolve    Source -> Resolution         bind global/closure references to their objects
-    desugar    gast -> gast                 operators, methods, subscripts, unpacking -> calls
-    anf        gast -> ir.Function          one operation per statement
-    ssa        ir -> ir                     every name assigned once; joins become phis
-    effects    ir -> Effects                who writes which storage; refuse a write another
+    parse        function -> Source         read and parse the source (file, lines, namespace)
+    fence        Source -> Source           reject unsupported syntax, with file:line and a hint
+    jumps        gast -> gast               break/continue/early return -> flags, one exit
+    resolve      Source -> Resolution       bind global/closure references to their objects
+    desugar      gast -> gast               operators, methods, subscripts, unpacking -> calls
+    anf          gast -> ir.Function        one operation per statement
+    ssa          ir -> ir                   every name assigned once; joins become phis
+    effects      ir -> Effects              who writes which storage; refuse a write another
                                             live name would see (srcdiff never writes in place)
-    cse        ir -> ir                     a repeated pure call reuses the first result
-    complexes  ir -> Complexity             which values may be complex; their rules (conjugates,
-                                            real parts where a real value meets complex ones)
-    activity   ir -> Activity               which values need derivatives (side tables)
-    reverse    ir + Activity -> gast        primal sweep, then adjoint sweep from the rules
-    forward    ir + Activity -> gast        tangents computed alongside the values (jvp)
-    spread     gast -> gast                 a full reduction's cotangent stays a scalar
-    simplify   gast -> gast                 copy propagation, dead code
-    emit       gast -> str                  ast.unparse
-    compile    str -> function              compile(), linecache, closure cells
+    cse          ir -> ir                   a repeated pure call reuses the first result
+    reserved     ir -> ir                   refuse names the generated code needs for itself
+    hoist        ir -> ir                   a loop's row products made in one (shapes known)
+    complexes    ir -> Complexity           which values may be complex; the rule of each
+                                            statement that meets one
+    activity     ir -> Activity             which values need derivatives (side tables)
+    callees      ir -> ir                   refuse, before anything runs, a differentiated call
+                                            srcdiff cannot follow (complex values, helpers)
+    reverse      ir + Activity -> gast      primal sweep, then adjoint sweep from the rules
+    forward      ir + Activity -> gast      tangents computed alongside the values (jvp)
+    spread       gast -> gast               a full reduction's cotangent stays a scalar
+    products     gast -> gast               matrix-product cotangents written out, ranks known
+    simplify     gast -> gast               constant folding, copy propagation, dead code
+    inplace      gast -> gast               results written into arrays read no more (out=)
+    results      gast -> gast               gradients returned share no memory
+    floats       gast -> gast               Python-float arguments computed with math
+    temporaries  gast -> gast               a temporary read once is written where it is read
+    emit         gast -> str                ast.unparse, then compile(): the function
+    names        str -> str                 every name the generated code reads is defined
+
+``transform(fn, ..., observe=f)`` calls ``f(stage, program)`` after each stage that runs
+(``reverse`` or ``forward``, never both; the optimising stages only when optimising).
 """
 
 from __future__ import annotations
@@ -64,25 +76,29 @@ from .passes import (
 from .rules import registry
 from .runtime.calls import RETURN_LOCATIONS
 
-__all__ = ["Generated", "transform", "lower_to_ir", "HOOKS", "STATS", "PASSES"]
+__all__ = ["Generated", "transform", "lower_to_ir", "STATS", "PASSES"]
 
-# The names HOOKS["after"] is called with, in order.
-PASSES = ("parse", "jumps", "resolve", "desugar", "anf", "ssa", "effects", "cse", "hoist", "complexes",
-          "activity",
-          "reverse", "forward", "spread", "products", "simplify", "inplace", "emit")
+# The stages, in order: the names an observer of transform is called with.
+PASSES = ("parse", "fence", "jumps", "resolve", "desugar", "anf", "ssa", "effects", "cse", "reserved",
+          "hoist", "complexes", "activity", "callees", "reverse", "forward", "spread", "products",
+          "simplify", "inplace", "results", "floats", "temporaries", "emit", "names")
 
 # Counters tests read to tell a cache hit from a new transformation.
 STATS = {"transforms": 0, "disk_hits": 0}
 
-# Debug hook: called as HOOKS["after"](pass_name, program) after each pass, if set.
-HOOKS: dict[str, Callable | None] = {"after": None}
+Observer = Callable[[str, Any], None]
 
 
-def _after(pass_name: str, program: Any) -> Any:
-    hook = HOOKS["after"]
-    if hook is not None:
-        hook(pass_name, program)
-    return program
+def _stepper(observe: Observer | None) -> Callable[[str, Any], Any]:
+    """``step(stage, program)``: shows the program to ``observe``, and returns it."""
+    if observe is None:
+        return lambda stage, program: program
+
+    def step(stage: str, program: Any) -> Any:
+        observe(stage, program)
+        return program
+
+    return step
 
 
 @dataclass(eq=False)
@@ -170,31 +186,35 @@ def _cell(cell: Any) -> Any:
         return resolve.MISSING
 
 
-def _lower(fn: Callable, observe: bool = False
+def _quiet(stage: str, program: Any) -> Any:
+    return program
+
+
+def _lower(fn: Callable, step: Callable[[str, Any], Any] = _quiet
            ) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
-    """parse through ssa (``observe``: showing each pass to the debug hook)."""
-    after = _after if observe else (lambda pass_name, program: program)
-    source = after("parse", parse.parse(fn))
-    fence.check(source)
+    """parse through ssa (``step``: shows each stage to an observer)."""
+    source = step("parse", parse.parse(fn))
+    step("fence", fence.check(source))
     used = {n.id for n in walk(source.node) if isinstance(n, gast.Name)}
     namer = Namer(used | set(registry.TEMPLATE_GLOBALS) | {"np", "math"})
-    tree = after("jumps", jumps.lower(source.node, namer))
+    tree = step("jumps", jumps.lower(source.node, namer))
     res = resolve.resolve(source, tree)
-    after("resolve", res)
+    step("resolve", res)
     tree, res = desugar.desugar(tree, res, namer)
-    after("desugar", tree)
-    program = after("anf", anf.lower(source, tree, res, namer))
-    program = after("ssa", ssa.rename(program, namer))
+    step("desugar", tree)
+    program = step("anf", anf.lower(source, tree, res, namer))
+    program = step("ssa", ssa.rename(program, namer))
     return source, program, namer, res
 
 
-def _front(fn: Callable, kinds: dict | None = None
+def _front(fn: Callable, kinds: dict, step: Callable[[str, Any], Any]
            ) -> tuple[parse.Source, ir.Function, Namer, resolve.Resolution]:
-    source, program, namer, res = _lower(fn, observe=True)
+    source, program, namer, res = _lower(fn, step)
     floats = frozenset(p for p, kind in (kinds or {}).items() if kind == "float")
-    _after("effects", effects.analyze(program, summarize, floats))
-    program = _after("cse", cse.eliminate(program))
+    step("effects", effects.analyze(program, summarize, floats))
+    program = step("cse", cse.eliminate(program))
     _check_reserved(source, res)
+    step("reserved", program)
     return source, program, namer, res
 
 
@@ -338,26 +358,27 @@ def _purity(source: parse.Source) -> Callable[[gast.expr], bool]:
 
 def transform(
     fn: Callable, *, mode: str, wrt: tuple, kinds: dict, optimize: bool = True, single: bool = True,
-    functional: bool = False, arg_shapes: dict | None = None,
+    functional: bool = False, arg_shapes: dict | None = None, observe: Observer | None = None,
 ) -> Generated:
-    """Run the whole pipeline: the derivative of ``fn`` in ``mode`` w.r.t. parameters ``wrt``
-    (or load it from the disk cache).  With ``arg_shapes`` (parameter -> shape tuple or
-    ``"float"``), the code may be specialised to those shapes: ``specialized`` on the
-    result says whether it was."""
+    """Run the whole pipeline: the derivative of ``fn`` in ``mode`` w.r.t. parameters ``wrt``.
+    With ``arg_shapes`` (parameter -> shape tuple or ``"float"``), the code may be
+    specialised to those shapes: ``specialized`` on the result says whether it was.
+    ``observe(stage, program)`` is called after each stage of :data:`PASSES` that runs."""
     # The passes make many small trees and free them all at the end; the cyclic garbage
     # collector would scan them over and over (more, the bigger the function), so it
     # waits until the transformation is done.
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _transform(fn, mode, wrt, kinds, optimize, single, functional, arg_shapes)
+        return _transform(fn, mode, wrt, kinds, optimize, single, functional, arg_shapes,
+                          _stepper(observe))
     finally:
         if enabled:
             gc.enable()
 
 
 def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool, single: bool,
-               functional: bool, arg_shapes: dict | None) -> Generated:
+               functional: bool, arg_shapes: dict | None, step: Callable[[str, Any], Any]) -> Generated:
     STATS["transforms"] += 1
     # the parameters holding complex values (the code is made for them; they are arrays)
     complex_params = frozenset(p for p, kind in kinds.items() if kind in ("complex", "complex_float"))
@@ -365,20 +386,21 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     kinds = {p: "array" if p in complex_params else kind for p, kind in kinds.items()
              if p not in complex_params or p in wrt}
     # (a complex number, like a float, has no storage: z += 1 rebinds it)
-    source, program, namer, res = _front(fn, {**kinds, **dict.fromkeys(complex_scalars, "float")})
+    source, program, namer, res = _front(fn, {**kinds, **dict.fromkeys(complex_scalars, "float")}, step)
     kinds = {**_guess(source.node), **kinds}  # containers among the other arguments too
     # (made for the shapes of the arguments: specialised code, checked on every call)
     batched = bool(optimize and arg_shapes) and hoist.hoist_products(program, arg_shapes, namer)
-    _after("hoist", program)
-    cplx = _after("complexes", complexes.analyze(program, complex_params))
-    act = _after("activity", activity.analyze(program, wrt, kinds, arg_shapes, cplx.rules))
+    step("hoist", program)
+    cplx = step("complexes", complexes.analyze(program, complex_params))
+    act = step("activity", activity.analyze(program, wrt, kinds, arg_shapes, cplx.rules))
     complexes.check(program, act, cplx)
     _check_callees(program, act)
+    step("callees", program)
     methods = _argument_methods(program, act)
     specialized = act.specialized or batched
     extra: dict = {}
     if mode == "jvp":
-        tree = _after("forward", forward.differentiate(program, act, wrt, namer, extra))
+        tree = step("forward", forward.differentiate(program, act, wrt, namer, extra))
     else:
         out = program.body[-1].value
         seed = None  # (a real result: the seed is 1)
@@ -394,7 +416,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
                     hint="differentiate a real quantity (np.real(f), np.abs(f) ** 2), or use "
                     "srcdiff.jvp (a complex result of real arguments) or srcdiff.vjp with a "
                     "complex cotangent")
-        tree = _after("reverse", reverse.differentiate(
+        tree = step("reverse", reverse.differentiate(
             program, act, wrt, mode, namer, single, extra, functional=functional, seed_holomorphic=seed,
             real_params=frozenset(wrt) - complex_params if cplx.maybe else frozenset(),
             complex_scalars=complex_scalars))
@@ -402,24 +424,26 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     links = {alias: ref for alias, ref in extra.items() if isinstance(ref, ir.CalleeRef)}
     recipes = {alias: (ref.kind, ref.text, ref.wrt) for alias, ref in links.items()}
     if optimize:
-        tree = _after("spread", spread.keep_scalars(tree, act.shapes, act.shapes_used))
-        tree = _after("products", products.write_products(tree, act.shapes, act.shapes_used))
-        tree = _after("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
+        tree = step("spread", spread.keep_scalars(tree, act.shapes, act.shapes_used))
+        tree = step("products", products.write_products(tree, act.shapes, act.shapes_used))
+        tree = step("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
         float64 = {p for p, shape in (arg_shapes or {}).items()
                    if shape == "float" or isinstance(shape, tuple)}
         if not cplx.maybe:  # (it reuses float64 buffers: a complex value would not fit)
-            tree = _after("inplace", inplace.reuse(tree, act.shapes, float64, act.shapes_used))
+            tree = step("inplace", inplace.reuse(tree, act.shapes, float64, act.shapes_used))
     # code with a known shape (or a float64 array reused) written into it holds for
     # those argument shapes only; without argument shapes, a known shape is one written
     # in the function (np.zeros((3, 2))), true for any arguments
     specialized = specialized or bool(arg_shapes and act.shapes_used)
     if mode not in ("jvp", "vjp_apply"):
-        tree = results.separate_results(tree, mode)
+        tree = step("results", results.separate_results(tree, mode))
     floats = {p for p, shape in (arg_shapes or {}).items() if shape == "float"}
-    if optimize and floats and not cplx.maybe and simplify.unwrap_floats(tree, floats):
-        specialized = True  # it holds while those arguments are Python floats
+    if optimize and floats and not cplx.maybe:
+        if simplify.unwrap_floats(tree, floats):
+            specialized = True  # it holds while those arguments are Python floats
+        step("floats", tree)
     if optimize:
-        tree = simplify.inline_temporaries(tree, _purity(source))
+        tree = step("temporaries", simplify.inline_temporaries(tree, _purity(source)))
     code = source.fn.__code__
     label = label_for(mode, program.name, source.filename, code.co_firstlineno)
     function, shown, module_code, text = compile_function(
@@ -431,8 +455,9 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
         kwdefaults=getattr(source.fn, "__kwdefaults__", None),
         label=label,
     )
-    _after("emit", shown)
+    step("emit", shown)
     _check_names(tree, source, {**registry.TEMPLATE_GLOBALS, **extra})
+    step("names", shown)
     roots = _roots(res)
     ret_loc = program.body[-1].loc
     RETURN_LOCATIONS[function.__code__] = ret_loc

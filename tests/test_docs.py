@@ -47,7 +47,6 @@ from pathlib import Path
 import pytest
 
 import srcdiff
-from srcdiff import pipeline
 from srcdiff.rules import registry
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -114,9 +113,8 @@ class _Checker(doctest.OutputChecker):
 
 @pytest.fixture
 def isolated(clean_registry):
-    """Undo what a page registers (rules, non-differentiable functions, the pass hook)."""
+    """Undo what a page registers (rules, non-differentiable functions)."""
     yield
-    pipeline.HOOKS["after"] = None
 
 
 def _run_python(block: Block, page: str, namespace: dict) -> str:

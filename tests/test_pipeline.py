@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 
 import srcdiff
-from srcdiff import pipeline
+from srcdiff import api, pipeline
 
 
 def model(params, xs):
@@ -24,15 +24,22 @@ def model(params, xs):
     return np.sum(h ** 2)
 
 
-def test_hook_sees_every_pass_in_order():
+def test_the_observer_sees_every_stage_in_order():
     seen = []
-    pipeline.HOOKS["after"] = lambda name, program: seen.append(name)
-    try:
-        srcdiff.source(model, wrt=0)
-    finally:
-        pipeline.HOOKS["after"] = None
-    expected = [p for p in pipeline.PASSES if p != "forward"]
-    assert seen == expected
+    api.watch(model, lambda name, program: seen.append(name), wrt=0)
+    # (floats runs for Python-float arguments only: the source is made for any arguments)
+    assert seen == [p for p in pipeline.PASSES if p not in ("forward", "floats")]
+    seen.clear()
+    api.watch(model, lambda name, program: seen.append(name), kind="jvp", wrt=0)
+    assert seen == [p for p in pipeline.PASSES if p not in ("reverse", "floats", "results")]
+
+
+def test_the_observer_sees_a_derivative_already_cached():
+    """watch makes the code afresh: a cached derivative does not hide the stages."""
+    srcdiff.source(model, wrt=0)
+    seen = []
+    api.watch(model, lambda name, program: seen.append(name), wrt=0)
+    assert "reverse" in seen and seen[0] == "parse"
 
 
 def test_generated_source_is_the_same_in_every_process(tmp_path):
