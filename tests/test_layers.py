@@ -24,9 +24,9 @@ LAYERS = [
     ("emit", ["srcdiff.emit"]),
     ("passes", ["srcdiff.passes"]),
     ("pipeline", ["srcdiff.pipeline", "srcdiff.compile"]),
-    ("user", ["srcdiff.api", "srcdiff.disk", "srcdiff.arguments", "srcdiff.gates", "srcdiff.replay", "srcdiff.cache",
-              "srcdiff.cli", "srcdiff.graph", "srcdiff.testing", "srcdiff.standalone", "srcdiff.__main__",
-              "srcdiff"]),
+    ("user", ["srcdiff.api", "srcdiff.disk", "srcdiff.arguments", "srcdiff.gates", "srcdiff.replay",
+              "srcdiff.cache", "srcdiff.cli", "srcdiff.graph", "srcdiff.testing", "srcdiff.standalone",
+              "srcdiff.__main__", "srcdiff"]),
 ]
 MAX_LINES = 800
 
