@@ -39,6 +39,7 @@ import builtins
 import gc
 import math
 import types
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,9 +219,11 @@ def _front(fn: Callable, kinds: dict, step: Callable[[str, Any], Any]
     return source, program, namer, res
 
 
-_SUMMARIES: dict = {}  # code -> effects.Summary of a user function, once known
-_REFUSED: dict = {}  # code -> the srcdiff error its analysis raised (it is refused when differentiated)
-_ASSUMED: dict = {}  # code -> the Summary assumed for a call inside its own analysis
+# Keyed by code objects, weakly: an entry goes with its function's code.
+_SUMMARIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # code -> effects.Summary, once known
+# code -> the srcdiff error its analysis raised (it is refused when differentiated)
+_REFUSED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_ASSUMED: dict = {}  # code -> the Summary assumed for a call inside its own analysis (while it runs)
 
 
 def summarize(fn: Callable) -> effects.Summary | None:

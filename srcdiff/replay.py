@@ -10,6 +10,7 @@ import builtins
 import os
 import random
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -23,8 +24,10 @@ from .rules import registry
 
 __all__ = ["Replay"]
 
-_STATIC_STATES: dict = {}  # code -> (states reached through names, refusal or None)
-_SCANNED: dict = {}  # code -> (ref texts and nodes, its source) of a function, read once
+# code -> (states reached through names, refusal or None); weakly keyed, as below
+_STATIC_STATES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# code -> (ref texts and nodes, its source) of a function, read once
+_SCANNED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 _STATE_TYPES = (np.random.Generator, np.random.RandomState, random.Random)

@@ -37,6 +37,7 @@ derivative through a complex value by a rule that does not hold for complex valu
 from __future__ import annotations
 
 import operator
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +89,8 @@ _REAL_RESULTS_OF_COMPLEX = frozenset({np.abs, abs, np.real, np.imag, np.angle})
 
 _REAL_ATTRIBUTES = frozenset({"real", "imag", "shape", "ndim", "size", "dtype"})
 
-_MAKES: dict = {}  # code -> whether the user function can make a complex value
+# code -> whether the user function can make a complex value (an entry goes with its code)
+_MAKES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _helper_makes_complex(fn: Any) -> bool:

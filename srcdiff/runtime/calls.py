@@ -50,6 +50,8 @@ def _method_derivative(mode: str, obj: Any, name: str, wrt: tuple) -> Any:
                 "a method defined in Python on its class",
                 hint=f"call the function it runs directly, with the instance first "
                 f"({type(obj).__name__}.{name}(obj, ...)), or register a rule for it")
+        if len(_METHOD_DERIVATIVES) >= 1024:  # (bounded: the oldest go first)
+            del _METHOD_DERIVATIVES[next(iter(_METHOD_DERIVATIVES))]
         found = _METHOD_DERIVATIVES[key] = DERIVATIVES[mode](fn, wrt=wrt)
     return found
 
