@@ -397,7 +397,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     cplx = step("complexes", complexes.analyze(program, complex_params))
     act = step("activity", activity.analyze(program, wrt, kinds, arg_shapes, cplx.rules))
     complexes.check(program, act, cplx)
-    _check_callees(program, act)
+    _check_callees(program, act, cplx)
     step("callees", program)
     methods = _argument_methods(program, act)
     specialized = act.specialized or batched
@@ -483,16 +483,49 @@ def _argument_methods(program: ir.Function, act: activity.Activity) -> tuple:
                  and isinstance(stmt.value.args[0], ir.Var) and stmt.value.args[0].id in params)
 
 
-def _check_callees(program: ir.Function, act: activity.Activity) -> None:
+def _check_callees(program: ir.Function, act: activity.Activity, cplx: complexes.Complexity,
+                   seen: frozenset = frozenset()) -> None:
     """A helper that a differentiated value reaches is transformed when the derivative
-    runs; if srcdiff refuses it, say so now, before anything runs."""
+    runs; if srcdiff refuses it (for what it does, or for the complex values it is
+    given), say so now, before anything runs."""
     for stmt in ir.walk(program.body):
         if (isinstance(stmt, ir.Assign) and stmt.target in act.active
                 and act.classes[stmt.target].kind == "user"):
-            code = getattr(stmt.value.callee, "__code__", None)
-            summarize(stmt.value.callee)
+            callee = stmt.value.callee
+            code = getattr(callee, "__code__", None)
+            summarize(callee)
             if code in _REFUSED:
                 raise _REFUSED[code]
+            if cplx.maybe and code is not None and code not in seen \
+                    and ir.generated_derivative(callee) is None:
+                _check_complex_callee(stmt.value, act, cplx, seen | {code})
+
+
+def _check_complex_callee(call: ir.Call, act: activity.Activity, cplx: complexes.Complexity,
+                          seen: frozenset) -> None:
+    """Refuse now what the helper ``call`` calls would be refused for when it runs with
+    the complex values this call may give it (the complexes pass's check, on the helper)."""
+    callee = call.callee
+    code = callee.__code__
+    names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
+    given = list(zip(names, call.args)) + [(k, a) for k, a in call.kwargs if k in names]
+
+    def complex_atom(atom: Any) -> bool:
+        return any(v in cplx.maybe for v in ir.atom_vars(atom)) or isinstance(atom, ir.Const) and \
+            isinstance(atom.value, complex)
+
+    complex_params = frozenset(n for n, a in given if complex_atom(a))
+    wrt = tuple(n for n, a in given if any(v in act.active for v in ir.atom_vars(a)))
+    if not complex_params or not wrt:
+        return
+    try:
+        source, inner, _, _ = _lower(callee)
+    except SrcdiffError:
+        return  # (reported when the helper's derivative is made)
+    inner_cplx = complexes.analyze(inner, complex_params)
+    inner_act = activity.analyze(inner, wrt, _guess(source.node), None, inner_cplx.rules)
+    complexes.check(inner, inner_act, inner_cplx)
+    _check_callees(inner, inner_act, inner_cplx, seen)
 
 
 def _check_names(tree: gast.FunctionDef, source: parse.Source, helpers: dict) -> None:

@@ -515,33 +515,432 @@ def builtins(d: Draw) -> None:
         d.line(f"{d.target} = {d.choose(['max', 'min'])}({a}, {b}) + {a}", lambda env: abs(env[a] - env[b]))
 
 
-def complex_values(d: Draw) -> None:
-    """Complex intermediates of a real function: ``1j * x``, ``np.exp(1j * x)``,
-    ``np.abs``, ``np.real``/``np.imag``, ``np.conj``, ``np.vdot``."""
-    x, zc = d.name("x"), d.name("zc")
-    d.line(f"{x} = {d.vec(3)}")
+# -- complex intermediates of a real function
+
+# Complex constants of moderate size, as a program writes them.
+COMPLEX_NUMBERS = ("1j", "(0.5 - 2j)", "(1 + 1j)", "-0.5j", "(2 - 0.5j)", "complex(0.3, -1.2)", "(-1 + 0.25j)")
+
+# Module-level helpers and constants that make or take complex values.
+COMPLEX_DEFS = {
+    "rotate": "def rotate(v, angle):\n    return v * np.exp(1j * angle)\n",
+    "phasor": "def phasor(v):\n    return np.exp(1j * v) / (1.0 + 1j * v)\n",
+    "cmix": "def cmix(a, b):\n    return a * (0.5 - 2j) + np.conj(b) * 1j\n",
+    "energy": "def energy(z):\n    return np.real(np.vdot(z, z))\n",
+    "horner": ("def horner(z, c):\n    acc = c\n    for k in range(2):\n        acc = acc * z + c\n"
+               "    return acc\n"),
+    "twist": "def twist(z, s):\n    if s > 0.0:\n        return z * 1j\n    return np.conj(z) * 0.5\n",
+    "unit": "def unit(z):\n    return np.sign(z)\n",
+    "CMAT": "CMAT = np.array([[1.0 + 0.5j, -0.5j, 0.25], [0.5 - 1.0j, 1j, 1.5 + 0j]])\n",
+    "CSQ": ("CSQ = np.array([[2.0 + 0.5j, 0.3, -0.2j], [0.1j, 1.5 - 0.5j, 0.4], "
+            "[-0.3, 0.2 + 0.2j, 2.5]])\n"),
+    "CVEC": "CVEC = np.array([0.5 + 1j, -1j, 2.0 - 0.5j])\n",
+}
+
+# Constructs that found srcdiff bugs, each pinned by a regression test at the bottom of
+# test_programs.py: a switch set to False steers a campaign away from one while its bug
+# is open, so that the campaign can find others.
+# A function refused for complex values inside a helper (refused before the program runs).
+DRAW_REFUSALS_IN_HELPERS = True
+# Writes of complex values into entries of a complex array whose tangent is real (jvp).
+DRAW_COMPLEX_ENTRY_WRITES = True
+# np.real, np.imag, .real, .imag of a Python number inside a loop (grad's saved values).
+DRAW_PARTS_OF_PYTHON_NUMBERS = True
+
+
+def cut(values: Any) -> float:
+    """How close any entry is to the branch cut of ``np.angle``, ``np.log``, ``np.sqrt``
+    and powers: zero and the negative real axis."""
+    z = np.asarray(values, dtype=np.complex128)
+    if not z.size:
+        return math.inf
+    return float(np.min(np.where(z.real < 0.0, np.abs(z.imag), np.abs(z))))
+
+
+def outer_cut(values: Any) -> float:
+    """How close any entry is to the branch cuts of ``np.arctanh`` (``np.arcsin``): the
+    real axis beyond -1 and 1.  (``np.arcsinh``'s and ``np.arctan``'s are those of
+    ``1j * values``.)"""
+    z = np.asarray(values, dtype=np.complex128)
+    if not z.size:
+        return math.inf
+    ends = np.minimum(np.abs(z - 1.0), np.abs(z + 1.0))
+    return float(np.min(np.where(np.abs(z.real) >= 1.0, np.abs(z.imag), ends)))
+
+
+class ComplexDraw:
+    """Draws for the complex family, around one :class:`Draw`: ``x`` is a fresh real
+    array of three entries and ``s`` a fresh real float, both made from the program's
+    values, that the complex values are built from."""
+
+    def __init__(self, d: Draw):
+        self.d = d
+        self.x = d.name("x")
+        d.line(f"{self.x} = {d.vec(3)}")
+        self.s = d.name("s")
+        d.line(f"{self.s} = {d.scalar()}")
+
+    def number(self) -> str:
+        return self.d.choose(COMPLEX_NUMBERS)
+
+    def define(self, name: str) -> str:
+        self.d.defs[name] = COMPLEX_DEFS[name]
+        return name
+
+    def measured(self, text: str, measure: Callable) -> Callable:
+        """A probe: ``measure`` of the value of the source ``text`` before the block runs."""
+        defs = self.d.defs
+
+        def probe(env: Any) -> float:
+            ns: dict = {"np": np, "math": math}
+            for source in defs.values():
+                exec(source, ns)
+            return measure(eval(text, ns, env))
+
+        return probe
+
+    def start(self, z: str) -> None:
+        """``z`` = a fresh complex array of three entries, made from ``x`` (and ``s``)."""
+        d, x, s = self.d, self.x, self.s
+        form = d.int(0, 9)
+        if form == 9:  # entries written one by one into a complex array
+            d.line(f"{z} = np.zeros(3, dtype=complex)")
+            d.line(f"{z}[0] = {s} * {self.number()}")
+            d.line(f"{z}[1:] = {x}[1:] + 1j * {x}[:2]")
+            return
+        d.line(f"{z} = " + [f"1j * {x}", f"{x} * {self.number()}", f"np.exp(1j * {x})",
+                            f"{x} + 1j * {d.vec(3)}", f"np.exp(1j * {x}) / (1.0 + 1j * {x})",
+                            f"{x} * np.exp(1j * {s})", f"{x}.astype(complex) * {self.number()}",
+                            f"np.cos({x}) + 1j * np.sin({x})", f"({s} + 1j) * np.tanh({x})"][form])
+
+    def step(self, z: str) -> None:
+        """One update of the complex array ``z`` (its shape kept)."""
+        d, x, s = self.d, self.x, self.s
+        # (line, source of the value to probe, measure); a value near zero or a branch cut
+        # is a kink of what follows
+        probed = [(f"{z} = np.where({x} > 0.0, {z}, {z} * 1j)", x, distance),
+                  (f"{z} = ({z} + 2.0) ** 1.5", f"{z} + 2.0", cut),
+                  (f"{z} = np.sqrt({z} * {z} + 3.0)", f"{z} * {z} + 3.0", cut),
+                  (f"{z} = {z} / np.abs({z})", z, distance),
+                  (f"{z} = 1.0 / ({z} + 3.0) + np.reciprocal({z} - 2j)", f"({z} + 3.0) * ({z} - 2j)", distance),
+                  (f"{z} = np.exp(1j * np.angle({z} + 1.0)) * {z}", f"{z} + 1.0", cut),
+                  (f"{z} = np.arcsinh(0.5 * {z})", f"0.5j * {z}", outer_cut),
+                  (f"{z} = np.arctan(0.5 * {z}) + {z}", f"0.5j * {z}", outer_cut),
+                  (f"{z} = np.arctanh(0.5 * {z})", f"0.5 * {z}", outer_cut),
+                  (f"{z} = {z} ** np.tanh({s})", z, cut),
+                  (f"{z} = np.log(1.0 - 0.5j * {z})", f"1.0 - 0.5j * {z}", cut)]
+        plain = [f"{z} = {z} * {self.number()}", f"{z} = {z} + {self.number()}", f"{z} = {z} / (1.0 + 1j * {x})",
+                 f"{z} = {z} * np.exp(1j * {x})", f"{z} = np.conj({z}) * {self.number()}",
+                 f"{z} = np.conjugate({z}) + 0.5 * {z}", f"{z} = {z} * {z}", f"{z} = np.sin(0.5 * {z}) + {z} ** 2",
+                 f"{z} = {z} * np.sqrt(3.0 + 1j * {x})", f"{z} = {z} + np.log(2.0 + 1j * {x})",
+                 f"{z} *= {self.number()}", f"{z} += {x} * {s}",
+                 f"{z} = np.real({z}) - 2j * np.imag({z})",
+                 f"{z} = np.log({z} * np.conj({z}) + 1.0) + np.cumsum({z}) * 0.5",
+                 f"{z} = {z} * (2.0 + 1j * {x}) ** np.tanh({s})", f"{z} = {z} * 2.0 ** (1j * {x})",
+                 f"{z} = {z} + (1.0 + {x} ** 2) ** (0.5 + 1j)", f"{z} = {z} / (np.exp(1j * {x}) + 2.0)",
+                 f"{z} = np.square({z}) - np.cosh(0.5 * {z})", f"{z} = np.exp(0.5 * np.tanh({x}) * {z})",
+                 f"{z} = np.concatenate([{z}[1:], np.conj({z}[:1])])",
+                 f"{z} = np.sum(np.stack([{z}, 1j * {z}[::-1]]), axis=0)",
+                 f"{z} = {z} * np.abs({z} + 3.0) ** 2", f"{z} = {z} * np.expm1(0.5j * {x}) + np.log1p({z} * np.conj({z}))",
+                 f"{z} = np.real({z}) * {z} + np.imag({z}) * {x}", f"{z} = {z}.astype(complex) * np.tanh({x})"]
+        if DRAW_COMPLEX_ENTRY_WRITES:
+            plain += [f"{z}[0] = {z}[1] * 1j", f"{z}[1:] += np.diff({z}) * 1j"]
+        form = d.int(0, len(probed) + len(plain) - 1)
+        if form < len(probed):
+            line, value, measure = probed[form]
+            d.line(line, self.measured(value, measure))
+        else:
+            d.line(plain[form - len(probed)])
+
+    def read(self, z: str, real: str | None) -> tuple[str, Callable | None]:
+        """A real value read from the complex ``z`` (a float, or an array of ``z``'s
+        shape), and its probe; ``real`` is a real array of ``z``'s shape, or None."""
+        d = self.d
+        measured = [(f"np.sum(np.abs({z}))", z, distance), (f"np.abs(np.sum({z}) + 3.0)", f"np.sum({z}) + 3.0", distance),
+                    (f"np.sum(np.angle({z}))", z, cut), (f"np.angle(np.sum({z}) + 3.0)", f"np.sum({z}) + 3.0", cut),
+                    (f"np.sum(abs({z} - 1j))", f"{z} - 1j", distance)]
+        plain = [f"np.sum(np.real({z}))", f"np.real(np.sum({z}))", f"np.sum(np.imag({z}))", f"np.imag(np.mean({z}))",
+                 f"np.sum({z}.real)", f"np.sum(np.abs({z}) ** 2)", f"np.abs(np.sum({z})) ** 2",
+                 f"np.real(np.vdot({z}, {z}))", f"np.imag(np.vdot({z}, {z} * {self.number()}))",
+                 f"np.real({z})", f"np.abs({z}) ** 2", f"np.real({z} * np.conj({z}))", f"sum(np.real({z}))",
+                 f"np.real(sum({z}))", f"np.real(np.prod({z}))", f"np.sum({z}.imag)"]
+        if real is not None:
+            plain += [f"np.real(np.vdot({real}, {z}))", f"np.imag({z}) * {real}"]
+        form = d.int(0, len(measured) + len(plain) - 1)
+        if form < len(measured):
+            text, arg, measure = measured[form]
+            return text, self.measured(arg, measure)
+        return plain[form - len(measured)], None
+
+    def result(self, *zs: str, real: str | None = None) -> None:
+        """The snippet's result: one or two real reads of the complex arrays ``zs``
+        (summed whole where they read arrays that may differ in shape)."""
+        chosen = [self.d.choose(zs) for _ in range(self.d.int(1, 2))]
+        reads = [self.read(z, real) for z in chosen]
+        texts = [text if len(set(chosen)) == 1 else f"np.sum({text})" for text, _ in reads]
+        probes = [p for _, p in reads if p is not None]
+        probe = (lambda env: min(p(env) for p in probes)) if probes else None
+        self.d.line(f"{self.d.target} = " + " + ".join(texts), probe)
+
+    def numpy(self, c: str) -> str:
+        """``c``, whose parts ``np.real``, ``.imag`` may read: a complex float ``c`` may be a
+        Python complex (so is ``c * x[0]``); ``x[0] * c`` is a NumPy one."""
+        return c if DRAW_PARTS_OF_PYTHON_NUMBERS else f"({self.x}[0] * {c})"
+
+    def scalar_read(self, c: str) -> tuple[str, Callable | None]:
+        """A real float read from the complex scalar ``c``, and its probe."""
+        form = self.d.int(0, 9)
+        if form == 0:
+            return f"abs({c})", self.measured(c, distance)
+        if form == 1:
+            return f"np.angle({c} + 3.0)", self.measured(f"{c} + 3.0", cut)
+        part = self.numpy(c)
+        return [f"abs({c}) ** 2", f"{part}.real", f"np.real({part})", f"np.imag({part}) * {self.s}",
+                f"np.abs({c}) ** 2", f"np.real({c} * np.conj({c}))", f"{part}.imag", f"np.imag({part})"][form - 2], None
+
+
+def complex_elementwise(c: ComplexDraw) -> None:
+    z = c.d.name("zc")
+    c.start(z)
+    for _ in range(c.d.int(0, 3)):
+        c.step(z)
+    c.result(z, real=c.x)
+
+
+def complex_matrix(c: ComplexDraw) -> None:
+    """Products of complex arrays: a complex constant matrix (written in the function or
+    global) or a real matrix of the program's values with complex ones."""
+    d, x = c.d, c.x
+    z, m, w = d.name("zc"), d.name("M"), d.name("w")
+    c.start(z)
     form = d.int(0, 3)
     if form == 0:
-        d.line(f"{zc} = 1j * {x}")
+        d.line(f"{m} = np.array([[{c.number()}, 0.5, -1j], [1.0, {c.number()}, 0.25 + 0.5j]])")
     elif form == 1:
-        d.line(f"{zc} = np.exp(1j * {x})")
+        m = c.define("CMAT")
     elif form == 2:
-        d.line(f"{zc} = {x} + 1j * {d.vec(3)}")
+        d.line(f"{m} = {d.mat(2, 3)} * {c.number()}")
     else:
-        d.line(f"{zc} = np.exp(1j * {x}) * {x}")
-    read = d.int(0, 5)
-    if read == 0:
-        d.line(f"{d.target} = np.sum(np.abs({zc}))", lambda env: distance(env[zc]))
-    elif read == 1:
-        d.result(f"np.sum(np.real({zc} * {zc}))")
-    elif read == 2:
-        d.result(f"np.real(np.vdot({zc}, {zc} * {x}))")
-    elif read == 3:
-        d.result(f"np.sum(np.imag({zc}) * {x}) + np.sum({zc}.real)")
-    elif read == 4:
-        d.result(f"np.sum(np.real({zc} * np.conj({zc})))")
+        d.line(f"{m} = np.exp(1j * np.tanh({d.mat(2, 3)}))")
+    d.line(f"{w} = " + d.choose([f"{m} @ {z}", f"np.dot({m}, {z})", f"np.matmul({m}, {z})", f"{z} @ {m}.T",
+                                 f'np.einsum("ij,j->i", {m}, {z})', f"{m} @ ({z} * {x})",
+                                 f"np.tensordot({m}, {z}, axes=1)", f"np.sum({m} * {z}, axis=1)",
+                                 f"np.mean({m}.T * np.conj({z})[:, None], axis=0)"]))
+    kind = d.int(0, 3)
+    if kind == 0:  # a square complex system, constant or made from the program's values
+        v, a = d.name("v"), d.name("A")
+        if d.coin():
+            a = c.define("CSQ")
+        else:
+            d.line(f"{a} = {c.define('CSQ')} + 0.2 * np.outer(np.tanh({x}), np.exp(1j * {x}))")
+        d.line(f"{v} = " + d.choose([f"np.linalg.solve({a}, {z})", f"np.linalg.inv({a}) @ {z}",
+                                     f"{a} @ {z} + {c.define('CVEC')}", f"np.inner({a}, {z})",
+                                     f"np.linalg.solve({a}.T, {x})"]))
+        c.result(w, v)
+    elif kind == 1:  # a complex matrix from two vectors
+        p = d.name("P")
+        d.line(f"{p} = " + d.choose([f"np.outer({z}, {x})", f"np.outer({w}, np.conj({z}))",
+                                     f"{m}.T @ {m} * {z}", f"np.kron({w}, {z}).reshape(2, 3)",
+                                     f"np.stack([{z}, np.conj({z}) * {x}])"]))
+        d.result(d.choose([f"np.real(np.trace({p}))", f"np.sum(np.abs({p}) ** 2)", f"np.imag(np.sum({p} @ {z}))",
+                           f"np.real(np.sum({p}, axis=0))", f"np.imag(np.mean({p}.T, axis=1))",
+                           f"np.sum(np.abs({p}[:, 1:]) ** 2, axis=0)[0]", f"np.real(np.vdot({p}, {p} * 1j + 0.5))"]))
     else:
-        d.line(f"{d.target} = np.abs({zc} + 2.0)", lambda env: distance(env[zc] + 2.0))
+        c.result(w)
+
+
+def complex_loop(c: ComplexDraw) -> None:
+    """A loop accumulating a complex value (a float, entries of an array or a list),
+    maybe branching (or breaking) on a real quantity of it; the probe replays the loop
+    to see how close each test comes."""
+    d, x, s = c.d, c.x, c.s
+    acc, i, z = d.name("acc"), d.name("i"), d.name("zc")
+    c.start(z)
+    kind = d.choose(["scalar", "scalar", "array", "list"] if DRAW_COMPLEX_ENTRY_WRITES else ["scalar", "scalar", "list"])
+    if kind == "list":  # a list of complex values, joined after the loop
+        items = d.name("zs")
+        d.line(f"{items} = []")
+        d.line(f"for {i} in range(3):\n    {items}.append({d.choose([f'{x}[{i}] * np.exp(1j * {x}[{i}])', f'{z}[{i}] * {c.number()}'])})")
+        w = d.name("w")
+        d.line(f"{w} = {d.choose([f'np.array({items})', f'np.stack({items})'])}")
+        c.result(w, real=x)
+        return
+    if kind == "array":  # entries of a complex array written from the ones before
+        head = d.choose([f"for {i} in range(1, 3):", f"for {i} in range(3):"])
+        first = head.endswith("range(1, 3):")
+        previous = f"{z}[{i} - 1]"
+        bodies = [f"{z}[{i}] = {z}[{i}] + {previous} * {c.number()} * 0.5", f"{z}[{i}] *= np.conj({previous})",
+                  f"{z} = {z} * np.exp(1j * {x}[{i}])", f"{z}[{i}] = {z}[{i}] / (1.0 + 1j * {x}[{i}]) + {previous}",
+                  f"{z} = np.conj({z}) * 0.5 + {z}[{i}]", f"{z}[{i}:] += 1j * {x}[{i}]"]
+        body = [d.choose(bodies if first else bodies[2:] + [f"{z}[{i}] = {z}[{i}] * {z}[{i}] * 0.5 + {x}[{i}]"])
+                for _ in range(d.int(1, 2))]
+        d.line("\n".join([head] + ["    " + line for line in body]))
+        c.result(z, real=x)
+        return
+    r = d.name("r")
+    d.line(f"{acc} = " + d.choose(["0j", "complex(0.0, 0.0)", "1.0 + 0j", f"{s} + 0j", f"np.exp(1j * {s})",
+                                   f"{s} * (0.5 + 1j)"]))
+    head = d.choose(["for", "for", "each", "while"])
+    if head == "each":
+        v = d.name("v")
+        lines = [f"for {v} in {z}:"]
+        bodies = [f"{acc} = {acc} * 0.5 + {v} * {v}", f"{acc} += {v} * np.conj({v})", f"{acc} = {acc} * 1j + {v}",
+                  f"{acc} = {acc} + np.exp(1j * np.real({v}))"]
+    else:
+        if head == "for":
+            lines = [f"for {i} in range(3):"]
+        else:
+            lines = [f"{i} = 0", f"while {i} < 3:"]
+        bodies = [f"{acc} = {acc} * {c.number()} * 0.5 + {x}[{i}]", f"{acc} = {acc} * np.exp(1j * {x}[{i}])",
+                  f"{acc} += {z}[{i}] * np.conj({z}[{i}])", f"{acc} = {acc} + {x}[{i}] / (1.0 + 1j * {x}[{i}])",
+                  f"{acc} -= 0.5j * {x}[{i}] * {acc}", f"{acc} = {acc} + {z}[{i}] ** 2",
+                  f"{acc} = {c.define('rotate')}({acc}, {x}[{i}]) + 0.5"]
+    body = [d.choose(bodies) for _ in range(d.int(1, 2))]
+    real = d.coin()
+    if real:  # a real value accumulated alongside, from the complex one
+        d.line(f"{r} = 0.0")
+        body.append(d.choose([f"{r} = {r} + np.real({acc} * np.conj({acc}))", f"{r} += np.imag({c.numpy(acc)}) * 0.5",
+                              f"{r} = {r} * 0.5 + {c.numpy(acc)}.real"]))
+    test = None
+    form = d.int(0, 3)
+    if form == 0:  # a branch on a real quantity of the accumulated value
+        test = d.choose([f"np.real({acc})", f"np.imag({acc})", f"np.abs({acc}) ** 2"])
+        body = [f"if {test} > 0.5:", f"    {acc} = {acc} * {c.number()}", "else:", f"    {acc} = {acc} + 0.5j"] + body
+    elif form == 1 and head != "while":  # an early exit
+        test = d.choose([f"np.abs({acc}) ** 2", f"np.real({acc} * np.conj({acc}))", f"np.imag({acc})"])
+        body = body + [f"if {test} > 0.5:", "    break"]
+    if head == "while":
+        body.append(f"{i} += 1")
+    block = "\n".join(lines + ["    " + line for line in body])
+    probe = None
+    if test is not None:
+        watched = block.replace(f"if {test} > 0.5:", f"_seen.append({test})\n    if {test} > 0.5:")
+        probe = _replay(d, watched, 0.5)
+    d.line(block, probe)
+    text, read_probe = c.scalar_read(acc)
+    d.line(f"{d.target} = {text}" + (f" + {r}" if real else ""), read_probe)
+
+
+def _replay(d: Draw, block: str, threshold: float) -> Callable:
+    """A probe that runs ``block`` (which appends each tested value to ``_seen``) on a
+    copy of the values and measures how close a test came to ``threshold``."""
+    defs = d.defs
+
+    def probe(env: Any) -> float:
+        ns: dict = {"np": np, "math": math}
+        for source in defs.values():
+            exec(source, ns)
+        scope = {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in env.items()}
+        scope["_seen"] = seen = []
+        exec(block, ns, scope)
+        return float(np.min(np.abs(np.array(seen) - threshold))) if seen else math.inf
+
+    return probe
+
+
+def complex_branch(c: ComplexDraw) -> None:
+    """``if``/``else`` on a real quantity, each side making a complex value its own way."""
+    d, x, s = c.d, c.x, c.s
+    z = d.name("zc")
+    c.start(z)
+    test = d.choose([f"np.real(np.sum({z}))", f"np.sum(np.abs({z}) ** 2)", f"np.imag({z}[0])", s,
+                     f"np.angle({z}[1] + 3.0)"])
+    threshold = d.choose([0.5, 0.0, -0.25, 1.5])
+    sides = [f"{z} = {z} * {c.number()}", f"{z} = {z} / (1.0 + 1j * {x})", f"{z} = np.conj({z})",
+             f"{z} = {z} * np.exp(1j * {x})", f"{z} = {z} + {x} * {s}", f"{z} = {z} ** 2 * 0.5"]
+    block = f"if {test} > {threshold!r}:\n    {d.choose(sides)}\nelse:\n    {d.choose(sides)}"
+    d.line(block, c.measured(f"{test} - {threshold!r}", distance))
+    if d.coin():
+        c.step(z)
+    c.result(z, real=x)
+
+
+def complex_helper(c: ComplexDraw) -> None:
+    """Module-level helpers that make, mix or reduce complex values."""
+    d, x, s = c.d, c.x, c.s
+    z, w = d.name("zc"), d.name("w")
+    c.start(z)
+    form = d.int(0, 5)
+    if form == 0:
+        d.line(f"{w} = {c.define('rotate')}({d.choose([x, z])}, {s})")
+    elif form == 1:
+        d.line(f"{w} = {c.define('phasor')}({x}) * {z}")
+    elif form == 2:
+        d.line(f"{w} = {c.define('cmix')}({z}, {d.choose([z, x, f'np.exp(1j * {x})'])})")
+    elif form == 3:
+        d.line(f"{w} = {c.define('horner')}({z} * 0.5, {c.number()})")
+    elif form == 4:
+        d.line(f"{w} = {c.define('twist')}({z}, {s})", lambda env: distance(env[s]))
+    else:
+        d.line(f"{w} = {z} * {c.define('energy')}({z} * 0.5)")
+    if d.coin():
+        c.step(w)
+    c.result(w, z, real=x)
+
+
+def complex_scalar(c: ComplexDraw) -> None:
+    """A complex float: a literal times a real one, ``complex(a, b)``, ``np.exp(1j * s)``."""
+    d, s = c.d, c.s
+    t, k = d.name("t"), d.name("c")
+    d.line(f"{t} = {d.scalar()}")
+    d.line(f"{k} = " + d.choose([f"{s} * (0.5 + 1j)", f"np.exp(1j * {s})", f"{s} + 1j * {t}", f"complex({s}, {t})",
+                                 f"complex(0.5, -1.0) * {s} + 1j", f"({s} + 1j) / (1.0 + 1j * {t})",
+                                 f"complex({t}, 0.5)"]))
+    for _ in range(d.int(0, 2)):
+        d.line(d.choose([f"{k} = {k} * {k} * 0.5 + 1j", f"{k} = {k} * np.exp(1j * {t})", f"{k} = np.conj({k}) * 2j",
+                         f"{k} = np.sqrt({k} * np.conj({k}) + 1.0) * {k}", f"{k} = {k} / (2.0 + 1j * {t})",
+                         f"{k} *= {c.number()}"]))
+    text, probe = c.scalar_read(k)
+    d.line(f"{d.target} = {text}", probe)
+
+
+def complex_refused(c: ComplexDraw) -> None:
+    """Functions srcdiff has no complex rule for, given a complex value that carries a
+    derivative: it must refuse them before running (or, if not, be right)."""
+    d, x = c.d, c.x
+    z = d.name("zc")
+    c.start(z)
+    form = d.int(0, 9)
+    if form == 0:
+        number = c.number()
+        d.line(f"{d.target} = np.real(np.sum(np.maximum({z}, {number})))",
+               c.measured(f"np.real({z}) - np.real({number})", distance))
+    elif form == 1:
+        d.line(f"{d.target} = np.sum(np.real(np.sign({z}) * {x}))", lambda env: distance(env[z]))
+    elif form == 2:
+        d.line(f"{d.target} = np.linalg.norm({z})", lambda env: distance(np.linalg.norm(env[z])))
+    elif form == 3:
+        d.line(f"{d.target} = np.real(np.sort({z}) @ np.array([1.0, 2.0, 3.0]))", lambda env: gap(env[z]))
+    elif form == 4:
+        d.line(f"{d.target} = np.var({z})")
+    elif form == 5:
+        d.line(f"{d.target} = np.real(np.linalg.det(np.outer({z}, {x}) + {c.define('CSQ')}))")
+    elif form == 6:
+        d.line(f"{d.target} = np.real(np.sum({z}.conj() * {z} * {c.number()}))")
+    elif form == 7 and DRAW_REFUSALS_IN_HELPERS:  # inside a helper
+        d.line(f"{d.target} = np.sum(np.real({c.define('unit')}({z}) * {x}))", lambda env: distance(env[z]))
+    elif form in (7, 8):  # on one side of a branch only
+        d.line(f"if {c.s} > 0.0:\n    {d.target} = np.linalg.norm({z})\nelse:\n    {d.target} = np.real(np.sum({z}))",
+               lambda env: min(distance(env[c.s]), distance(np.linalg.norm(env[z]))))
+    else:  # a function with no rule at all
+        d.line(f"{d.target} = np.sum(np.abs(np.fft.fft({x} * {c.number()})) ** 2)")
+
+
+COMPLEX_KINDS = {"elementwise": complex_elementwise, "matrix": complex_matrix, "loop": complex_loop,
+                 "branch": complex_branch, "helper": complex_helper, "scalar": complex_scalar,
+                 "refused": complex_refused}
+
+
+def complex_values(d: Draw) -> None:
+    """Complex intermediates of a real function, made from real values (``1j * x``,
+    ``np.exp(1j * x)``, ``complex(a, b)``, complex constants and helpers), worked on
+    (arithmetic, ``np.conj``, division by ``1 + 1j * x``, products with complex matrices,
+    loops, branches on real quantities), and read back as real values (``np.real``,
+    ``np.imag``, ``.real``, ``np.abs(...) ** 2``, ``np.angle``, ``np.vdot``); now and then
+    a function srcdiff must refuse for complex values.  Arguments of ``np.abs`` and
+    ``np.angle`` are probed for how close they come to zero (and the negative real axis)."""
+    kind = d.choose(["elementwise", "elementwise", "matrix", "loop", "loop", "branch", "helper", "scalar",
+                     "refused"])
+    COMPLEX_KINDS[kind](ComplexDraw(d))
 
 
 def random_draws(d: Draw) -> None:
@@ -623,7 +1022,8 @@ CONSTRUCTS = {
     "iteration": ("enumerate(", "zip("),
     "order": ('order="F"',),
     "builtins": ("sum(",),
-    "complex": ("1j * ",),
+    "complex": ("1j * ", "np.exp(1j * ", "/ (1.0 + 1j * ", "complex(", "np.conj", "np.real(", "np.imag(",
+                "np.abs(", "np.vdot(", " @ "),
     "random": ("np.random.",),
     "constructors": ("np.linspace(", "np.unique("),
 }

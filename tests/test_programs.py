@@ -1865,7 +1865,7 @@ def _assert_python_agrees(program: Program, args: tuple) -> None:
 
 
 # ------------------------------------------------------- srcdiff bugs found here
-# Minimal programs found wrong by the fuzz test or by test_runtime.py.  Open bugs are
+# Minimal programs found wrong by the fuzz test or by the runtime tests.  Open bugs are
 # strict expected failures, so a fix shows up as an unexpected pass (then drop the
 # mark); fixed ones stay as plain regression tests.
 
@@ -2119,3 +2119,43 @@ def test_regression_vjp_of_nested_loops_reads_each_inner_loops_last_value():
     out, pullback = srcdiff.vjp(f)(y)
     np.testing.assert_allclose(pullback(1.0), expected, rtol=1e-6)
     np.testing.assert_allclose(srcdiff.jacobian(f, mode="reverse")(y), expected, rtol=1e-6)
+
+
+@pytest.mark.parametrize("body", ["np.sign(z)", "np.linalg.norm(z)", "np.maximum(z, 0.5)", "np.fft.fft(z)"])
+def test_regression_a_refusal_inside_a_helper_comes_before_running(body):
+    """Found by the fuzz campaign (complex family): a function refused for a complex value
+    that carries a derivative is refused before the program runs when the program calls
+    it, but inside a helper only when the helper is first called, after the program's
+    own statements (here, an append) have run."""
+    ran = []
+    src = (f"def unit(z):\n    return {body}\n\n\ndef f(x):\n    ran.append(1)\n"
+           "    return np.sum(np.real(unit(x * (1 + 1j))))\n")
+    f = make_function(src, {"ran": ran}, name="f")
+    x = np.array([0.3, -0.7, 1.2])
+    with pytest.raises(srcdiff.errors.SrcdiffError):
+        srcdiff.grad(f)(x)
+    with pytest.raises(srcdiff.errors.SrcdiffError):
+        srcdiff.jvp(f)(x, np.ones(3))
+    assert not ran  # refused before the function ran
+
+
+@pytest.mark.parametrize("write", ["z[0] = x[1] * 1j", "z[1:] += 1j * x[:2]", "z[0] *= 1j"])
+@pytest.mark.parametrize("make", ["x + 1j", "x.astype(complex)"])
+def test_regression_jvp_of_a_complex_entry_write(make, write):
+    """Found by the fuzz campaign (complex family): z's tangent is real (its imaginary part
+    is constant), and a complex value written into an entry of z has a complex tangent;
+    jvp (optimized or not) kept only its real part.  grad is right."""
+    src = f"def f(x):\n    z = {make}\n    {write}\n    return np.sum(np.imag(z)) + np.sum(np.real(z) ** 2)\n"
+    _assert_all_modes_agree(src, (np.array([0.3, -0.6, 0.8]),))
+
+
+@pytest.mark.parametrize("make, read", [("complex(0.5, t)", "np.imag(c)"), ("t * (1 + 1j)", "np.real(c)"),
+                                        ("t * (1 + 1j)", "c.imag"), ("t * 2.0", "np.real(c)"),
+                                        ("t * 2.0", "c.real")])
+def test_regression_real_part_of_a_python_number_in_a_loop(make, read):
+    """Found by the fuzz campaign (complex family): grad raised AttributeError ('float' object
+    has no attribute 'shape') from its own code, for real and complex Python numbers alike.
+    (A Python complex stays one through arithmetic with NumPy floats, ``acc * x[i]``.)"""
+    src = (f"def f(t):\n    y = 0.0\n    for i in range(2):\n        c = {make}\n        y = y + {read}\n"
+           "    return y\n")
+    _assert_all_modes_agree(src, (0.7,))

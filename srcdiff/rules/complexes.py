@@ -18,6 +18,7 @@ such a statement in ``real_like(adjoint, argument)`` (:func:`projected`).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import operator
 
 import numpy as np
@@ -118,6 +119,10 @@ def _complex_rules() -> dict:
                               b="np.reshape(g * np.conjugate(a), np.shape(b))"),
             np.arcsinh: _variant(np.arcsinh, "arcsinh(x)", {"x": "t / np.sqrt(x * x + 1)"},
                                  x="g / np.sqrt(x * x + 1)"),
+            # a complex array whose tangent is real (z = x + 1j): an entry written with a
+            # complex tangent makes the tangent complex (NumPy would drop its imaginary part)
+            rt.setitem: dataclasses.replace(lookup(rt.setitem), _tangent_texts={
+                "*": "setitem(dx + np.zeros_like(x), index, dvalue)"}),
             np.power: _variant(np.power, "power(x, y)", pow_tangents, **pow_sources),
             operator.pow: _variant(operator.pow, "pow(x, y)", pow_tangents, **pow_sources),
         })

@@ -507,6 +507,8 @@ def _numpy_result(stmts: list, var: str) -> bool:
     for stmt in ir.walk(stmts):
         if isinstance(stmt, ir.Assign) and stmt.target == var and isinstance(stmt.value, ir.Call):
             fn = stmt.value.callee
+            if fn is np.real or fn is np.imag:
+                return False  # (of a Python number, a Python number)
             return (isinstance(fn, np.ufunc) or fn is operator.matmul
                     or (getattr(fn, "__module__", None) or "").startswith("numpy"))
     return False
