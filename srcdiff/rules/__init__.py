@@ -15,7 +15,6 @@ from . import (  # noqa: F401  (imported for their registrations)
     scalar,
     shape,
     special,
-    tangents,  # after the modules whose rules it completes
 )
 
 if "scipy.special" in _sys.modules:  # else registered when first needed (registry.lookup)

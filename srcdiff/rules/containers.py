@@ -10,16 +10,17 @@ from .registry import register_adjoint as rule
 # items.append(item): the cotangent of the grown list is split into the old list's and
 # the appended item's.
 rule(runtime.list_append, "list_append(items, item)",
-     items="list_prefix(g)", item="tree_index(g, -1)",
+     items="list_prefix(g)", item="tree_index(g, -1)", tangent="list_append(ditems, ditem)",
      tree_out=True, sparse=True,
      cases=[Case(([(3,), (3,)], (3,))), Case(([()], ()))])
-rule(runtime.as_sequence, "as_sequence(x)", x="g", cases=[Case(((3, 2),))])
+rule(runtime.as_sequence, "as_sequence(x)", x="g", tangents={"x": "t"}, cases=[Case(((3, 2),))])
 
 # x[index] = value, as a new version of x (copy-on-write): the overwritten entries of the
 # old x get no cotangent; value gets what reached the entries it was written to (where an
 # index repeats, only the last value written there, as NumPy keeps only that one).
 rule(runtime.setitem, "setitem(x, index, value)",
      x="setitem_grad_x(g, index)", value="setitem_grad_value(g, index, value)",
+     tangent="setitem(dx, index, dvalue)",
      cases=[Case(((4,), Fixed(1), ())), Case(((3, 4), Fixed((slice(None), 2)), (3,))),
             Case(((3, 4), Fixed(np.array([0, 2])), (4,))), Case(((5,), Fixed(slice(1, 3)), (2,))),
             # repeated entries: NumPy keeps the last value written to each

@@ -22,8 +22,6 @@ placeholders.
 
 from __future__ import annotations  # (so np.random.Generator annotations do not import numpy.random)
 
-from typing import Any
-
 import numpy as np
 
 from .. import runtime as rt
@@ -589,35 +587,8 @@ rule(rt.meshgrid_spread, "meshgrid_spread(h, v, xi, i, indexing='xy')",
      cases=[Case(((3,), Fixed([np.ones((4, 3)), np.ones((4, 3))]), _GRID_INPUTS, Fixed(0))),
             Case(((4,), Fixed([np.ones((3, 4)), np.ones((3, 4))]), _GRID_INPUTS, Fixed(1), Fixed("ij")))])
 
-# ---- scipy.special ---------------------------------------------------------------------------
+# ---- sets ----------------------------------------------------------------------------------
 
-
-def register_scipy(special: Any) -> None:
-    """Rules of the helpers behind the scipy.special rules."""
-    rule(rt.gammaln_grad, "gammaln_grad(v, x)",
-         v="unbroadcast(gammaln_grad(g, x), v)", x="unbroadcast(digamma_grad(v * g, x), x)",
-         tangents={"v": "gammaln_grad(t, x)", "x": "digamma_grad(v * t, x)"}, domain={"x": POSITIVE})
-    rule(rt.digamma_grad, "digamma_grad(v, x)",
-         v="unbroadcast(digamma_grad(g, x), v)", x="unbroadcast(polygamma_grad(v * g, 1, x), x)",
-         tangents={"v": "digamma_grad(t, x)", "x": "polygamma_grad(v * t, 1, x)"}, domain={"x": POSITIVE})
-    rule(rt.polygamma_grad, "polygamma_grad(v, n, x)",
-         v="unbroadcast(polygamma_grad(g, n, x), v)", x="unbroadcast(polygamma_grad(v * g, n + 1, x), x)",
-         tangents={"v": "polygamma_grad(t, n, x)", "x": "polygamma_grad(v * t, n + 1, x)"},
-         domain={"x": POSITIVE}, cases=[Case(((), Fixed(1), ())), Case(((2, 3), Fixed(2), (3,)))])
-    rule(rt.logsumexp_grad, "logsumexp_grad(v, a, axis=None, b=None, keepdims=False, return_sign=False, "
-         "part='a')",
-         v="logsumexp_grad_adjoint(g, v, a, axis, b, keepdims, part, 'g')",
-         a="logsumexp_grad_adjoint(g, v, a, axis, b, keepdims, part, 'a')",
-         b="logsumexp_grad_adjoint(g, v, a, axis, b, keepdims, part, 'b')",
-         tangents={"v": "logsumexp_grad(t, a, axis, b, keepdims, return_sign, part)",
-                   "a": "logsumexp_grad_tangent(v, a, axis, b, keepdims, part, t, 0.0)",
-                   "b": "logsumexp_grad_tangent(v, a, axis, b, keepdims, part, 0.0, t)"},
-         domain={"b": POSITIVE},
-         cases=[Case(((), (4,))), Case(((2,), (2, 3), Fixed(1))),
-                Case(((1, 3), (2, 3), Fixed(0), Fixed(None), Fixed(True))),
-                Case(((), (2, 3)), {"b": (2, 3)}), Case(((), (2, 3)), {"b": (2, 3), "part": Fixed("b")}),
-                Case(((2,), (2, 3), Fixed(1), (3,))),
-                Case(((2,), (2, 3), Fixed(1), (3,)), {"part": Fixed("b")})])
 # np.unique: linear in the cotangent (tangent), each the other's adjoint; the grouping of
 # equal entries of ar is locally constant.
 rule(rt.unique_grad, "unique_grad(v, ar)", v="unique_tangent(g, ar)",

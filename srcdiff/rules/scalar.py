@@ -83,6 +83,7 @@ rule(
 rule(
     builtins.sum, "sum(items, start=0)",
     items="seq_sum_grad(g, items)", start="unbroadcast(g, start)",
+    tangents={"items": "sum(t)", "start": "t"},
     seq=("items",),
     # an array's items are its rows along the first axis
     cases=[Case(([(), (), ()],)), Case(([(3,), (3,)],)), Case(([(3,), (3,)], (3,))),
