@@ -2,8 +2,8 @@
 derivative has a zero central finite difference at random inputs from its domain.
 
 The test walks the registry: the functions declared non-differentiable in every
-parameter (rules/nondiff.py and the helpers in rules/generated.py) and the rules that
-name some parameters ``nondiff``.  A parameter a case samples as floats is moved by
+parameter (rules/nondiff.py, and runtime helpers in rules/helpers.py) and the rules
+that name some parameters ``nondiff``.  A parameter a case samples as floats is moved by
 ``+-h v`` along a random ``v``; the two results must be equal (piecewise-constant
 functions are sampled away from their jumps, which random floats are almost surely).
 A non-differentiable parameter no case samples as floats must be listed as ``discrete``

@@ -10,7 +10,7 @@ it is registered.
 Forward mode the same way: ``srcdiff.jvp`` of the same function against a central
 difference along a random direction, and forward against reverse mode, <J v, u> ==
 <v, J^T u>.  Every parameter with an adjoint needs a tangent (the last test lists those
-without).  The rules for srcdiff's own helpers (rules/generated.py) are in the registry
+without).  The rules for srcdiff's own helpers (rules/helpers.py) are in the registry
 too, so second derivatives are checked here as well.  A None in a result (a list entry
 with no value) has no derivative and is skipped.
 """

@@ -6,7 +6,7 @@ from . import (  # noqa: F401  (imported for their registrations)
     complexes,
     containers,
     elementwise,
-    generated,
+    helpers,
     indexing,
     linalg,
     nondiff,

@@ -1,5 +1,5 @@
-"""Rules for the helpers generated code calls, so a derivative can be differentiated
-again (grad of grad, forward over reverse).
+"""Rules of the runtime helpers (``srcdiff.runtime``) that generated code calls, so a
+derivative can be differentiated again (grad of grad, forward over reverse).
 
 Most helpers are linear in the cotangent they spread back (``v`` below): their adjoint
 is the primal operation itself, and their tangent is the helper applied to the tangent.
