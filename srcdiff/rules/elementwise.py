@@ -73,7 +73,7 @@ rule(np.angle, "angle(z, deg=False)",
        " * (180 / np.pi if deg else 1.0)",
      tangents={"z": "np.imag(np.conjugate(z) * t) / (np.real(z * np.conjugate(z)) + (z == 0))"
                     " * (180 / np.pi if deg else 1.0)"},
-     domain=NONZERO)
+     domain=NONZERO, nondiff=("deg",), discrete=("deg",))
 
 # Binary, broadcasting: each cotangent is summed back to its argument's shape.
 rule(np.add, "add(x, y)", x="unbroadcast(g, x)", y="unbroadcast(g, y)")
@@ -154,6 +154,7 @@ rule(
     np.where, "where(condition, x, y)",
     x="unbroadcast(np.where(condition, g, 0.0), x)",
     y="unbroadcast(np.where(condition, 0.0, g), y)",
+    nondiff=("condition",), discrete=("condition",),
     cases=[
         Case((Fixed(np.array([True, False, True])), (3,), (3,))),
         Case((Fixed(np.array([[True], [False]])), (2, 3), ())),
@@ -176,6 +177,7 @@ rule(np.polyval, "polyval(p, x)",
 # (np.polyder is not element-wise, but linear: polyval's adjoint calls it, so polyval's
 # second derivatives need its rule.)
 rule(np.polyder, "polyder(p, m=1)", p="polyder_grad(g, p, m)", tangents={"p": "np.polyder(t, m)"},
+     nondiff=("m",), discrete=("m",),
      cases=[Case(((4,),)), Case(((5,), Fixed(2))), Case(((3,), Fixed(0))), Case(((2,), Fixed(3)))])
 # Some x fall left and right of the points xp, where the result is constant.
 rule(np.interp, "interp(x, xp, fp, left=None, right=None, period=None)",

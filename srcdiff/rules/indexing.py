@@ -13,6 +13,7 @@ rule(
     # plain assignment, which would keep only the last one.
     x="getitem_grad(g, x, index)",
     tangents={"x": "t[index]"},
+    nondiff=("index",), discrete=("index",),
     cases=[
         Case(((5,), Fixed(2))),
         Case(((5,), Fixed(-1))),
@@ -30,5 +31,6 @@ rule(
 )
 rule(np.take, "take(a, indices, axis=None)", a="take_grad(g, a, indices, axis)",
      tangents={"a": "np.take(t, indices, axis=axis)"},
+     nondiff=("indices", "axis"), discrete=("indices", "axis"),
      cases=[Case(((5,), Fixed(np.array([0, 3, 3])))),
             Case(((3, 4), Fixed(np.array([1, 1, 0]))), {"axis": Fixed(1)})])

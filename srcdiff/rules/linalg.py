@@ -103,6 +103,7 @@ rule(np.einsum, "einsum(subscripts, a, b=None, c=None)",
 rule(np.tensordot, "tensordot(a, b, axes=2)",
      a="tensordot_grad_a(g, a, b, axes)", b="tensordot_grad_b(g, a, b, axes)",
      tangents={"a": "np.tensordot(t, b, axes)", "b": "np.tensordot(a, t, axes)"},
+     nondiff=("axes",), discrete=("axes",),
      cases=[Case(((2, 3, 4), (3, 4, 2))),
             Case(((2, 3), (3, 4), Fixed(1))),
             Case(((2, 3), (4,), Fixed(0))),
@@ -125,6 +126,7 @@ rule(np.cross, "cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None)",
      b="-cross_grad(g, b, a, axisb, axisa, axisc, axis)",
      tangents={"a": "np.cross(t, b, axisa, axisb, axisc, axis)",
                "b": "np.cross(a, t, axisa, axisb, axisc, axis)"},
+     nondiff=("axisa", "axisb", "axisc", "axis"), discrete=("axisa", "axisb", "axisc", "axis"),
      cases=[Case(((3,), (3,))), Case(((2, 3), (3,))), Case(((4, 3), (4, 3))),
             Case(((3, 2), (3, 2)), {"axis": Fixed(0)}),
             Case(((3, 2), (2, 3)), {"axisa": Fixed(0), "axisc": Fixed(0)})])
@@ -134,19 +136,26 @@ rule(np.linalg.slogdet, "slogdet(a)", a="slogdet_grad(g, a)", tree_out=True,
      cases=[Case(((3, 3),)), Case(((2, 3, 3),))])
 rule(np.linalg.cholesky, "cholesky(a, upper=False)", a="cholesky_grad(g, out, upper)",
      tangents={"a": "cholesky_tangent(t, out, upper)"}, domain=_SPD,
+     nondiff=("upper",), discrete=("upper",),
      cases=[Case(((3, 3),)), Case(((2, 3, 3),)), Case(((3, 3),), {"upper": Fixed(True)})])
 # Random (non-symmetric) inputs: eigh reads one triangle, so finite differences of the
 # other are zero, as the rule's cotangent is.
 rule(np.linalg.eigh, "eigh(a, UPLO='L')", a="eigh_grad(g, out, UPLO)", tree_out=True,
      tangent="eigh_tangent(da, out, UPLO)",
+     nondiff=("UPLO",), discrete=("UPLO",),
      cases=[Case(((3, 3),)), Case(((2, 3, 3),)), Case(((3, 3), Fixed("U")))])
+# rcond and rtol cut off small singular values: the result is piecewise constant in them.
+_RTOL = np.lib.NumpyVersion(np.__version__) >= "2.0.0"  # (NumPy 1 has no rtol)
 rule(np.linalg.pinv, "pinv(a, rcond=None, hermitian=False, rtol=None)",
      a="pinv_grad(g, a, out, hermitian)", tangents={"a": "pinv_tangent(t, a, out, hermitian)"},
+     nondiff=("rcond", "hermitian", "rtol"), discrete=("hermitian",) if _RTOL else ("hermitian", "rtol"),
      cases=[Case(((3, 3),)), Case(((4, 2),)), Case(((2, 4),)), Case(((2, 3, 2),)),
-            Case(((3, 3),), {"hermitian": Fixed(True)})])
+            Case(((3, 3),), {"hermitian": Fixed(True)}), Case(((3, 3),), {"rcond": Fixed(1e-3)})]
+     + ([Case(((3, 3),), {"rtol": Fixed(1e-3)})] if _RTOL else []))
 rule(np.convolve, "convolve(a, v, mode='full')",
      a="convolve_grad(g, a, v, mode)", v="convolve_grad(g, v, a, mode)",
      tangents={"a": "np.convolve(t, v, mode)", "v": "np.convolve(a, t, mode)"},
+     nondiff=("mode",), discrete=("mode",),
      cases=[Case(((5,), (3,))), Case(((2,), (6,))),
             Case(((5,), (3,), Fixed("same"))), Case(((3,), (5,), Fixed("same"))),
             Case(((6,), (4,), Fixed("same"))), Case(((5,), (2,), Fixed("same"))),

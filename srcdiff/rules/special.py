@@ -36,6 +36,7 @@ def register() -> bool:
     rule(special.digamma, "digamma(x)", x="digamma_grad(g, x)", domain=POSITIVE)
     rule(special.polygamma, "polygamma(n, x)", x="polygamma_grad(g, n, x)",
          tangents={"x": "polygamma_grad(t, n, x)"}, domain=POSITIVE,
+         nondiff=("n",), discrete=("n",),
          cases=[Case((Fixed(1), ())), Case((Fixed(0), (3,))), Case((Fixed(2), (2, 3)))])
     rule(special.logsumexp, "logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False)",
          a="logsumexp_grad(g, a, axis, b, keepdims, return_sign, 'a')",
@@ -43,6 +44,7 @@ def register() -> bool:
          tangents={"a": "logsumexp_tangent(t, a, out, axis, b, keepdims, return_sign, 'a')",
                    "b": "logsumexp_tangent(t, a, out, axis, b, keepdims, return_sign, 'b')"},
          domain={"b": POSITIVE},
+         nondiff=("axis", "keepdims", "return_sign"), discrete=("axis", "keepdims", "return_sign"),
          cases=[Case(((4,),)), Case(((2, 3),), {"axis": Fixed(1)}),
                 Case(((2, 3),), {"axis": Fixed(0), "keepdims": Fixed(True)}),
                 Case(((2, 3),), {"b": (2, 3)}), Case(((2, 3), Fixed(1), (3,)))])
@@ -50,10 +52,12 @@ def register() -> bool:
     # tangent applies the Jacobian, the adjoint its transpose (the same for softmax).
     rule(special.softmax, "softmax(x, axis=None)",
          x="out * (g - np.sum(g * out, axis=axis, keepdims=True))",
-         tangents={"x": "out * (t - np.sum(t * out, axis=axis, keepdims=True))"}, cases=_SOFTMAX_CASES)
+         tangents={"x": "out * (t - np.sum(t * out, axis=axis, keepdims=True))"},
+         nondiff=("axis",), discrete=("axis",), cases=_SOFTMAX_CASES)
     rule(special.log_softmax, "log_softmax(x, axis=None)",
          x="g - np.exp(out) * np.sum(g, axis=axis, keepdims=True)",
-         tangents={"x": "t - np.sum(np.exp(out) * t, axis=axis, keepdims=True)"}, cases=_SOFTMAX_CASES)
+         tangents={"x": "t - np.sum(np.exp(out) * t, axis=axis, keepdims=True)"},
+         nondiff=("axis",), discrete=("axis",), cases=_SOFTMAX_CASES)
     # the helpers the adjoints above call (srcdiff.runtime.special): their rules, so that
     # derivatives of every order work
     rule(rt.gammaln_grad, "gammaln_grad(v, x)",
@@ -65,7 +69,8 @@ def register() -> bool:
     rule(rt.polygamma_grad, "polygamma_grad(v, n, x)",
          v="unbroadcast(polygamma_grad(g, n, x), v)", x="unbroadcast(polygamma_grad(v * g, n + 1, x), x)",
          tangents={"v": "polygamma_grad(t, n, x)", "x": "polygamma_grad(v * t, n + 1, x)"},
-         domain={"x": POSITIVE}, cases=[Case(((), Fixed(1), ())), Case(((2, 3), Fixed(2), (3,)))])
+         domain={"x": POSITIVE}, nondiff=("n",), discrete=("n",),
+         cases=[Case(((), Fixed(1), ())), Case(((2, 3), Fixed(2), (3,)))])
     rule(rt.logsumexp_grad, "logsumexp_grad(v, a, axis=None, b=None, keepdims=False, return_sign=False, "
          "part='a')",
          v="logsumexp_grad_adjoint(g, v, a, axis, b, keepdims, part, 'g')",
@@ -75,6 +80,8 @@ def register() -> bool:
                    "a": "logsumexp_grad_tangent(v, a, axis, b, keepdims, part, t, 0.0)",
                    "b": "logsumexp_grad_tangent(v, a, axis, b, keepdims, part, 0.0, t)"},
          domain={"b": POSITIVE},
+         nondiff=("axis", "keepdims", "return_sign", "part"),
+         discrete=("axis", "keepdims", "return_sign", "part"),
          cases=[Case(((), (4,))), Case(((2,), (2, 3), Fixed(1))),
                 Case(((1, 3), (2, 3), Fixed(0), Fixed(None), Fixed(True))),
                 Case(((), (2, 3)), {"b": (2, 3)}), Case(((), (2, 3)), {"b": (2, 3), "part": Fixed("b")}),
