@@ -2,12 +2,14 @@
 derivative has a zero central finite difference at random inputs from its domain.
 
 The test walks the registry: the functions declared non-differentiable in every
-parameter (rules/nondiff.py and the helpers in rules/generated.py) and the rules that
-name some parameters ``nondiff``.  A parameter a case samples as floats is moved by
-``+-h v`` along a random ``v``; the two results must be equal (piecewise-constant
-functions are sampled away from their jumps, which random floats are almost surely).
-A non-differentiable parameter no case samples as floats must be listed as ``discrete``
-(ints, bools, shapes by nature): a reviewed list, never a silent skip.
+parameter (rules/nondiff.py, and runtime helpers in rules/helpers.py) and the rules
+that name some parameters ``nondiff`` (every rule srcdiff registers with a parameter
+that has no template).  A parameter a case gives floats (sampled, or fixed values) is
+moved by ``+-h v`` along a random ``v``; the two results must be equal
+(piecewise-constant functions are sampled away from their jumps, which random floats
+are almost surely).  A non-differentiable parameter no case gives floats must be listed
+as ``discrete`` (ints, bools, shapes by nature, or a value tied to another argument):
+a reviewed list, never a silent skip.
 
 Then the programs that used to get a silent zero through a whole-function declaration
 (enumerate with a start, np.linspace, np.arange with a float start, np.unique,
@@ -24,6 +26,7 @@ import pytest
 
 import srcdiff
 from srcdiff.errors import NonDifferentiableError, NoRuleError
+from srcdiff.ir import Method
 from srcdiff.rules import registry
 
 from .conftest import make_function
@@ -43,20 +46,46 @@ def _declared() -> list:
 _ALL = _declared()
 
 
-def _sample(item, case, rng) -> tuple[list, dict, dict]:
-    """Positional and keyword values of a case, and param -> (where, key) of each float."""
+def _sample(item, case, rng) -> tuple[list, dict, dict, set]:
+    """Positional and keyword values of a case, param -> (where, key) of each argument,
+    and the parameters it samples (rather than fixes)."""
     _, _, params, domain, _, _, _, _ = item
-    floats: dict = {}
+    places: dict = {}
+    sampled: set = set()
 
-    def value(param, spec, where, key):
+    def value(param, spec):
         if isinstance(spec, registry.Fixed):
             return spec.value
-        floats[param] = (where, key)
+        sampled.add(param)
+        if isinstance(spec, list):  # a sequence argument: one value per entry
+            return [value(param, s) for s in spec]
         return domain[param].sample(rng, tuple(spec))
 
-    args = [value(params[i], spec, "args", i) for i, spec in enumerate(case.args)]
-    kwargs = {k: value(k, spec, "kwargs", k) for k, spec in case.kwargs.items()}
-    return args, kwargs, floats
+    args, kwargs = [], {}
+    for i, spec in enumerate(case.args):
+        args.append(value(params[i], spec))
+        places[params[i]] = ("args", i)
+    for k, spec in case.kwargs.items():
+        kwargs[k] = value(k, spec)
+        places[k] = ("kwargs", k)
+    return args, kwargs, places, sampled
+
+
+def _call(fn, args: list, kwargs: dict):
+    if isinstance(fn, Method):  # a method of the first argument
+        return getattr(args[0], fn.name)(*args[1:], **kwargs)
+    return fn(*args, **kwargs)
+
+
+def _moved(x, rng, step: float):
+    """``x`` with each float entry moved by ``step`` along a random direction (None, ints
+    and everything else left as they are), in a new value."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(_moved(item, rng, step) for item in x)
+    if not _is_number(x):
+        return x
+    v = rng.normal(size=np.shape(x))
+    return x + step * (float(v) if np.ndim(x) == 0 else v)
 
 
 def _same(a, b) -> bool:
@@ -80,24 +109,26 @@ def test_declared_nondifferentiable_parameters_have_zero_derivative(item):
     perturbed = set()
     for index, case in enumerate(cases):
         rng = np.random.default_rng(zlib.crc32(f"{name}-{index}".encode()))
-        args, kwargs, floats = _sample(item, case, rng)
-        out = fn(*args, **kwargs)
+        args, kwargs, places, sampled = _sample(item, case, rng)
+        out = _call(fn, args, kwargs)
         if opaque:
             assert not _is_number(out), f"{name} is declared opaque but returns numbers: {out!r}"
             continue
-        for param, (where, key) in floats.items():
+        for param, (where, key) in places.items():
             if param not in nondiff:
                 continue
-            assert param not in discrete, f"{name}: {param} is declared discrete but sampled"
+            if param in discrete:
+                assert param not in sampled, f"{name}: {param} is declared discrete but sampled"
+                continue
+            if not _is_number((args if where == "args" else kwargs)[key]):
+                continue
             perturbed.add(param)
             moved = []
             for sign in (1.0, -1.0):
                 a, kw = list(args), dict(kwargs)
                 box = a if where == "args" else kw
-                x = box[key]
-                v = rng.normal(size=np.shape(x))
-                box[key] = x + sign * _STEP * (float(v) if np.ndim(x) == 0 else v)
-                moved.append(fn(*a, **kw))
+                box[key] = _moved(box[key], rng, sign * _STEP)
+                moved.append(_call(fn, a, kw))
             assert _same(moved[0], moved[1]), (
                 f"{name} moves with {param} (case {index}): it is declared non-differentiable "
                 f"there, but its finite difference is not zero")

@@ -10,7 +10,7 @@ it is registered.
 Forward mode the same way: ``srcdiff.jvp`` of the same function against a central
 difference along a random direction, and forward against reverse mode, <J v, u> ==
 <v, J^T u>.  Every parameter with an adjoint needs a tangent (the last test lists those
-without).  The rules for srcdiff's own helpers (rules/generated.py) are in the registry
+without).  The rules for srcdiff's own helpers (rules/helpers.py) are in the registry
 too, so second derivatives are checked here as well.  A None in a result (a list entry
 with no value) has no derivative and is skipped.
 """
@@ -169,16 +169,65 @@ def test_every_template_parses():
 
 
 @pytest.mark.usefixtures("clean_registry")
-def test_srcdiffs_own_rules_are_parsed_when_first_used(monkeypatch):
-    monkeypatch.setattr(registry, "_called_by_user", lambda: False)
-
+def test_srcdiffs_own_rules_are_parsed_when_first_used():
     def fresh(x):
         return x
 
-    rule = registry.register_adjoint(fresh, "fresh(x)", x="g * unknown_name")
+    with registry.own_rules():
+        rule = registry.register_adjoint(fresh, "fresh(x)", x="g * unknown_name")
     assert rule.sources == {"x": "g * unknown_name"}
+    assert not registry.registered_by_user(fresh)
     with pytest.raises(srcdiff.RuleDefinitionError, match="unknown_name"):
         _ = rule.adjoints
+    with pytest.raises(srcdiff.RuleDefinitionError, match="unknown_name"):
+        registry.register_adjoint(fresh, "fresh(x)", x="g * unknown_name")  # the user's: at once
+
+
+# The parameters of srcdiff's rules that move the result smoothly but have no template:
+# a differentiated value reaching one is refused (test below), never a silent zero.
+_REFUSED = {("np.linalg.norm", "ord"), ("norm_grad", "ord"), ("norm_grad_coef", "ord"),
+            ("np.var", "ddof"), ("np.std", "ddof"), ("var_grad", "ddof")}
+
+
+def test_srcdiffs_rules_declare_every_parameter():
+    """Each parameter of each of srcdiff's rules has a template or is declared nondiff
+    (a placeholder like ``_out`` is covered at its default only), but for _REFUSED."""
+    undeclared = [(rule.name, p) for rule in registry.rules() if not registry.registered_by_user(rule.fn)
+                  for p in rule.params
+                  if p not in rule.sources and p not in rule.declared_tangents and p not in rule.nondiff
+                  and not p.startswith("_")]
+    assert set(undeclared) <= _REFUSED, f"neither a template nor nondiff: {set(undeclared) - _REFUSED}"
+    declared = {(rule.name, p) for rule in registry.rules() for p in rule.nondiff}
+    assert not declared & _REFUSED
+
+
+@pytest.mark.parametrize("src, param", [
+    ("def f(x, p):\n    return np.linalg.norm(x, ord=p)\n", "ord"),
+    ("def f(x, p):\n    return np.var(x, ddof=p)\n", "ddof"),
+])
+def test_a_differentiated_parameter_without_a_template_is_refused(src, param):
+    f = make_function(src)
+    x = np.array([0.5, -1.0, 2.0])
+    assert srcdiff.grad(f)(x, 1.0).shape == (3,)  # a constant p: fine
+    for derivative, extra in ((srcdiff.grad(f, wrt=(0, 1)), ()), (srcdiff.jvp(f, wrt=1), (1.0,))):
+        with pytest.raises(srcdiff.NoRuleError, match=repr(param)):
+            derivative(x, 1.0, *extra)
+
+
+@pytest.mark.usefixtures("clean_registry")
+def test_srcdiffs_own_rules_are_as_strict_as_the_users():
+    """Who registers a rule does not change what it refuses: a parameter without a
+    template and not declared nondiff is an error when a differentiated value reaches it."""
+    def scale(x, k):
+        return x * k
+
+    with registry.own_rules():
+        registry.register_adjoint(scale, "scale(x, k)", x="g * k", tangents={"x": "t * k"})
+    f = make_function("def f(x, k):\n    return scale(x, k)\n", {"scale": scale})
+    assert srcdiff.grad(f)(2.0, 3.0) == 3.0
+    for derivative, extra in ((srcdiff.grad(f, wrt=1), ()), (srcdiff.jvp(f, wrt=1), (1.0,))):
+        with pytest.raises(srcdiff.NoRuleError, match="'k'"):
+            derivative(2.0, 3.0, *extra)
 
 
 def test_an_elementwise_tangent_is_written_from_the_adjoint():

@@ -83,13 +83,12 @@ def classify(value: Any, override: Any = None) -> Classified:
         bound = rule.bind(value.args, value.kwargs)
         if bound is None:
             return Classified("unbound", rule=rule, flows=tuple(ir.expr_uses(value)))
+        # through every parameter not declared nondiff (the sweeps refuse a differentiated
+        # one that has no template)
         flows = []
-        params = rule.adjoints if rule.reverse else rule.tangents
-        if rule.strict:  # the user's rule: every parameter not declared nondiff
-            params = [p for p in rule.params if p not in rule.nondiff]
-        for param in params:
+        for param in rule.params:
             atom = bound[param]
-            if not isinstance(atom, registry._DEFAULT):
+            if param not in rule.nondiff and not isinstance(atom, registry._DEFAULT):
                 flows += ir.atom_vars(atom)
         return Classified("rule", rule, bound, tuple(flows))
     if registry.is_nondifferentiable(obj):

@@ -111,7 +111,7 @@ class _Forward(Hooks):
             else:
                 mapping[param] = atom_expr(atom)
         active = [p for p, a in cls.bound.items() if not isinstance(a, registry._DEFAULT)
-                  and (p in rule.adjoints or p in rule.tangents or rule.strict and p not in rule.nondiff)
+                  and (p in rule.adjoints or p in rule.tangents or p not in rule.nondiff)
                   and any(self.has_tangent(v) for v in ir.atom_vars(a))]
         if rule.tangent is not None:
             for param, atom in cls.bound.items():

@@ -2,25 +2,6 @@
 
 import sys as _sys
 
-from . import (  # noqa: F401  (imported for their registrations)
-    complexes,
-    containers,
-    elementwise,
-    generated,
-    indexing,
-    linalg,
-    nondiff,
-    operators,
-    reductions,
-    scalar,
-    shape,
-    special,
-    tangents,  # after the modules whose rules it completes
-)
-
-if "scipy.special" in _sys.modules:  # else registered when first needed (registry.lookup)
-    special.register()
-
 from .registry import (
     Case,
     Domain,
@@ -29,10 +10,30 @@ from .registry import (
     is_nondifferentiable,
     lookup,
     nondifferentiable,
+    own_rules,
     register_adjoint,
     rules,
     version,
 )
+
+with own_rules():  # (srcdiff's own: templates parsed when first used)
+    from . import (  # noqa: F401  (imported for their registrations)
+        complexes,
+        containers,
+        elementwise,
+        helpers,
+        indexing,
+        linalg,
+        nondiff,
+        operators,
+        reductions,
+        scalar,
+        shape,
+        special,
+    )
+
+    if "scipy.special" in _sys.modules:  # else registered when first needed (registry.lookup)
+        special.register()
 
 __all__ = [
     "Case",

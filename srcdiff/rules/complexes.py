@@ -37,7 +37,8 @@ rule(complex, "complex(real=0, imag=0)", real="real_like(g, real)", imag="real_l
 
 # real_like is linear in its cotangent and keeps or drops its imaginary part as the
 # value it stands for is complex or real: its adjoint and its tangent are itself.
-rule(rt.real_like, "real_like(v, like)", v="real_like(g, like)", tangents={"v": "real_like(t, like)"})
+rule(rt.real_like, "real_like(v, like)", v="real_like(g, like)", tangents={"v": "real_like(t, like)"},
+     nondiff=("like",))
 
 # Functions whose rules hold for complex arguments as written: holomorphic (or
 # complex-linear) functions whose templates use no comparison, absolute value or sign of
@@ -172,8 +173,8 @@ def projected(base: Rule, params: frozenset, result: bool) -> Rule:
         tangents = {p: f"real_like({text}, out)" for p, text in tangents.items()}
     made = Rule(fn=base.fn, name=base.name, params=base.params, defaults=base.defaults, sources=sources,
                 domain=base.domain, cases=base.cases, seq=base.seq, doc=base.doc, tree_out=base.tree_out,
-                sparse=base.sparse, reverse=base.reverse, strict=base.strict, nondiff=base.nondiff,
-                discrete=base.discrete, _tangent_texts=tangents)
+                sparse=base.sparse, reverse=base.reverse, nondiff=base.nondiff, discrete=base.discrete,
+                _tangent_texts=tangents)
     _PROJECTED[key] = (base, made)
     return made
 

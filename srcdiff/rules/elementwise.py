@@ -59,6 +59,8 @@ rule(np.sinc, "sinc(x)",
        " -(np.pi ** 2 / 3) * x * np.polyval([1 / 1330560, -1 / 15120, 1 / 280, -1 / 10, 1.0],"
        " (np.pi * x) ** 2),"
        " (np.cos(np.pi * x) - out) / np.where(np.abs(x) < 0.064, 1.0, x))",
+     # (not a ufunc, so its tangent is not written from its adjoint)
+     tangents={"x": "t * np.where(x == 0, 0.0, (np.cos(np.pi * x) - out) / np.where(x == 0, 1.0, x))"},
      domain=NONZERO)
 # Written for real and complex values alike (see rules/complexes.py for the convention:
 # the cotangent of z = x + iy is dL/dx - i dL/dy).
@@ -71,7 +73,7 @@ rule(np.angle, "angle(z, deg=False)",
        " * (180 / np.pi if deg else 1.0)",
      tangents={"z": "np.imag(np.conjugate(z) * t) / (np.real(z * np.conjugate(z)) + (z == 0))"
                     " * (180 / np.pi if deg else 1.0)"},
-     domain=NONZERO)
+     domain=NONZERO, nondiff=("deg",), discrete=("deg",))
 
 # Binary, broadcasting: each cotangent is summed back to its argument's shape.
 rule(np.add, "add(x, y)", x="unbroadcast(g, x)", y="unbroadcast(g, y)")
@@ -152,6 +154,7 @@ rule(
     np.where, "where(condition, x, y)",
     x="unbroadcast(np.where(condition, g, 0.0), x)",
     y="unbroadcast(np.where(condition, 0.0, g), y)",
+    nondiff=("condition",), discrete=("condition",),
     cases=[
         Case((Fixed(np.array([True, False, True])), (3,), (3,))),
         Case((Fixed(np.array([[True], [False]])), (2, 3), ())),
@@ -169,10 +172,12 @@ rule(
 # Polynomials and interpolation: element-wise in x.
 rule(np.polyval, "polyval(p, x)",
      p="polyval_grad_p(g, p, x)", x="g * np.polyval(np.polyder(p), x)",
+     tangents={"p": "np.polyval(t, x)", "x": "t * np.polyval(np.polyder(p), x)"},
      cases=[Case(((3,), ())), Case(((4,), (5,))), Case(((1,), (2, 3))), Case(((3,), (2, 3)))])
 # (np.polyder is not element-wise, but linear: polyval's adjoint calls it, so polyval's
 # second derivatives need its rule.)
 rule(np.polyder, "polyder(p, m=1)", p="polyder_grad(g, p, m)", tangents={"p": "np.polyder(t, m)"},
+     nondiff=("m",), discrete=("m",),
      cases=[Case(((4,),)), Case(((5,), Fixed(2))), Case(((3,), Fixed(0))), Case(((2,), Fixed(3)))])
 # Some x fall left and right of the points xp, where the result is constant.
 rule(np.interp, "interp(x, xp, fp, left=None, right=None, period=None)",
@@ -182,6 +187,7 @@ rule(np.interp, "interp(x, xp, fp, left=None, right=None, period=None)",
      left="interp_grad(g, x, xp, fp, left, right, period, 'left')",
      right="interp_grad(g, x, xp, fp, left, right, period, 'right')",
      period="interp_grad(g, x, xp, fp, left, right, period, 'period')",
+     tangent="interp_tangent(x, xp, fp, left, right, period, dx, dxp, dfp, dleft, dright, dperiod)",
      domain={"x": Domain(-0.5, 4.0), "xp": _Increasing(0.0, 0.0), "period": Domain(2.5, 3.5)},
      cases=[Case(((8,), (5,), (5,))), Case(((8,), (5,), (5,)), {"left": (), "right": ()}),
             Case(((), (4,), (4,))), Case(((2, 3), Fixed(np.array([0.0, 1.0, 2.5, 3.0])), (4,))),

@@ -12,6 +12,8 @@ rule(
     # Repeated integer indices sum their cotangents (np.add.at), like JAX and unlike
     # plain assignment, which would keep only the last one.
     x="getitem_grad(g, x, index)",
+    tangents={"x": "t[index]"},
+    nondiff=("index",), discrete=("index",),
     cases=[
         Case(((5,), Fixed(2))),
         Case(((5,), Fixed(-1))),
@@ -28,5 +30,7 @@ rule(
     ],
 )
 rule(np.take, "take(a, indices, axis=None)", a="take_grad(g, a, indices, axis)",
+     tangents={"a": "np.take(t, indices, axis=axis)"},
+     nondiff=("indices", "axis"), discrete=("indices", "axis"),
      cases=[Case(((5,), Fixed(np.array([0, 3, 3])))),
             Case(((3, 4), Fixed(np.array([1, 1, 0]))), {"axis": Fixed(1)})])

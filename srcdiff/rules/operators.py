@@ -35,6 +35,7 @@ rule(
     operator.matmul, "matmul(x, y)",
     x="matmul_grad_a(g, x, y)",
     y="matmul_grad_b(g, x, y)",
+    tangents={"x": "t @ y", "y": "x @ t"},
     cases=[
         Case(((2, 3), (3, 4))),
         Case(((3,), (3, 4))),

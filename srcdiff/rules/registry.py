@@ -5,22 +5,28 @@ a Python expression over the primitive's parameter names, ``out`` (the primal re
 and ``g`` (the cotangent of ``out``).  The reverse pass inlines the template into the
 generated code, so a rule costs nothing at run time beyond the NumPy it computes.
 
+Every parameter of a primitive either has a template or is declared non-differentiable
+(``nondiff``): a differentiated value reaching any other parameter is an error, for
+srcdiff's rules and the user's alike, never a silent zero.
+
 A rule the user registers is parsed and checked here, when it is registered: an unknown
 name or a signature that does not parse raises :class:`~srcdiff.errors.RuleDefinitionError`.
-srcdiff's own rules (hundreds of them) keep their templates as text until a
-transformation first uses the rule, so that ``import srcdiff`` does not parse them all;
-the rule tests parse every one of them.
+srcdiff's own rules (hundreds of them, registered inside :func:`own_rules`) keep their
+templates as text until a transformation first uses the rule, so that ``import srcdiff``
+does not parse them all; the rule tests parse every one of them.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import contextlib
 import math
 import operator
 import os
 import sys
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +46,7 @@ __all__ = [
     "register_adjoint",
     "define_tangents",
     "nondifferentiable",
+    "own_rules",
     "Declaration",
     "declarations",
     "receiver_refusal",
@@ -132,13 +139,12 @@ class Rule:
     tree_out: bool = False  # the result is a container (its cotangent may be sparse)
     sparse: bool = False  # templates may give None (a zero) for an entry
     reverse: bool = True  # False: a forward-mode-only rule (no adjoints at all)
-    # A rule the user registered: a differentiated argument of a parameter without an
-    # adjoint template is an error unless the parameter is declared in ``nondiff``.
-    # (srcdiff's own rules leave out structural parameters: axis, shapes, indices.)
-    strict: bool = False
+    # The parameters that carry no derivative (axes, flags, shapes, indices, ...).  A
+    # differentiated argument of any other parameter without a template is an error.
     nondiff: frozenset = frozenset()
-    # the parameters in ``nondiff`` that are not float-valued by nature (counts, flags,
-    # indices, dtypes): the test of non-differentiable parameters does not perturb them
+    # the parameters in ``nondiff`` that the test of non-differentiable parameters does
+    # not perturb: not float-valued by nature (counts, flags, indices, dtypes), or tied to
+    # another argument's value (minmax_grad's ``out`` is the extreme of its ``a``)
     discrete: frozenset = frozenset()
     # name -> tangent template text over params, out and t; "*" -> one template for the
     # whole result tangent, over params, out and d<param>.  None stands for the tangent
@@ -229,6 +235,26 @@ _NONDIFF: set = set()
 # registered; srcdiff's own rules follow from its source files.
 _USER: set = set()
 _version = [0]
+_OWN = threading.local()  # .active: srcdiff is registering its own rules (own_rules)
+
+
+@contextlib.contextmanager
+def own_rules() -> Iterator[None]:
+    """Registrations made inside are srcdiff's own (its rule modules use it): their
+    templates are parsed when a transformation first reads them, not at registration,
+    and the disk cache keys them by srcdiff's source rather than by their text.  Every
+    other registration is the user's.  (Per thread: a user registering a rule while
+    another thread registers SciPy's is still the user.)"""
+    before = getattr(_OWN, "active", False)
+    _OWN.active = True
+    try:
+        yield
+    finally:
+        _OWN.active = before
+
+
+def _registering_own() -> bool:
+    return getattr(_OWN, "active", False)
 
 
 def version() -> int:
@@ -257,11 +283,6 @@ def _caller_loc() -> Any:
         return None
     line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).rstrip("\n")
     return Loc(frame.f_code.co_filename, frame.f_lineno, len(line) - len(line.lstrip()), line)
-
-
-def _called_by_user() -> bool:
-    """Whether register_adjoint was called from outside srcdiff."""
-    return not os.path.abspath(sys._getframe(2).f_code.co_filename).startswith(_PACKAGE)
 
 
 def _rule_error(message: str, hint: str = _RULE_HINT) -> RuleDefinitionError:
@@ -392,11 +413,9 @@ def register_adjoint(
     result) and ``g`` (the cotangent of the result); the template must give a value of
     the parameter's own shape.  A parameter that carries no gradient (a flag, a count)
     is named in ``nondiff``; differentiating through any other parameter without a
-    template is an error, never a silent zero.  (A rule of srcdiff's own that names
-    ``nondiff`` is held to the same: its undeclared parameters without a template are
-    refused.)  ``discrete`` lists the ``nondiff`` parameters that are not float-valued by
-    nature (counts, flags, indices): the registry test checks the others by finite
-    differences.
+    template is an error, never a silent zero.  ``discrete`` lists the ``nondiff``
+    parameters that are not float-valued by nature (counts, flags, indices): the
+    registry test checks the others by finite differences.
 
     >>> import srcdiff, numpy as np
     >>> def softplus(x):
@@ -406,7 +425,7 @@ def register_adjoint(
     'g / (1 + np.exp(-x))'
     """
     params, defaults = _parse_signature(signature)
-    by_user = _called_by_user()
+    by_user = not _registering_own()
     name = printable_name(fn)
     where = f"rule for {name}"
     nondiff, discrete = tuple(nondiff), tuple(discrete)
@@ -457,7 +476,6 @@ def register_adjoint(
         tree_out=tree_out,
         sparse=sparse,
         reverse=reverse,
-        strict=by_user or bool(nondiff),
         nondiff=frozenset(nondiff),
         discrete=frozenset(discrete),
         _tangent_texts=tangent_texts,
@@ -483,7 +501,7 @@ def define_tangents(fn: Any, tangent: str | None = None, **tangents: str) -> Rul
     where = f"tangent rule for {printable_name(fn)}"
     if rule is None:
         raise _rule_error(f"{where}: {printable_name(fn)} has no registered rule")
-    by_user = _called_by_user()
+    by_user = not _registering_own()
     for param, text in tangents.items():
         if param not in rule.params:
             raise _rule_error(f"{where}: {param!r} is not a parameter of {rule.name}")
@@ -592,7 +610,7 @@ def nondifferentiable(
     differentiated value reaching any other parameter is refused (give those a rule
     with :func:`register_adjoint` and ``nondiff=`` instead, to differentiate them).
     """
-    by_user = _called_by_user()
+    by_user = not _registering_own()
     declared = None
     if signature is not None:
         names, defaults = _parse_signature(signature)
@@ -616,7 +634,7 @@ def nondifferentiable(
         if declared is not None and nondiff != set(names):  # in some parameters only
             _RULES[_key(fn)] = Rule(fn=fn, name=printable_name(fn), params=names,
                                     defaults=defaults, sources={}, domain=domain, cases=(),
-                                    strict=True, nondiff=nondiff, discrete=frozenset(discrete))
+                                    nondiff=nondiff, discrete=frozenset(discrete))
             _NONDIFF.discard(fn)
         else:
             _NONDIFF.add(_key(fn))
@@ -675,7 +693,9 @@ def lookup(fn: Any) -> Rule | None:
         return None
     if rule is None and _DEFERRED and "scipy.special" in sys.modules:
         # SciPy's rules, registered the first time they can be needed
-        if any([register() for register in _DEFERRED]):
+        with own_rules():
+            registered = any([register() for register in _DEFERRED])
+        if registered:
             _DEFERRED.clear()
             return _RULES.get(fn)
     return rule

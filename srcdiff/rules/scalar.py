@@ -61,7 +61,7 @@ rule(math.degrees, "degrees(x)", x="g * (180 / math.pi)", cases=_FLOAT)
 rule(math.radians, "radians(x)", x="g * (math.pi / 180)", cases=_FLOAT)
 rule(
     math.copysign, "copysign(x, y)", x="g * math.copysign(1.0, x) * math.copysign(1.0, y)",
-    domain=NONZERO, cases=[Case(((), ()))],
+    domain=NONZERO, nondiff=("y",), cases=[Case(((), ()))],
 )
 
 # Builtins.  abs works on floats and arrays alike (it calls __abs__).
@@ -83,6 +83,7 @@ rule(
 rule(
     builtins.sum, "sum(items, start=0)",
     items="seq_sum_grad(g, items)", start="unbroadcast(g, start)",
+    tangents={"items": "sum(t)", "start": "t"},
     seq=("items",),
     # an array's items are its rows along the first axis
     cases=[Case(([(), (), ()],)), Case(([(3,), (3,)],)), Case(([(3,), (3,)], (3,))),

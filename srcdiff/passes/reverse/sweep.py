@@ -198,17 +198,16 @@ class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
                 mapping[param] = atom_expr(atom)
         sparse = rule.sparse or (rule.fn in (operator.getitem, runtime.setitem)
                                  and self._is_tree(value.args[0]))
-        if rule.strict:
-            for param, atom in cls.bound.items():
-                if (param not in rule.adjoints and param not in rule.nondiff
-                        and not isinstance(atom, registry._DEFAULT)
-                        and any(v in self.act.active for v in ir.atom_vars(atom))):
-                            raise NoRuleError(
-                        f"the rule of {rule.name} has no adjoint for its parameter {param!r}, which "
-                        "depends on a differentiated value",
-                        stmt.loc, hint=f'give it one in register_adjoint ({param}="<cotangent of '
-                        f'{param} in terms of g, out and the arguments>"), or, if {param} carries no '
-                        f'gradient, declare it: nondiff=("{param}",)')
+        for param, atom in cls.bound.items():
+            if (param not in rule.adjoints and param not in rule.nondiff
+                    and not isinstance(atom, registry._DEFAULT)
+                    and any(v in self.act.active for v in ir.atom_vars(atom))):
+                raise NoRuleError(
+                    f"the rule of {rule.name} has no adjoint for its parameter {param!r}, which "
+                    "depends on a differentiated value",
+                    stmt.loc, hint=f'give it one in register_adjoint ({param}="<cotangent of '
+                    f'{param} in terms of g, out and the arguments>"), or, if {param} carries no '
+                    f'gradient, declare it: nondiff=("{param}",)')
         contributions: list = []  # (atom, expr); one per variable, so x * x gives one sum
         for param, template in rule.adjoints.items():
             atom = cls.bound[param]
