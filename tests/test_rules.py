@@ -332,6 +332,7 @@ def test_rule_tangent_agrees_with_its_adjoint(item):
 def test_every_differentiable_parameter_has_a_tangent():
     """Forward mode (jvp, hessian, hvp) works through every rule: each parameter with an
     adjoint template has a tangent template, or the rule one joint tangent."""
-    missing = [f"{rule.name}:{p}" for rule in registry.rules() if rule.tangent is None
+    missing = [f"{rule.name}:{p}" for rule in registry.rules()
+               if rule.tangent is None and not registry.registered_by_user(rule.fn)
                for p in rule.adjoints if p not in rule.tangents]
     assert not missing, f"differentiable parameters without a tangent rule: {missing}"
