@@ -26,7 +26,7 @@ import srcdiff
 from srcdiff.errors import NonDifferentiableError, NoRuleError
 from srcdiff.rules import registry
 
-from .conftest import make_function
+from ..conftest import make_function
 
 _STEP = 1e-6
 

@@ -15,7 +15,7 @@ from srcdiff.passes import effects
 from srcdiff.pipeline import lower_to_ir
 from srcdiff.testing import numerical_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 X4 = np.array([0.5, 0.7, 0.9, 1.1])
 
@@ -216,7 +216,7 @@ def test_a_call_that_changes_an_array_in_place_is_refused(call, receiver):
     assert_refused(f, np.array([3.0, 1.0, 2.0]), line_text=call)
 
 
-# (spelled as new values, tests/test_functional_forms.py: exact unless an alias sees the change)
+# (spelled as new values, tests/passes/test_desugar.py: exact unless an alias sees the change)
 @pytest.mark.parametrize("call", ["y.sort()", "y.fill(2.0)", "y.sort(axis=0)"])
 def test_a_method_spelled_as_a_new_value_is_refused_when_the_argument_it_changes_is_read(call):
     f = make_function(f"def f(x):\n    y = x\n    {call}\n    return np.sum(y * x)\n")
