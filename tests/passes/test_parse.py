@@ -26,7 +26,7 @@ import srcdiff
 from srcdiff.passes import parse
 from srcdiff.testing import check_grad, numerical_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 
 def close(got, want):
