@@ -10,9 +10,11 @@ analytic formula written here, never against numbers taken from srcdiff's own ou
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import srcdiff
 
+from .conftest import check_points_at_def
 from .test_api import close, dict_loss, fd, kwonly, poly, tree_close, weighted
 
 # -- wrt -----------------------------------------------------------------------------
@@ -175,7 +177,6 @@ def test_numpy_scalar_output_accepted_by_grad():
 # -- containers ----------------------------------------------------------------------
 
 
-
 def test_gradient_wrt_dict():
     rng = np.random.default_rng(0)
     params = {"W": rng.normal(size=(3, 2)), "b": rng.normal(size=2), "scale": 0.7,
@@ -262,3 +263,59 @@ def test_float_leaf_of_a_dict_gets_a_float():
     g = srcdiff.grad(f)({"a": np.ones(2), "b": 2.0})
     assert type(g["b"]) is float and g["b"] == 4.0
     close(g["a"], np.ones(2))
+
+
+# -- wrt -------------------------------------------------------------------------------
+
+
+def two_args(x, y):
+    return x * y
+
+
+@pytest.mark.parametrize("wrt", ["z", ("x", "nope"), 2, -1, (0, 5), True, False, 1.0, None, (0, True)],
+                         ids=repr)
+def test_bad_wrt(wrt):
+    with pytest.raises(srcdiff.ArgumentError) as info:
+        srcdiff.grad(two_args, wrt=wrt)(1.0, 2.0)
+    check_points_at_def(info.value, two_args)
+
+
+def test_bad_wrt_is_reported_when_the_derivative_is_made():
+    with pytest.raises(srcdiff.ArgumentError, match="'z'"):
+        srcdiff.grad(two_args, wrt="z")
+    with pytest.raises(srcdiff.ArgumentError, match="2"):
+        srcdiff.vjp(two_args, wrt=2)
+    with pytest.raises(srcdiff.ArgumentError):
+        srcdiff.value_and_grad(two_args, wrt=True)
+
+
+def test_wrt_name_message_lists_the_parameters():
+    with pytest.raises(srcdiff.ArgumentError) as info:
+        srcdiff.grad(two_args, wrt="z")
+    assert "'x'" in str(info.value) and "'y'" in str(info.value)
+
+
+def test_argument_error_is_also_a_type_error():
+    with pytest.raises(TypeError):
+        srcdiff.grad(two_args, wrt="z")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [2, True, np.int64(2), np.array([1, 2]), np.array([True, False]), "a", None, {1.0}],
+    ids=["int", "bool", "np.int64", "int-array", "bool-array", "str", "None", "set"],
+)
+def test_non_float_argument_in_wrt(value):
+    with pytest.raises(srcdiff.ArgumentError) as info:
+        srcdiff.grad(two_args)(value, 2.0)
+    assert "'x'" in str(info.value)
+    check_points_at_def(info.value, two_args)
+
+
+def test_non_float_argument_passed_by_keyword():
+    with pytest.raises(srcdiff.ArgumentError):
+        srcdiff.grad(two_args, wrt="y")(1.0, y=3)
+
+
+def test_integer_argument_outside_wrt_is_fine():
+    np.testing.assert_allclose(srcdiff.grad(two_args)(2.0, 3), 3.0)

@@ -764,3 +764,39 @@ def test_method_on_a_differentiated_value_without_a_rule_is_an_error():
 
     with pytest.raises(srcdiff.NoRuleError, match="method"):
         srcdiff.grad(f)(np.ones(2))
+
+
+# -- source unavailable ----------------------------------------------------------------
+
+
+def test_builtin_has_no_source():
+    with pytest.raises(srcdiff.SourceUnavailableError) as info:
+        srcdiff.grad(len)([1.0, 2.0])
+    assert "len" in str(info.value)
+    assert info.value.hint
+
+
+def test_numpy_ufunc_has_no_source():
+    with pytest.raises(srcdiff.SourceUnavailableError) as info:
+        srcdiff.grad(np.sin)(1.0)
+    assert "sin" in str(info.value)
+
+
+def test_lambda_typed_at_an_interactive_prompt():
+    ns: dict = {}
+    exec(compile("square = lambda x: x * x\n", "<stdin>", "exec"), ns)
+    with pytest.raises(srcdiff.SourceUnavailableError) as info:
+        srcdiff.grad(ns["square"])(3.0)
+    assert "<stdin>" in str(info.value)
+    assert info.value.hint
+
+
+def test_function_compiled_from_a_string_without_linecache():
+    ns: dict = {}
+    exec(compile("def cube(x):\n    return x * x * x\n", "<string>", "exec"), ns)
+    with pytest.raises(srcdiff.SourceUnavailableError) as info:
+        srcdiff.grad(ns["cube"])(3.0)
+    assert "cube" in str(info.value)
+    assert info.value.hint
+    with pytest.raises(srcdiff.SourceUnavailableError):
+        srcdiff.source(ns["cube"])
