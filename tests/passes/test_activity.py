@@ -168,3 +168,11 @@ def test_a_function_held_in_a_parameter_says_to_call_it_by_name():
     with pytest.raises(srcdiff.NonDifferentiableError) as info:
         srcdiff.grad(_apply, wrt=1)(np.sin, np.ones(2))
     assert "f is a local variable or a parameter" in info.value.hint
+
+
+def test_method_on_a_differentiated_value_without_a_rule_is_an_error():
+    def f(x):
+        return np.sum(x.cumprod2())
+
+    with pytest.raises(srcdiff.NoRuleError, match="method"):
+        srcdiff.grad(f)(np.ones(2))

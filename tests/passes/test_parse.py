@@ -738,34 +738,6 @@ def test_numerical_reference_for_a_module_lambda():
     close(srcdiff.grad(times_two)(0.7), numerical_grad(times_two, (0.7,), 0))
 
 
-class _Recurrent:
-    def __init__(self, steps):
-        self.steps = steps
-
-    def step(self, h, w):
-        return np.tanh(h * w + 0.1)
-
-    def loss(self, w, h):
-        for _ in range(self.steps):
-            h = self.step(h, w)  # a method of self, in a loop: its pullback kept per step
-        return np.sum(h ** 2)
-
-
-def test_method_calling_another_method_on_self_in_a_loop():
-    model = _Recurrent(3)
-    w, h = np.array([0.5, -0.8]), np.array([0.2, 0.4])
-    check_grad(model.loss, w, h, wrt=(0, 1), modes=("reverse", "forward"))
-    assert "method_vjp(self, 'step', (1, 2))" in srcdiff.source(_Recurrent.loss, wrt=(1, 2))
-
-
-def test_method_on_a_differentiated_value_without_a_rule_is_an_error():
-    def f(x):
-        return np.sum(x.cumprod2())
-
-    with pytest.raises(srcdiff.NoRuleError, match="method"):
-        srcdiff.grad(f)(np.ones(2))
-
-
 # -- source unavailable ----------------------------------------------------------------
 
 
