@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import itertools
 import linecache
 import math
 import operator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -15,6 +17,9 @@ try:  # before srcdiff is imported, so its scipy.special rules are in the regist
     import scipy.special  # noqa: F401
 except ImportError:
     pass
+
+if TYPE_CHECKING:
+    from srcdiff import SrcdiffError
 
 _counter = itertools.count()
 
@@ -41,6 +46,52 @@ def load_example(name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def line_of(fn, marker: str) -> tuple[int, str]:
+    """The file line number and text of the line of ``fn``'s source containing ``marker``."""
+    lines, start = inspect.getsourcelines(fn)
+    hits = [i for i, text in enumerate(lines) if marker in text]
+    assert len(hits) == 1, f"marker {marker!r} must occur once in {fn.__name__}"
+    return start + hits[0], lines[hits[0]].strip()
+
+
+def check_points_at(err: SrcdiffError, fn, marker: str) -> None:
+    """``err`` names ``fn``'s file, the line holding ``marker``, shows that line and a hint."""
+    lineno, text = line_of(fn, marker)
+    filename = fn.__code__.co_filename
+    assert err.loc is not None, f"no location in: {err}"
+    assert err.loc.lineno == lineno, f"points at line {err.loc.lineno}, not {lineno}: {err}"
+    assert err.loc.filename == filename
+    message = str(err)
+    assert filename in message
+    assert str(lineno) in message
+    assert text in message
+    assert err.hint
+    assert "hint" in message and err.hint in message
+
+
+def def_line(fn) -> tuple[int, str]:
+    lineno = fn.__code__.co_firstlineno
+    return lineno, linecache.getline(fn.__code__.co_filename, lineno).strip()
+
+
+def check_points_at_def(err: SrcdiffError, fn) -> None:
+    lineno, text = def_line(fn)
+    assert err.loc is not None, f"no location in: {err}"
+    assert err.loc.lineno == lineno
+    assert fn.__code__.co_filename in str(err)
+    assert text in str(err)
+    assert err.hint and err.hint in str(err)
+
+
+def sourceless(src: str, name: str, module: str | None = "sourceless_module"):
+    """A Python function whose source cannot be read (exec'd, not in linecache)."""
+    ns: dict = {"np": np}
+    if module is not None:
+        ns["__name__"] = module
+    exec(compile(src, f"<sourceless {name}>", "exec"), ns)
+    return ns[name]
 
 
 @pytest.fixture

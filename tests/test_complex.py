@@ -9,7 +9,7 @@ srcdiff does not support is refused with a srcdiff error before the function run
 the user's line.
 
 The last part walks the rules that hold for complex values (``rules.complexes``) with
-complex inputs from each rule's declared cases, as ``test_rules.py`` does with real ones.
+complex inputs from each rule's declared cases, as ``rules/test_registry_walk.py`` does with real ones.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from srcdiff.rules import complexes, registry
 from srcdiff.testing import numerical_grad
 
 from .conftest import make_function
-from .test_rules import build_case
+from .rules.test_registry_walk import build_case
 
 H = 1e-6  # the finite-difference step
 RTOL, ATOL = 1e-6, 1e-8

@@ -7,7 +7,6 @@ after the shapes (or a global number's type) change between calls.
 
 from __future__ import annotations
 
-import math
 import operator
 
 import numpy as np
@@ -20,7 +19,7 @@ from srcdiff import ir
 from srcdiff.passes.shapes import result_shape
 from srcdiff.testing import check_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
 
@@ -233,99 +232,6 @@ def test_arguments_by_keyword_get_code_for_any_shape():
     np.testing.assert_allclose(d(np.ones(3), np.full(3, 2.0)), [2.0] * 3)
 
 
-CHAIN = """
-def chain(k, x, target):
-    end = np.zeros(1)
-    for _ in range(5):
-        f = k * (x[1:] - x[:-1] - 1.0)
-        a = np.concatenate((f, end)) - np.concatenate((end, f))
-        x = x + 0.1 * a * x
-    return np.sum((x - target) ** 2)
-"""
-
-
-def test_a_loop_keeps_no_value_it_reads_only_for_its_shape():
-    """``np.concatenate``'s adjoint reads only its inputs' shapes: with the shapes known,
-    nothing is saved for them; with other shapes the gradients are still right."""
-    f = make_function(CHAIN)
-    rng = np.random.default_rng(4)
-    d = srcdiff.grad(f, wrt=(0, 1))
-    for n in (6, 9):  # the first shapes, then code for any shapes
-        args = (rng.normal(size=n - 1), rng.normal(size=n), rng.normal(size=n))
-        check_grad(f, *args, wrt=(0, 1))
-        expected = srcdiff.grad(f, wrt=(0, 1))(*args)
-        for got, want in zip(d(*args), expected):
-            np.testing.assert_allclose(got, want, rtol=1e-12)
-        if n == 6:
-            saves = [line.strip() for line in d.source.splitlines()
-                     if ".append(" in line or "_kept" in line and "] = " in line]
-            assert saves and not any(s.endswith((" f", "f)")) or "f," in s for s in saves), saves
-            assert "unconcatenate(" not in d.source and "[1:6]" in d.source, d.source  # pieces: slices
-
-
-def test_values_read_for_their_shape_in_a_loop_keep_only_the_shape():
-    f = make_function(
-        "def rows(x, w):\n"
-        "    for _ in range(3):\n"
-        "        h = np.tanh(x * w)\n"
-        "        x = np.concatenate((h[:1], np.sin(h)))[1:]\n"
-        "    return np.sum(x)\n")
-    d = srcdiff.grad(f, wrt=1)
-    rng = np.random.default_rng(5)
-    for shape in ((4,), (3, 2), (5,)):
-        x, w = rng.normal(size=shape), rng.normal(size=shape)
-        check_grad(f, x, w, wrt=1)
-        np.testing.assert_allclose(d(x, w), srcdiff.grad(f, wrt=1)(x, w), rtol=1e-12)
-    assert ".shape" in d.source and "unconcatenate_to" in d.source
-
-
-RNN = """
-def rnn(W, U, h, xs):
-    for t in range({count}):
-        h = np.tanh(h @ W + xs[t] @ U)
-    return np.sum(h * h)
-"""
-
-
-@pytest.mark.parametrize("count", ["xs.shape[0]", "len(xs)"])
-@pytest.mark.parametrize("batch", [False, True])
-def test_a_loops_row_products_are_made_in_one_product(count, batch):
-    f = make_function(RNN.format(count=count))
-    rng = np.random.default_rng(6)
-    W, U = rng.normal(size=(4, 4)) / 2, rng.normal(size=(3, 4))
-    xs = rng.normal(size=(5, 2, 3) if batch else (5, 3))
-    h = rng.normal(size=(2, 4) if batch else 4)
-    d = srcdiff.grad(f, wrt=(0, 1, 2, 3))
-    got = d(W, U, h, xs)
-    assert "xs @ U" in d.source and "@ U\n" not in d.source.split("for t")[1].split("\n\n")[0]
-    check_grad(f, W, U, h, xs, wrt=(0, 1, 2, 3))
-    again = srcdiff.grad(f, wrt=(0, 1, 2, 3), optimize=False)(W, U, h, xs)
-    for a, b in zip(got, again):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-
-
-@pytest.mark.parametrize("body, args", [
-    # the loop does not go over every row of xs
-    ("for t in range(3):\n        h = np.tanh(h @ W + xs[t] @ U)", None),
-    # U changes in the loop
-    ("for t in range(xs.shape[0]):\n        h = np.tanh(h @ W + xs[t] @ U)\n        U = U * 0.9", None),
-    # an early exit
-    ("for t in range(xs.shape[0]):\n        h = np.tanh(h @ W + xs[t] @ U)\n"
-     "        if np.sum(h) > 100.0:\n            break", None),
-    # a 1-D xs: xs[t] @ U is no product of matrices
-    ("for t in range(xs.shape[0]):\n        h = np.tanh(h @ W + xs[t] * U[0])", "flat"),
-])
-def test_row_products_stay_in_the_loop_where_batching_would_change_them(body, args):
-    f = make_function(f"def rnn(W, U, h, xs):\n    {body}\n    return np.sum(h * h)\n")
-    rng = np.random.default_rng(8)
-    W, U, h = rng.normal(size=(4, 4)) / 2, rng.normal(size=(3, 4)), rng.normal(size=4)
-    xs = rng.normal(size=5) if args == "flat" else rng.normal(size=(5, 3))
-    d = srcdiff.grad(f, wrt=(0, 1))
-    d(W, U, h, xs)
-    assert "_rows" not in d.source
-    check_grad(f, W, U, h, xs, wrt=(0, 1))
-
-
 @pytest.mark.parametrize("src, shapes", [
     # no two values share a shape, but the code sums over the axes b broadcast a along
     ("def f(a, b):\n    return np.sum(a * b)\n", [((3, 1), (1, 4)), ((3, 4), (3, 4)), ((3, 1), (1, 4))]),
@@ -357,125 +263,3 @@ def test_a_shape_written_in_the_function_makes_code_for_any_arguments():
     assert d(0.5, y=y) == pytest.approx(2 * 6.0 * (1 - np.tanh(0.5) ** 2))
     assert ".sum(axis=0)" in d.source
     check_grad(f, 0.5, y)
-
-
-# --- float() dropped where a gradient is a Python float already -----------------------
-
-
-def _unwrapped(code: str, floats: set) -> str:
-    import gast
-
-    from srcdiff.emit import to_source
-    from srcdiff.passes.simplify import unwrap_floats
-
-    tree = gast.parse(code).body[0]
-    unwrap_floats(tree, floats)
-    return to_source(tree).strip().splitlines()[-1].strip()
-
-
-@pytest.mark.parametrize("body, kept", [
-    ("dx = math.sin(x) * 2 + y", False),
-    ("dx = -(x * x) / 3", False),
-    ("dx = x ** 2", False),
-    ("dx = x ** 0.5", True),  # a negative x gives a complex number
-    ("dx = math.floor(x)", True),  # an int
-    ("dx = n * 2.0", True),  # n is not known to be a float
-    ("dx = 2 * 3", True),
-    ("dx = np.sin(x)", True),  # a NumPy scalar
-    ("dx = x\n    for i in range(3):\n        dx = dx * y", False),
-    ("dx = x\n    for dx in range(3):\n        pass", True),
-    ("dx = x\n    dx += n", True),
-    ("dx = x\n    dx += 2", False),
-])
-def test_float_calls_go_only_where_the_value_is_certainly_a_float(body, kept):
-    code = f"def g(x, y, n):\n    {body}\n    return float(dx)\n"
-    assert (_unwrapped(code, {"x", "y"}) == "return float(dx)") == kept
-
-
-def test_gradients_of_float_functions_are_floats_without_conversions():
-    f = make_function("""
-def f(x, y, n):
-    a = math.sin(x) * y + n
-    return a * a / (1.0 + x * x)
-""")
-    d = srcdiff.grad(f, wrt=(0, 1))
-    gx, gy = d(0.3, 0.8, 2.0)
-    assert "float(" not in d.source
-    assert type(gx) is float and type(gy) is float
-    check_grad(f, 0.3, 0.8, 2.0, wrt=(0, 1))
-    # other kinds of arguments get code that converts: still Python floats
-    for args in [(np.float64(0.3), 0.8, 2.0), (0.3, np.float64(0.8), 2), (0.3, 0.8, 2)]:
-        gx, gy = d(*args)
-        assert type(gx) is float and type(gy) is float
-        assert gy == pytest.approx(math.sin(args[0]) * 2 * (math.sin(args[0]) * args[1] + args[2])
-                                   / (1.0 + args[0] ** 2))
-
-
-# --- a loop keeps small values of a known shape in rows of one array -------------------
-
-ROWS = {
-    "springs": """
-def f(k, x, steps):
-    for _ in range(steps):
-        f = k * (x[1:] - x[:-1] - 1.0)
-        x = x + 0.1 * np.concatenate((f, np.zeros(1))) - 0.1 * np.concatenate((np.zeros(1), f))
-    return np.sum(x * x)
-""",
-    "mask": """
-def f(k, x, steps):
-    for _ in range(steps):
-        x = np.where(x > 0, x, 0.5 * x) + np.sin(x) * np.sum(k)
-    return np.sum(x * x) + np.sum(k)
-""",
-    "two_values": """
-def f(k, x, steps):
-    for t in range(1, steps + 1, 2):
-        a = np.tanh(x * t)
-        b = a * x[1:-1].sum()
-        x = b + a * np.mean(k)
-    return np.sum(x)
-""",
-}
-
-
-@pytest.mark.parametrize("name", sorted(ROWS))
-def test_a_loop_keeps_small_values_in_rows_and_the_gradients_are_right(name):
-    f = make_function(ROWS[name])
-    d = srcdiff.grad(f, wrt=(0, 1))
-    rng = np.random.default_rng(7)
-    for n, steps in ((6, 5), (9, 4), (6, 0)):  # the first shapes, others, no iteration
-        k = rng.uniform(0.5, 1.5, n - 1)
-        x = rng.normal(size=n)
-        check_grad(f, k, x, steps, wrt=(0, 1))
-        expected = srcdiff.grad(f, wrt=(0, 1))(k, x, steps=steps)  # code for any shapes
-        for got, want in zip(d(k, x, steps), expected):
-            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
-        if n == 6 and steps == 5:
-            assert "_kept" in d.source and "np.empty((len(" in d.source, d.source
-
-
-def test_a_loop_with_an_early_exit_or_large_values_keeps_a_list():
-    early = make_function("""
-def f(x):
-    for i in range(10):
-        x = np.sin(x) * 1.5
-        if np.sum(x) > 3.0:
-            break
-    return np.sum(x)
-""")
-    d = srcdiff.grad(early)
-    x = np.full(4, 0.5)
-    check_grad(early, x)
-    d(x)
-    assert "_kept" not in d.source and ".append(" in d.source
-    large = make_function("""
-def f(x):
-    for i in range(3):
-        x = np.sin(x) * 1.5
-    return np.sum(x)
-""")
-    d = srcdiff.grad(large)
-    x = np.full(100, 0.5)
-    check_grad(large, x)
-    d(x)
-    assert "_kept" not in d.source

@@ -29,7 +29,7 @@ from srcdiff.errors import NonDifferentiableError, NoRuleError
 from srcdiff.ir import Method
 from srcdiff.rules import registry
 
-from .conftest import make_function
+from ..conftest import make_function
 
 _STEP = 1e-6
 

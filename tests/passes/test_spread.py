@@ -14,7 +14,7 @@ from srcdiff.emit import to_source
 from srcdiff.passes.spread import keep_scalars
 from srcdiff.testing import check_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 KEPT = {
     # the sum's cotangent reaches dg by a copy, then dg is assigned again from an

@@ -31,7 +31,7 @@ from srcdiff.ir import Method
 from srcdiff.rules import registry
 from srcdiff.testing import numerical_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 _ALL = [(rule, i, case) for rule in registry.rules() for i, case in enumerate(rule.cases)]
 

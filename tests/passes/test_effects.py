@@ -15,7 +15,7 @@ from srcdiff.passes import effects
 from srcdiff.pipeline import lower_to_ir
 from srcdiff.testing import numerical_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 X4 = np.array([0.5, 0.7, 0.9, 1.1])
 
@@ -216,7 +216,7 @@ def test_a_call_that_changes_an_array_in_place_is_refused(call, receiver):
     assert_refused(f, np.array([3.0, 1.0, 2.0]), line_text=call)
 
 
-# (spelled as new values, tests/test_functional_forms.py: exact unless an alias sees the change)
+# (spelled as new values, tests/passes/test_desugar.py: exact unless an alias sees the change)
 @pytest.mark.parametrize("call", ["y.sort()", "y.fill(2.0)", "y.sort(axis=0)"])
 def test_a_method_spelled_as_a_new_value_is_refused_when_the_argument_it_changes_is_read(call):
     f = make_function(f"def f(x):\n    y = x\n    {call}\n    return np.sum(y * x)\n")
@@ -385,3 +385,25 @@ def test_what_a_list_holds_is_followed_around_a_loop():
 
     with pytest.raises(srcdiff.UnsupportedSyntaxError, match="this write"):
         srcdiff.grad(f)(np.ones(2))
+
+
+@pytest.mark.parametrize("share", ["b = a", "b = a[:2]", "b = a.T", "hs = [a]\n    b = hs[0]"])
+def test_writing_into_an_array_another_name_shares_is_unsupported(share):
+    text = f"def f(x):\n    a = np.zeros(3)\n    {share}\n    a[0] = x\n    return np.sum(b)\n"
+    f = make_function(text)
+    with pytest.raises(srcdiff.UnsupportedSyntaxError) as info:
+        srcdiff.value_and_grad(f)(0.7)
+    assert "this write also changes" in str(info.value) and ".copy()" in info.value.hint
+    assert info.value.loc.lineno == text.splitlines().index("    a[0] = x") + 1  # the write
+
+
+@pytest.mark.parametrize("body", [
+    "a = np.zeros(3)\n    b = a.copy()\n    a[0] = x\n    return np.sum(a) + np.sum(b)",
+    "p = [x * 1.0]\n    w = p[0]\n    p[0] = x * 2.0\n    return np.sum(w) + np.sum(p[0])",
+    "a = np.zeros(3)\n    b = a[:2]\n    s = np.sum(b)\n    a[0] = x\n    return s + np.sum(a)",
+])
+def test_writes_that_no_other_name_sees_are_fine(body):
+    f = make_function(f"def f(x):\n    {body}\n")
+    value, grad = srcdiff.value_and_grad(f)(0.7)
+    assert value == pytest.approx(f(0.7))
+    assert grad == pytest.approx((f(0.7 + 1e-6) - f(0.7 - 1e-6)) / 2e-6, rel=1e-6)

@@ -12,7 +12,7 @@ from srcdiff.passes.invariance import shift_invariant
 from srcdiff.pipeline import lower_to_ir
 from srcdiff.testing import check_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 INVARIANT = {
     "logsumexp_rows": """

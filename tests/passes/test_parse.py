@@ -26,7 +26,7 @@ import srcdiff
 from srcdiff.passes import parse
 from srcdiff.testing import check_grad, numerical_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 
 def close(got, want):
@@ -738,29 +738,37 @@ def test_numerical_reference_for_a_module_lambda():
     close(srcdiff.grad(times_two)(0.7), numerical_grad(times_two, (0.7,), 0))
 
 
-class _Recurrent:
-    def __init__(self, steps):
-        self.steps = steps
-
-    def step(self, h, w):
-        return np.tanh(h * w + 0.1)
-
-    def loss(self, w, h):
-        for _ in range(self.steps):
-            h = self.step(h, w)  # a method of self, in a loop: its pullback kept per step
-        return np.sum(h ** 2)
+# -- source unavailable ----------------------------------------------------------------
 
 
-def test_method_calling_another_method_on_self_in_a_loop():
-    model = _Recurrent(3)
-    w, h = np.array([0.5, -0.8]), np.array([0.2, 0.4])
-    check_grad(model.loss, w, h, wrt=(0, 1), modes=("reverse", "forward"))
-    assert "method_vjp(self, 'step', (1, 2))" in srcdiff.source(_Recurrent.loss, wrt=(1, 2))
+def test_builtin_has_no_source():
+    with pytest.raises(srcdiff.SourceUnavailableError) as info:
+        srcdiff.grad(len)([1.0, 2.0])
+    assert "len" in str(info.value)
+    assert info.value.hint
 
 
-def test_method_on_a_differentiated_value_without_a_rule_is_an_error():
-    def f(x):
-        return np.sum(x.cumprod2())
+def test_numpy_ufunc_has_no_source():
+    with pytest.raises(srcdiff.SourceUnavailableError) as info:
+        srcdiff.grad(np.sin)(1.0)
+    assert "sin" in str(info.value)
 
-    with pytest.raises(srcdiff.NoRuleError, match="method"):
-        srcdiff.grad(f)(np.ones(2))
+
+def test_lambda_typed_at_an_interactive_prompt():
+    ns: dict = {}
+    exec(compile("square = lambda x: x * x\n", "<stdin>", "exec"), ns)
+    with pytest.raises(srcdiff.SourceUnavailableError) as info:
+        srcdiff.grad(ns["square"])(3.0)
+    assert "<stdin>" in str(info.value)
+    assert info.value.hint
+
+
+def test_function_compiled_from_a_string_without_linecache():
+    ns: dict = {}
+    exec(compile("def cube(x):\n    return x * x * x\n", "<string>", "exec"), ns)
+    with pytest.raises(srcdiff.SourceUnavailableError) as info:
+        srcdiff.grad(ns["cube"])(3.0)
+    assert "cube" in str(info.value)
+    assert info.value.hint
+    with pytest.raises(srcdiff.SourceUnavailableError):
+        srcdiff.source(ns["cube"])

@@ -14,7 +14,7 @@ import pytest
 import srcdiff
 from srcdiff.testing import numerical_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 X = np.array([0.9, 0.5, 0.7, 1.1])
 

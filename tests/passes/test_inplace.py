@@ -14,7 +14,7 @@ import pytest
 import srcdiff
 from srcdiff.testing import check_grad
 
-from .conftest import make_function
+from ..conftest import make_function
 
 REUSED = {  # source, arguments, a fragment of the generated code written in place
     "mlp": ("""
