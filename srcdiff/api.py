@@ -69,7 +69,7 @@ def _remember(target: Callable, key: tuple) -> None:
             per_fn = _CACHE.get(old)
             if per_fn is not None:
                 per_fn.pop(old_key, None)
-_VERSION = registry._version  # a one-element list, bumped by every rule registration
+_VERSION = registry.version_cell  # a one-element list, bumped by every rule registration
 
 
 def _innermost(fn: Callable) -> Callable:

@@ -165,7 +165,7 @@ def guard(fn: Callable, roots: list[str]) -> Callable[[], bool]:
     # One boolean expression, no loop: the check runs on every call of a derivative.
     # It also checks that no rule was registered since (the registry's version).
     env: dict[str, Any] = {"fn": fn, "code": code, "MISSING": resolve.MISSING, "cell": _cell,
-                           "version": registry._version, "built": registry._version[0]}
+                           "version": registry.version_cell, "built": registry.version_cell[0]}
     terms = ["version[0] == built", "fn.__code__ is code"]
     for i, (where, key, value) in enumerate(checks):
         env[f"w{i}"], env[f"v{i}"], env[f"k{i}"] = where, value, key

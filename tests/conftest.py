@@ -134,4 +134,4 @@ def clean_registry():
             rule._tangent_texts.clear()
             rule._tangent_texts.update(tangents[fn])
             rule._parsed.clear()
-    registry._version[0] += 1  # derivatives built with the test's rules are stale now
+    registry.version_cell[0] += 1  # derivatives built with the test's rules are stale now

@@ -88,7 +88,7 @@ def classify(value: Any, override: Any = None) -> Classified:
         flows = []
         for param in rule.params:
             atom = bound[param]
-            if param not in rule.nondiff and not isinstance(atom, registry._DEFAULT):
+            if param not in rule.nondiff and not isinstance(atom, registry.Default):
                 flows += ir.atom_vars(atom)
         return Classified("rule", rule, bound, tuple(flows))
     if registry.is_nondifferentiable(obj):
@@ -311,7 +311,7 @@ _FULL_REDUCTIONS = {np.sum, np.mean, np.prod, np.max, np.min, np.amax, np.amin, 
 SCALAR = 0  # the shape class of Python floats and numeric literals
 
 
-def _elementwise(obj: Any) -> bool:
+def elementwise(obj: Any) -> bool:
     try:
         if obj in _ELEMENTWISE:
             return True
@@ -433,7 +433,7 @@ def _class(value: Any, of: Any, shape_of: Any, ints: set, sizes: set) -> Any:
     callee = value.callee
     if _counts(value, sizes):
         return SCALAR
-    if _elementwise(callee) and not value.kwargs:
+    if elementwise(callee) and not value.kwargs:
         found = {of(a) for a in value.args if not isinstance(a, ir.Const)}
         if not found or found == {SCALAR}:
             return SCALAR

@@ -209,7 +209,7 @@ def analyze(fn: ir.Function, complex_params: frozenset) -> Complexity:
             # the arguments that may be real get the real part of their cotangents, and
             # so does a result that may be real (np.full_like(x, z), z.astype(float))
             real = frozenset(p for p, atom in bound.items()
-                             if p in rule.sources and not isinstance(atom, registry._DEFAULT)
+                             if p in rule.sources and not isinstance(atom, registry.Default)
                              and not _certain(atom, certain))
             result = stmt.target not in certain and obj not in _REAL_RESULTS_OF_COMPLEX
             if real or result:

@@ -106,16 +106,16 @@ class _Forward(Hooks):
         rule = cls.rule
         mapping: dict[str, gast.expr] = {"out": name(stmt.target)}
         for param, atom in cls.bound.items():
-            if isinstance(atom, registry._DEFAULT):
+            if isinstance(atom, registry.Default):
                 mapping[param] = literal_expr(atom.value)
             else:
                 mapping[param] = atom_expr(atom)
-        active = [p for p, a in cls.bound.items() if not isinstance(a, registry._DEFAULT)
+        active = [p for p, a in cls.bound.items() if not isinstance(a, registry.Default)
                   and (p in rule.adjoints or p in rule.tangents or p not in rule.nondiff)
                   and any(self.has_tangent(v) for v in ir.atom_vars(a))]
         if rule.tangent is not None:
             for param, atom in cls.bound.items():
-                default = isinstance(atom, registry._DEFAULT)
+                default = isinstance(atom, registry.Default)
                 zero = gast.Constant(value=0.0, kind=None)
                 mapping["d" + param] = zero if default else self.tangent_or_zero(atom)
             return fold(registry.instantiate(rule.tangent, mapping))
@@ -134,7 +134,7 @@ class _Forward(Hooks):
         total = terms[0]
         for term in terms[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=term)
-        if registry._is_elementwise(rule.fn) and self._may_be_smaller(total, cls, active):
+        if registry.is_elementwise(rule.fn) and self._may_be_smaller(total, cls, active):
             # the tangents may all be smaller than the result, which an argument without
             # one broadcast (s + np.ones(3) for a float s): spread them to its shape
             total = _call("unbroadcast", total, name(stmt.target))
@@ -147,7 +147,7 @@ class _Forward(Hooks):
         read = {n.id for n in walk(total) if isinstance(n, gast.Name)}
         shaped = [v for p in active for v in ir.atom_vars(cls.bound[p])]
         for param, atom in cls.bound.items():
-            if param in active or isinstance(atom, registry._DEFAULT):
+            if param in active or isinstance(atom, registry.Default):
                 continue
             if isinstance(atom, ir.Const) and (atom.value is None or isinstance(atom.value, (int, float))):
                 continue

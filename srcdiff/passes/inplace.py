@@ -43,7 +43,7 @@ import gast
 import numpy as np
 
 from ..emit import statements, walk
-from .shapes import _matmul, _reduced, broadcast, expanded
+from .shapes import broadcast, expanded, matmul_shape, reduced_shape
 
 __all__ = ["reuse"]
 
@@ -143,7 +143,7 @@ class _Facts:
             if left is None or right is None:
                 return None
             if isinstance(node.op, gast.MatMult):
-                return _matmul(left, right)
+                return matmul_shape(left, right)
             return broadcast([left, right])
         if isinstance(node, gast.UnaryOp) and isinstance(node.op, (gast.USub, gast.UAdd)):
             return self.shape(node.operand)
@@ -154,7 +154,7 @@ class _Facts:
         if reduction is not None:
             operand, axis, keepdims = reduction
             inner = self.shape(operand)
-            return None if inner is None else _reduced(inner, axis, keepdims)
+            return None if inner is None else reduced_shape(inner, axis, keepdims)
         if _np_function(node) == "expand_dims" and len(node.args) == 2 and not node.keywords \
                 and isinstance(node.args[1], gast.Constant):
             return expanded(self.shape(node.args[0]), node.args[1].value)

@@ -100,7 +100,7 @@ def _axes(axis: Any, ndim: int) -> tuple | None:
     return tuple(sorted(normal)) if len(normal) == len(axes) else None  # NumPy rejects repeats
 
 
-def _reduced(shape: Shape, axis: Any, keepdims: Any) -> Shape | None:
+def reduced_shape(shape: Shape, axis: Any, keepdims: Any) -> Shape | None:
     axes = _axes(axis, len(shape))
     if axes is None or not isinstance(keepdims, bool):
         return None
@@ -109,7 +109,7 @@ def _reduced(shape: Shape, axis: Any, keepdims: Any) -> Shape | None:
     return tuple(n for i, n in enumerate(shape) if i not in axes)
 
 
-def _matmul(a: Shape, b: Shape) -> Shape | None:
+def matmul_shape(a: Shape, b: Shape) -> Shape | None:
     if not a or not b:
         return None
     if len(a) == 1 and len(b) == 1:
@@ -211,7 +211,7 @@ def _result_shape(call: ir.Call, shape_of: Callable, ints: set) -> Shape | None:
             return None
         if obj is np.dot and (len(first) > 2 or len(second) > 2):
             return None  # dot of N-d arrays is not matmul's product
-        return _matmul(first, second)
+        return matmul_shape(first, second)
     if obj is operator.getitem:
         index = literal(args[1], ints)
         return None if first is None or index is _NO else _index_shape(first, index)
@@ -265,7 +265,7 @@ def _reduction(shape: Shape, found: dict | None) -> Shape | None:
     """A reduction's result, given its literal arguments (``literal_arguments``)."""
     if found is None or found.get("dtype") is not None or found.get("out") is not None:
         return None
-    return _reduced(shape, found.get("axis"), found.get("keepdims", False))
+    return reduced_shape(shape, found.get("axis"), found.get("keepdims", False))
 
 
 def _made(call: ir.Call) -> Shape | None:

@@ -25,7 +25,7 @@ import numpy as np
 
 from .. import runtime as rt
 from ..ir import Method
-from .registry import Case, Rule, _parse_signature, lookup, printable_name
+from .registry import Case, Rule, lookup, parse_signature, printable_name
 from .registry import register_adjoint as rule
 
 __all__ = ["HOLOMORPHIC", "NOT_CONSTANT", "complex_rule", "holds_for_complex", "projected", "NON_HOLOMORPHIC"]
@@ -91,7 +91,7 @@ NON_HOLOMORPHIC: frozenset = frozenset({np.abs, abs, np.real, np.imag, np.conjug
 
 def _variant(fn: object, signature: str, tangents: dict, **adjoints: str) -> Rule:
     """A rule for complex arguments: not in the registry (the real rule stays there)."""
-    params, defaults = _parse_signature(signature)
+    params, defaults = parse_signature(signature)
     return Rule(fn=fn, name=printable_name(fn), params=params, defaults=defaults, sources=adjoints,
                 domain={}, cases=(), _tangent_texts=tangents)
 

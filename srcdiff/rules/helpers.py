@@ -27,8 +27,8 @@ from __future__ import annotations  # (so np.random.Generator annotations do not
 import numpy as np
 
 from .. import runtime as rt
-from .linalg import _WellConditioned
-from .reductions import _WITH_ZEROS
+from .linalg import WellConditioned
+from .reductions import WITH_ZEROS
 from .registry import POSITIVE, Case, Domain, Fixed, nondifferentiable
 from .registry import register_adjoint as rule
 
@@ -52,7 +52,7 @@ def _values(*shape: int) -> Fixed:
     return Fixed(np.reshape(order, shape) * 0.5 - 1.0)
 
 
-_WELL = _WellConditioned(-1.0, 1.0)
+_WELL = WellConditioned(-1.0, 1.0)
 
 
 class _RankDeficient(Domain):
@@ -123,7 +123,7 @@ rule(rt.prod_grad, "prod_grad(v, a, axis=None, keepdims=False)",
      a="prod_pairs(g * sum_grad(v, a, axis, keepdims), a, axis)",
      tangents={"v": "prod_grad(t, a, axis, keepdims)",
                "a": "sum_grad(v, a, axis, keepdims) * prod_pairs(t, a, axis)"},
-     domain={"a": _WITH_ZEROS},
+     domain={"a": WITH_ZEROS},
      nondiff=("axis", "keepdims"), discrete=("axis", "keepdims"),
      cases=[Case(((), (4,))), Case(((2,), (2, 3), Fixed(1))), Case(((), (2, 3))),
             Case(((2, 1, 2), (2, 3, 2), Fixed(1), Fixed(True))),
@@ -131,7 +131,7 @@ rule(rt.prod_grad, "prod_grad(v, a, axis=None, keepdims=False)",
 rule(rt.prod_pairs, "prod_pairs(w, a, axis=None)",
      w="prod_pairs(g, a, axis)", a="prod_triples(w, g, a, axis)",
      tangents={"w": "prod_pairs(t, a, axis)", "a": "prod_triples(w, t, a, axis)"},
-     domain={"a": _WITH_ZEROS},
+     domain={"a": WITH_ZEROS},
      nondiff=("axis",), discrete=("axis",),
      cases=[Case(((4,), (4,))), Case(((2, 3), (2, 3), Fixed(1))),
             Case(((2, 3, 2), (2, 3, 2), Fixed((0, 2))))])
@@ -155,7 +155,7 @@ rule(rt.cumsum_grad, "cumsum_grad(v, a, axis=None)",
 rule(rt.cumprod_grad, "cumprod_grad(v, a, res=None, axis=None)",
      v="cumprod_tangent(g, a, axis)", a="cumprod_hvp(v, a, g, axis)",
      tangents={"v": "cumprod_grad(t, a, res, axis)", "a": "cumprod_hvp(v, a, t, axis)"},
-     domain={"a": _WITH_ZEROS},
+     domain={"a": WITH_ZEROS},
      doc="res must be np.cumprod(a, axis) or None; its derivative is taken through a",
      nondiff=("res", "axis"), discrete=("res", "axis"),
      cases=[Case(((4,), (4,))), Case(((6,), (2, 3))), Case(((8,), (8,))),

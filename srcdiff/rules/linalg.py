@@ -17,7 +17,7 @@ class _SymmetricPositiveDefinite(Domain):
         return r @ np.swapaxes(r, -1, -2) + shape[-1] * np.eye(shape[-1])
 
 
-class _WellConditioned(Domain):
+class WellConditioned(Domain):
     """``R + n I`` for ``R`` uniform in [low, high]: well-conditioned, not symmetric (so a
     transposition error cannot hide), invertible matrices (a stack for a stacked shape)."""
 

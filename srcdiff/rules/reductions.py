@@ -29,7 +29,7 @@ class _Sprinkled(Domain):
         return x
 
 
-_WITH_ZEROS = _Sprinkled(REAL.low, REAL.high, value=0.0)
+WITH_ZEROS = _Sprinkled(REAL.low, REAL.high, value=0.0)
 _WITH_NANS = _Sprinkled(REAL.low, REAL.high, value=np.nan)
 
 _REDUCE_CASES = [
@@ -97,7 +97,7 @@ rule(np.trace, "trace(a)", a="g * np.eye(np.shape(a)[0], np.shape(a)[1])", tange
      cases=[Case(((3, 3),)), Case(((2, 3),))])
 # Exact where entries are zero (no division by them), so the cases sample some zeros.
 rule(np.cumprod, "cumprod(a, axis=None, dtype=None)", a="cumprod_grad(g, a, out, axis)",
-     tangents={"a": "cumprod_tangent(t, a, axis)"}, domain=_WITH_ZEROS,
+     tangents={"a": "cumprod_tangent(t, a, axis)"}, domain=WITH_ZEROS,
      nondiff=("axis", "dtype"), discrete=("axis", "dtype"),
      cases=[Case(((4,),)), Case(((8,),)), Case(((2, 3),)), Case(((2, 3),), {"axis": Fixed(1)}),
             Case(((3, 4),), {"axis": Fixed(0)})])

@@ -210,7 +210,7 @@ class Rule:
             if name not in bound:
                 if name not in self.defaults:
                     return None
-                bound[name] = _DEFAULT(self.defaults[name])
+                bound[name] = Default(self.defaults[name])
             elif name.startswith("_") and not _is_default(bound[name], self.defaults.get(name)):
                 return None  # a placeholder (``_retstep``): the rule covers its default only
         return bound
@@ -220,7 +220,7 @@ def _is_default(atom: Any, default: Any) -> bool:
     return isinstance(atom, Const) and type(atom.value) is type(default) and atom.value == default
 
 
-class _DEFAULT:
+class Default:
     """Marks a parameter the call left at its default (the reverse pass makes a Const)."""
 
     __slots__ = ("value",)
@@ -234,7 +234,7 @@ _NONDIFF: set = set()
 # The functions whose rule (or tangents, or being non-differentiable) the user's code
 # registered; srcdiff's own rules follow from its source files.
 _USER: set = set()
-_version = [0]
+version_cell = [0]
 _OWN = threading.local()  # .active: srcdiff is registering its own rules (own_rules)
 
 
@@ -259,7 +259,7 @@ def _registering_own() -> bool:
 
 def version() -> int:
     """Bumped by every registration, so caches can tell derivatives built before it."""
-    return _version[0]
+    return version_cell[0]
 
 
 _RULE_HINT = (
@@ -318,7 +318,7 @@ def printable_name(fn: Any) -> str:
     return f"{module}.{name}" if module else name
 
 
-def _parse_signature(signature: str) -> tuple[tuple, dict]:
+def parse_signature(signature: str) -> tuple[tuple, dict]:
     """The parameter names and the defaults of a signature like ``"sum(a, axis=None)"``.
 
     (The standard library's parser, not gast's: nothing here keeps the tree, and every
@@ -424,7 +424,7 @@ def register_adjoint(
     >>> rule.sources["x"]
     'g / (1 + np.exp(-x))'
     """
-    params, defaults = _parse_signature(signature)
+    params, defaults = parse_signature(signature)
     by_user = not _registering_own()
     name = printable_name(fn)
     where = f"rule for {name}"
@@ -451,7 +451,7 @@ def register_adjoint(
         if by_user:
             parse_template(tangent, set(params) | {"out"} | {"d" + p for p in params}, where)
         tangent_texts["*"] = tangent.strip()
-    elif _is_elementwise(fn):
+    elif is_elementwise(fn):
         for param in adjoints:
             tangent_texts.setdefault(param, None)  # written from the adjoint when first read
     domain = _domains(params, domain)
@@ -485,7 +485,7 @@ def register_adjoint(
         _USER.add(fn)
     _NONDIFF.discard(fn)
     _DECLARATIONS.pop(fn, None)
-    _version[0] += 1
+    version_cell[0] += 1
     return rule
 
 
@@ -518,14 +518,14 @@ def define_tangents(fn: Any, tangent: str | None = None, **tangents: str) -> Rul
         rule._parsed.pop("tangent_sources", None)
     if by_user:
         _USER.add(fn)
-    _version[0] += 1
+    version_cell[0] += 1
     return rule
 
 
 _ELEMENTWISE_EXTRA: set = set()
 
 
-def _is_elementwise(fn: Any) -> bool:
+def is_elementwise(fn: Any) -> bool:
     """Whether each entry of ``fn``'s result depends only on the same entry of each
     argument (after broadcasting): then its Jacobian is diagonal, and its tangent rule
     is its adjoint rule with the tangent in place of the cotangent, without unbroadcast."""
@@ -613,7 +613,7 @@ def nondifferentiable(
     by_user = not _registering_own()
     declared = None
     if signature is not None:
-        names, defaults = _parse_signature(signature)
+        names, defaults = parse_signature(signature)
         params = names if params is None else tuple(params)
         for param in (*params, *discrete):
             if param not in names:
@@ -641,7 +641,7 @@ def nondifferentiable(
             _RULES.pop(fn, None)
         if by_user:
             _USER.add(fn)
-    _version[0] += 1
+    version_cell[0] += 1
 
 
 def declarations() -> list[Declaration]:
@@ -661,13 +661,13 @@ def refuse(fn: Any, hint: str) -> None:
     """Refuse a differentiated value reaching ``fn`` (which has no rule and is not
     declared non-differentiable), with ``hint`` saying what to write instead."""
     _REFUSED[_key(fn)] = hint
-    _version[0] += 1
+    version_cell[0] += 1
 
 
 def refuse_receiver(cls: type, hint: str) -> None:
     """Refuse ``obj[...]`` on a differentiated index for every ``obj`` of type ``cls``."""
     _REFUSED_RECEIVERS[cls] = hint
-    _version[0] += 1
+    version_cell[0] += 1
 
 
 def refusal(fn: Any) -> str | None:

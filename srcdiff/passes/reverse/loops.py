@@ -61,7 +61,7 @@ import numpy as np
 
 from ... import ir
 from ...emit import atom_expr, name, store, walk
-from ..activity import _elementwise
+from ..activity import elementwise
 from .nodes import assign, call, const, is_call, is_name, loads_minus_stores
 
 __all__ = ["LoopAdjoint"]
@@ -449,7 +449,7 @@ def _invariants(loop: ir.Loop, region: set) -> set:
             found.add(stmt.target)
         elif (isinstance(value, ir.Call) and not value.kwargs
               and not isinstance(value.fn, (ir.Method, ir.Attr))
-              and (_elementwise(value.callee) or value.callee in (operator.matmul, np.matmul))
+              and (elementwise(value.callee) or value.callee in (operator.matmul, np.matmul))
               and all(fixed(a) for a in value.args)):
             found.add(stmt.target)
     return found

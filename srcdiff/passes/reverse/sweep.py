@@ -192,7 +192,7 @@ class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
                               stmt.loc, hint="differentiate this code in forward mode (jvp, hvp, hessian)")
         mapping: dict[str, gast.expr] = {"g": g, "out": name(stmt.target)}
         for param, atom in cls.bound.items():
-            if isinstance(atom, registry._DEFAULT):
+            if isinstance(atom, registry.Default):
                 mapping[param] = literal_expr(atom.value)
             else:
                 mapping[param] = atom_expr(atom)
@@ -200,7 +200,7 @@ class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
                                  and self._is_tree(value.args[0]))
         for param, atom in cls.bound.items():
             if (param not in rule.adjoints and param not in rule.nondiff
-                    and not isinstance(atom, registry._DEFAULT)
+                    and not isinstance(atom, registry.Default)
                     and any(v in self.act.active for v in ir.atom_vars(atom))):
                 raise NoRuleError(
                     f"the rule of {rule.name} has no adjoint for its parameter {param!r}, which "
@@ -211,7 +211,7 @@ class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
         contributions: list = []  # (atom, expr); one per variable, so x * x gives one sum
         for param, template in rule.adjoints.items():
             atom = cls.bound[param]
-            if isinstance(atom, registry._DEFAULT):
+            if isinstance(atom, registry.Default):
                 continue
             if not any(v in self.act.active for v in ir.atom_vars(atom)):
                 continue
