@@ -2,10 +2,9 @@
 
 Generates synthetic functions of 10 ... 2000 statements (straight-line code, and the
 same statements inside a ``for`` loop), writes each to its own file so ``inspect``
-can read it, and times the first call of ``srcdiff.grad(f)`` on an 8-element array:
-parse through compile, plus one run of the generated code, which is negligible next
-to the transformation.  Every measurement uses a fresh function (a new module), so
-srcdiff's cache never answers.  A pipeline hook splits the time by pass.
+can read it, and times making its gradient for an 8-element array (parse through
+compile, with ``srcdiff.api.watch``, which never answers from a cache).  The
+pipeline's observer splits the time by stage.
 
 Per-statement time should stay flat for a transformation that is linear in the size
 of the program; the script flags growth between 100 and 2000 statements.
@@ -31,8 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-import srcdiff
-from srcdiff import pipeline
+from srcdiff import api
 
 SIZES = (10, 50, 100, 500, 1000, 2000)
 # Per-statement time at the largest size over that at 100 statements above this is flagged.
@@ -82,28 +80,21 @@ def _load(source: str, directory: Path):
 
 
 def time_transform(n: int, loop: bool, directory: Path) -> tuple[float, dict[str, float]]:
-    """Seconds for the first ``grad(f)(x)`` of a fresh ``n``-statement function, and the
-    seconds spent up to the end of each pass (from the pipeline's debug hook)."""
+    """Seconds to make the gradient of a fresh ``n``-statement function for an array
+    argument (what its first ``grad(f)(x)`` spends before running it), and the seconds
+    spent up to the end of each stage (from the pipeline's observer)."""
     fn = _load(generate(n, loop), directory)
     x = np.linspace(0.1, 0.9, 8)
     marks: list[tuple[str, float]] = []
-    previous = pipeline.HOOKS["after"]
-    pipeline.HOOKS["after"] = lambda name, _program: marks.append((name, time.perf_counter()))
-    before = pipeline.STATS["transforms"]
-    try:
-        start = time.perf_counter()
-        srcdiff.grad(fn)(x)
-        total = time.perf_counter() - start
-    finally:
-        pipeline.HOOKS["after"] = previous
-    if pipeline.STATS["transforms"] == before:
-        raise RuntimeError("srcdiff did not transform the generated function (cache hit?)")
+    start = time.perf_counter()
+    api.watch(fn, lambda name, _program: marks.append((name, time.perf_counter())), (x,))
+    total = time.perf_counter() - start
     passes: dict[str, float] = {}
     last = start
     for name, t in marks:
         passes[name] = passes.get(name, 0.0) + t - last
         last = t
-    passes["(after emit)"] = start + total - last
+    passes["(after names)"] = start + total - last
     return total, passes
 
 
