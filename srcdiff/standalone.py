@@ -14,6 +14,7 @@ import inspect
 import os
 import re
 import types
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -141,6 +142,31 @@ def _runtime_sources(names: Sequence[str]) -> list[str]:
             home = importlib.import_module(match.group(1), fn.__globals__["__package__"])
             stand_ins.update({n.strip(): (home, getattr(home, n.strip())) for n in match.group(2).split(",")})
         sources.append(relative.sub("", source).rstrip("\n"))
+    constants: dict[str, str] = {}
+    for fn in found.values():  # the module-level names the helpers read besides helpers
+        module = importlib.import_module(fn.__globals__["__name__"])
+        for node in ast.walk(ast.parse(inspect.getsource(fn))):
+            if not isinstance(node, ast.Name) or node.id in found or node.id in stand_ins \
+                    or hasattr(builtins, node.id) or node.id not in fn.__globals__:
+                continue
+            value = fn.__globals__[node.id]
+            home = importlib.import_module(getattr(value, "__module__", None) or module.__name__) \
+                if isinstance(value, type) else module
+            if isinstance(value, type) and issubclass(value, BaseException) \
+                    and home.__name__.startswith("srcdiff"):
+                stand_ins[node.id] = (home, value)  # an error class of srcdiff's: a stand-in
+            elif isinstance(value, (dict, list, set, weakref.WeakKeyDictionary)) \
+                    and _is_runtime(fn) and vars(module).get(node.id) is value:
+                stand_ins[node.id] = (module, {})  # a table of the runtime's: an empty one
+            elif isinstance(value, types.ModuleType) and node.id not in ("np", "math") \
+                    and not value.__name__.startswith("srcdiff"):
+                alias = "" if value.__name__ == node.id else f" as {node.id}"
+                constants[node.id] = f"import {value.__name__}{alias}"  # (the standard library's)
+            elif isinstance(value, (str, int, float, tuple, frozenset)) and not isinstance(value, bool) \
+                    and node.id.lstrip("_").isupper() and vars(module).get(node.id) is value:
+                constants[node.id] = f"{node.id} = {value!r}"  # a constant of the runtime's
+    imports_first = sorted(constants, key=lambda n: (not constants[n].startswith("import"), n))
+    sources += [constants[name] for name in imports_first]
     for name, (home, obj) in sorted(stand_ins.items()):
         if isinstance(obj, type) and issubclass(obj, BaseException):
             base = next(b for b in obj.__mro__ if b.__module__ == "builtins").__name__

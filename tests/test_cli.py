@@ -237,6 +237,52 @@ def test_output_runs_without_srcdiff(tmp_path):
     np.testing.assert_allclose(gy, numerical_grad(fn, (x, y), 1), rtol=1e-6)
 
 
+EINSUM_AND_VECTOR = """
+import numpy as np
+
+
+def mixed(a, b):
+    return np.sum(np.einsum("ij,jk->ik", a, b) ** 2)
+
+
+def vector(x):
+    return x * 2.0
+"""
+
+
+def test_output_carries_the_constants_modules_and_errors_its_helpers_read(tmp_path):
+    """einsum_grad reads a module constant, seed a table, sys and an error class: the
+    written module defines each, so it runs (and fails as srcdiff would) without srcdiff."""
+    target = write(tmp_path / "mixed_target.py", EINSUM_AND_VECTOR)
+    for fn in ("mixed", "vector"):
+        result = run("show", f"{target}:{fn}", "--output", str(tmp_path / f"grad_{fn}.py"))
+        assert result.returncode == 0, result.stderr
+    script = textwrap.dedent(f"""
+        import importlib.util, json, sys
+        sys.modules["srcdiff"] = None
+        import numpy as np
+        def load(name):
+            spec = importlib.util.spec_from_file_location(name, {str(tmp_path)!r} + "/" + name + ".py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+        a, b = np.arange(6.0).reshape(2, 3) / 7, np.arange(6.0).reshape(3, 2) / 5
+        grad = load("grad_mixed").grad_mixed(a, b)
+        try:
+            load("grad_vector").grad_vector(np.ones(3))
+        except Exception as exc:
+            error = type(exc).__name__
+        print(json.dumps([grad.tolist(), error]))
+    """)
+    ran = subprocess.run([sys.executable, "-I", "-c", script], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    grad, error = json.loads(ran.stdout)
+    a, b = np.arange(6.0).reshape(2, 3) / 7, np.arange(6.0).reshape(3, 2) / 5
+    np.testing.assert_allclose(grad, 2 * (a @ b) @ b.T, rtol=1e-12)  # d/da sum((ab)^2) = 2 (ab) b^T
+    assert error == "NonScalarOutputError"
+
+
 def test_check_passes_and_fails(tmp_path):
     target = write(tmp_path / "rules_target.py", WRONG)
     args = "np.linspace(0.1, 1.0, 4), 2.0"
