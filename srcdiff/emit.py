@@ -21,11 +21,11 @@ from typing import Any
 import gast
 
 from . import ir
-from .rules.registry import printable_name
+from .rules.registry import TEMPLATE_GLOBALS, printable_name
 from .trees import clone, loaded_names, name, names, statements, store, walk  # noqa: F401
 
 __all__ = ["atom_expr", "value_expr", "literal_expr", "stmt_nodes", "format_ir", "to_source", "comment",
-           "name", "store"]
+           "name", "store", "helper_called", "calls"]
 
 _COMMENT = "#srcdiff# "
 _COMMENT_LINE = re.compile(r"^(\s*)((?:\'\'\'|\"\"\"|\'|\")#srcdiff# .*?(?:\'\'\'|\"\"\"|\'|\"))$", re.M)
@@ -89,6 +89,21 @@ def literal_expr(value: Any) -> gast.expr:
         return gast.Constant(value=value, kind=None)
 
     return _dotted(printable_name(value))
+
+
+def helper_called(node: Any) -> Any:
+    """The runtime helper (or other template global) ``node`` calls, if it is a call of
+    one by its bare name, else None: how the passes over generated code recognise a
+    helper, by the object (the names of template globals are reserved there)."""
+    if type(node) is gast.Call and type(node.func) is gast.Name:
+        return TEMPLATE_GLOBALS.get(node.func.id)
+    return None
+
+
+def calls(node: Any, *helpers: Any) -> bool:
+    """Whether ``node`` calls one of the runtime ``helpers`` (see :func:`helper_called`)."""
+    found = helper_called(node)
+    return found is not None and any(found is helper for helper in helpers)
 
 
 def callee_text(fn: Any) -> str:

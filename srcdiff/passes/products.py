@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import gast
 
-from ..emit import name, walk
+from .. import runtime
+from ..emit import calls, name, walk
 
 __all__ = ["write_products"]
 
@@ -70,15 +71,15 @@ def write_products(fdef: gast.FunctionDef, shapes: dict, used: list | None = Non
             value = getattr(node, field, None)
             children = value if type(value) is list else [value]
             for i, child in enumerate(children):
-                if not (isinstance(child, gast.Call) and isinstance(child.func, gast.Name)
-                        and child.func.id in ("matmul_grad_a", "matmul_grad_b")
+                if not (calls(child, runtime.matmul_grad_a, runtime.matmul_grad_b)
                         and len(child.args) == 3 and not child.keywords):
                     continue
                 g, a, b = child.args
                 a_nd, b_nd = rank(a), rank(b)
                 if a_nd is None or b_nd is None:
                     continue
-                new = _product(child.func.id[-1], g, a, b, a_nd, b_nd)
+                which = "a" if calls(child, runtime.matmul_grad_a) else "b"
+                new = _product(which, g, a, b, a_nd, b_nd)
                 if used is not None:
                     used.append(True)
                 if type(value) is list:

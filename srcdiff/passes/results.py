@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import gast
 
-from ..emit import walk
+from .. import runtime
+from ..emit import helper_called, walk
 
 __all__ = ["separate_results"]
 
@@ -90,9 +91,11 @@ def _copy(item: gast.expr) -> gast.Call:
 
 
 # Helpers that always return a new array (never their argument or a view of it).
-_FRESH_CALLS = {"matmul_grad_a", "matmul_grad_b", "matmul_grads_sum", "dot_grad_a", "dot_grad_b",
-                "getitem_grad", "zeros_like_value", "sum_grad", "mean_grad", "prod_grad", "var_grad",
-                "cumsum_grad", "norm_grad", "minmax_grad", "clip_grad", "take_grad", "sort_grad", "diag_grad"}
+_FRESH_CALLS = frozenset({
+    runtime.matmul_grad_a, runtime.matmul_grad_b, runtime.matmul_grads_sum, runtime.dot_grad_a,
+    runtime.dot_grad_b, runtime.getitem_grad, runtime.zeros_like_value, runtime.sum_grad,
+    runtime.mean_grad, runtime.prod_grad, runtime.var_grad, runtime.cumsum_grad, runtime.norm_grad,
+    runtime.minmax_grad, runtime.clip_grad, runtime.take_grad, runtime.sort_grad, runtime.diag_grad})
 
 
 def _fresh_names(fdef: gast.FunctionDef) -> set:
@@ -102,9 +105,7 @@ def _fresh_names(fdef: gast.FunctionDef) -> set:
         if (isinstance(node, gast.Assign) and len(node.targets) == 1
                 and isinstance(node.targets[0], gast.Name)):
             value = node.value
-            ok = isinstance(value, (gast.BinOp, gast.UnaryOp)) or (
-                isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
-                and value.func.id in _FRESH_CALLS)
+            ok = isinstance(value, (gast.BinOp, gast.UnaryOp)) or helper_called(value) in _FRESH_CALLS
             name = node.targets[0].id
             verdict[name] = verdict.get(name, True) and ok
         elif isinstance(node, gast.AugAssign) and isinstance(node.target, gast.Name):

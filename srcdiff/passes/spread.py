@@ -37,12 +37,14 @@ from typing import Any
 
 import gast
 
-from ..emit import walk
+from .. import runtime
+from ..emit import helper_called, walk
 from .activity import SCALAR
 
 __all__ = ["keep_scalars"]
 
-_SPREADS = {"sum_grad": False, "mean_grad": True}  # helper -> divides by the count
+_SPREADS = {runtime.sum_grad: False, runtime.mean_grad: True}  # helper -> divides by the count
+_SPREAD_NAMES = frozenset(helper.__name__ for helper in _SPREADS)  # (a quick first look)
 
 
 def _load(ident: str) -> gast.Name:
@@ -66,8 +68,8 @@ def _axis(node: Any) -> bool:
 def _spread(value: Any) -> tuple | None:
     """(g, a, axis, keepdims, divides) for ``sum_grad(g, a, axis, keepdims)`` or
     ``mean_grad(...)`` with a literal axis (or None) and keepdims."""
-    if not (isinstance(value, gast.Call) and isinstance(value.func, gast.Name)
-            and value.func.id in _SPREADS and not value.keywords and len(value.args) == 4):
+    helper = helper_called(value)
+    if helper not in _SPREADS or value.keywords or len(value.args) != 4:
         return None
     g, a, axis, keepdims = value.args
     if not (isinstance(a, gast.Name) and isinstance(keepdims, gast.Constant)
@@ -77,7 +79,7 @@ def _spread(value: Any) -> tuple | None:
         axis = None
     elif not _axis(axis):
         return None
-    return g, a.id, axis, keepdims.value, _SPREADS[value.func.id]
+    return g, a.id, axis, keepdims.value, _SPREADS[helper]
 
 
 _ELEMENTWISE = (gast.Mult, gast.Div, gast.Add, gast.Sub)
@@ -136,7 +138,7 @@ def keep_scalars(fdef: gast.FunctionDef, shapes: dict, used: list | None = None)
     """Replace a full reduction's spread cotangent by its scalar where every read of it
     meets an array of the reduced value's shape class (``shapes``: name -> class).  A
     known shape's size is written as a number, and noted in ``used``."""
-    if not any(isinstance(node, gast.Name) and node.id in _SPREADS for node in walk(fdef)):
+    if not any(isinstance(node, gast.Name) and node.id in _SPREAD_NAMES for node in walk(fdef)):
         return fdef
     stores: dict[str, int] = {}
     loads: dict[str, list] = {}

@@ -32,7 +32,8 @@ from typing import Any
 
 import gast
 
-from ..emit import walk
+from .. import runtime
+from ..emit import calls, walk
 from .activity import Activity
 
 __all__ = ["drop"]
@@ -56,7 +57,7 @@ class _Unbroadcast(gast.NodeTransformer):
 
     def visit_Call(self, node: gast.Call) -> gast.expr:
         self.generic_visit(node)
-        if (isinstance(node.func, gast.Name) and node.func.id == "unbroadcast"
+        if (calls(node, runtime.unbroadcast)
                 and len(node.args) == 2 and isinstance(node.args[1], gast.Name)):
             act, target = self.act, self.target
             if act.same_shape(node.args[1].id, target):

@@ -59,10 +59,10 @@ from typing import Any
 import gast
 import numpy as np
 
-from ... import ir
-from ...emit import atom_expr, name, store, walk
+from ... import ir, runtime
+from ...emit import atom_expr, calls, name, store, walk
 from ..activity import elementwise
-from .nodes import assign, call, const, is_call, is_name, loads_minus_stores
+from .nodes import assign, call, const, is_name, loads_minus_stores
 
 __all__ = ["LoopAdjoint"]
 
@@ -260,7 +260,8 @@ class LoopAdjoint:
     def defer_product(self, var: str, expr: gast.expr) -> bool:
         """In a loop, ``dW += matmul_grad_b(g, h, W)`` for a ``W`` from outside: collect
         ``(g, h)`` and add all the products after the loop, in one matrix product."""
-        if self.functional or not self.loop_stack or not is_call(expr, "matmul_grad_a", "matmul_grad_b"):
+        if self.functional or not self.loop_stack \
+                or not calls(expr, runtime.matmul_grad_a, runtime.matmul_grad_b):
             return False
         saved = self.loop_stack[-1]
         if var not in saved.zeroed or len(expr.args) != 3 or expr.keywords:
@@ -340,7 +341,7 @@ class LoopAdjoint:
                 for i, arg in enumerate(node.args):
                     if isinstance(arg, gast.Name) and arg.id in names:
                         reads.setdefault(arg.id, []).append((node, i, None))
-                    elif isinstance(arg, gast.Tuple) and is_call(node, "unconcatenate") and i == 1:
+                    elif isinstance(arg, gast.Tuple) and calls(node, runtime.unconcatenate) and i == 1:
                         for j, item in enumerate(arg.elts):
                             if isinstance(item, gast.Name) and item.id in names:
                                 reads.setdefault(item.id, []).append((node, i, j))
@@ -458,11 +459,11 @@ def _invariants(loop: ir.Loop, region: set) -> set:
 def _reads_shape(site: gast.Call, position: int, item: int | None, kind: str | None) -> bool:
     """Whether argument ``position`` (entry ``item`` of it) of the call ``site`` is read only
     for its shape."""
-    if is_call(site, "unbroadcast"):
+    if calls(site, runtime.unbroadcast):
         return position == 1 and item is None and len(site.args) == 2
-    if is_call(site, "getitem_grad"):  # an array's: a container's cotangent is another
+    if calls(site, runtime.getitem_grad):  # an array's: a container's cotangent is another
         return position == 1 and item is None and kind == "array" and len(site.args) == 3
-    if is_call(site, "unconcatenate"):
+    if calls(site, runtime.unconcatenate):
         return position == 1 and item is not None and kind == "array" and not site.keywords
     return False
 
@@ -486,7 +487,7 @@ def _to_shapes(site: gast.Call, shaped: set, kinds: dict, classes: dict) -> bool
                          args=[node], keywords=[])
 
     site.func = name(site.func.id + "_to")
-    if site.func.id == "unconcatenate_to":
+    if calls(site, runtime.unconcatenate_to):
         site.args[1] = gast.Tuple(elts=[shape(item) for item in site.args[1].elts], ctx=gast.Load())
     else:
         site.args[1] = shape(site.args[1])

@@ -40,7 +40,8 @@ def assign(target: str | gast.expr, value: gast.expr) -> gast.Assign:
 
 
 def is_call(expr: gast.expr, *names: str) -> bool:
-    """Whether ``expr`` calls one of the functions ``names`` by its bare name."""
+    """Whether ``expr`` calls one of the functions ``names`` (a builtin's) by its bare name;
+    a runtime helper is recognised by the object instead (``emit.calls``)."""
     return (isinstance(expr, gast.Call) and isinstance(expr.func, gast.Name)
             and expr.func.id in names)
 

@@ -25,7 +25,7 @@ from typing import Any
 import gast
 
 from ... import ir, runtime
-from ...emit import Hooks, atom_expr, block_nodes, comment, literal_expr, name, store
+from ...emit import Hooks, atom_expr, block_nodes, calls, comment, literal_expr, name, store
 from ...errors import NoRuleError
 from ...names import Namer
 from ...rules import registry
@@ -99,7 +99,7 @@ class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
             new = self.adjoint_name(var)
             self.names[var] = new
             self.emit(assign(new, expr))
-            if not tree and is_call(expr, "getitem_grad", "zeros_like_value"):
+            if not tree and calls(expr, runtime.getitem_grad, runtime.zeros_like_value):
                 self.owned.add(var)
             else:
                 self.owned.discard(var)
@@ -108,7 +108,7 @@ class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
             self.emit(assign(current, call("tree_add", name(current), expr)))
         elif self.functional:
             self.emit(assign(current, fold(gast.BinOp(left=name(current), op=gast.Add(), right=expr))))
-        elif var in self.owned and is_call(expr, "getitem_grad") and is_name(expr.args[1], var):
+        elif var in self.owned and calls(expr, runtime.getitem_grad) and is_name(expr.args[1], var):
             # scatter the entries into the adjoint array in place
             g, index = expr.args[0], expr.args[2]
             if isinstance(index, gast.Name) and index.id in self.counters:  # an int: d[t] += g

@@ -3,6 +3,9 @@ expression, applied to each instantiated rule template (``g * 1`` -> ``g``;
 ``x ** (2 - 1)`` -> ``x``; ``a if None is None else b`` -> ``a``).
 
 >>> import gast
+
+from ... import runtime
+from ...emit import calls
 >>> from srcdiff.emit import to_source
 >>> expr = gast.parse("g * y * x ** (2 - 1) if None is None else 0").body[0].value
 >>> print(to_source(fold(expr)).strip())
@@ -21,6 +24,9 @@ import operator
 from typing import Any
 
 import gast
+
+from ... import runtime
+from ...emit import calls
 
 __all__ = ["fold", "number", "number_node", "piece", "Transformer"]
 
@@ -167,12 +173,12 @@ class _Folder(Transformer):
     def visit_Call(self, node: gast.Call) -> gast.expr:
         self.generic_visit(node)
         func = node.func
-        if (isinstance(func, gast.Name) and func.id == "unbroadcast" and node.args
+        if (calls(node, runtime.unbroadcast) and node.args
                 and isinstance(node.args[0], gast.UnaryOp) and isinstance(node.args[0].op, gast.USub)):
             # negate after summing: the sum is the smaller array
             node.args[0] = node.args[0].operand
             return gast.UnaryOp(op=gast.USub(), operand=node)
-        if isinstance(func, gast.Name) and func.id == "literal" and len(node.args) == 1:
+        if calls(node, runtime.literal) and len(node.args) == 1:
             return gast.Constant(value=number(node.args[0]) is not None, kind=None)
         if isinstance(func, gast.Name) and func.id == "isinstance" and len(node.args) == 2:
             value, types = node.args
@@ -189,7 +195,7 @@ def piece(node: gast.Subscript) -> gast.expr | None:
     smaller array, when ``g`` is negated); None for any other subscript."""
     call, index = node.value, node.slice
     if not (isinstance(call, gast.Call) and isinstance(call.func, gast.Name)
-            and call.func.id == "unconcatenate_to" and len(call.args) == 3 and not call.keywords
+            and calls(call, runtime.unconcatenate_to) and len(call.args) == 3 and not call.keywords
             and isinstance(index, gast.Constant) and type(index.value) is int):
         return None
     g, shapes, axis = call.args
