@@ -206,7 +206,7 @@ def test_output_runs_without_srcdiff(tmp_path):
     text = out.read_text()
     assert "import math as M" in text and "SCALE = 2.0" in text
     assert "# needs: OFFSET from module" in text and "from target import OFFSET" in text
-    assert "def unbroadcast(" in text and "def _expand(" in text  # sum_grad's private helper too
+    assert "def unbroadcast(" in text and "def expand_reduced(" in text  # sum_grad's shared helper too
     assert "def vjp_helper(" in text  # the derivative of the user function f calls
 
     # Isolated mode, srcdiff blocked, only the target's directory added (for OFFSET).

@@ -128,6 +128,18 @@ def test_no_function_local_import_of_srcdiff():
     assert not local, "function-local imports of srcdiff modules:\n" + "\n".join(local)
 
 
+def test_no_private_name_is_imported_across_modules():
+    """``from .x import _y`` reaches into another module's private parts: give ``_y`` a
+    public name (and a home where both modules can import it)."""
+    found = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                found += [f"{module}:{node.lineno} imports {alias.name}" for alias in node.names
+                          if alias.name.startswith("_") and not alias.name.startswith("__")]
+    assert not found, "private names imported across modules:\n" + "\n".join(found)
+
+
 @pytest.mark.parametrize("module", sorted(MODULES))
 def test_module_size(module):
     lines = MODULES[module].read_text().count("\n")

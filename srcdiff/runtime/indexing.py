@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .broadcasting import unbroadcast
-from .products import _stacked
+from .support import stacked_or_none
 
 
 def _is_basic_index(index: Any) -> bool:
@@ -88,7 +88,7 @@ def add_rows(acc: Any, rows: range, grads: list) -> None:
     if not grads:
         return
     grads.reverse()
-    stacked = _stacked(grads)
+    stacked = stacked_or_none(grads)
     if stacked is None:  # numbers, or cotangents of different shapes (broadcast to the row)
         for t, g in zip(rows, grads):
             acc[t] += g

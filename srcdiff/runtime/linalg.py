@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from .broadcasting import unbroadcast
-from .products import _swap
+from .support import inverse_gaps, one_triangle, swap_last, symmetric_of
 
 
 def det_grad(g: Any, a: Any) -> Any:
@@ -80,7 +80,7 @@ def rhs_outer(h: Any, x: Any, a: Any) -> Any:
     matrices.  The adjoint of :func:`rhs_matmul` with respect to its matrix."""
     if _vectors(x, a):
         return np.expand_dims(h, -1) * np.expand_dims(x, -2)
-    return h @ _swap(x)
+    return h @ swap_last(x)
 
 
 def slogdet_grad(g: Any, a: Any) -> Any:
@@ -93,32 +93,7 @@ def slogdet_grad(g: Any, a: Any) -> Any:
     gl = None if g is None else g[1]
     if gl is None:
         return np.zeros_like(a)
-    return np.expand_dims(np.expand_dims(gl, -1), -1) * _swap(np.linalg.inv(a))
-
-
-def _one_triangle(p: Any, upper: bool) -> Any:
-    """The gradient with respect to a matrix of which only one triangle is read (the other
-    taken as its mirror image), from ``p``, the gradient for a symmetric perturbation: an
-    off-diagonal entry that is read moves both ``p_ij`` and ``p_ji``; the other triangle
-    is not read and gets nothing."""
-    both = p + _swap(p)
-    diagonal = p * np.eye(np.shape(p)[-1], like=p)
-    return (np.triu(both, 1) if upper else np.tril(both, -1)) + diagonal
-
-
-def _symmetric(t: Any, upper: bool = False) -> Any:
-    """The symmetric matrix a function reading one triangle of its argument sees in ``t``:
-    the lower (``upper``: upper) triangle mirrored.  The adjoint of :func:`_one_triangle`."""
-    if upper:
-        return np.triu(t) + _swap(np.triu(t, 1))
-    return np.tril(t) + _swap(np.tril(t, -1))
-
-
-def _inverse_gaps(w: Any) -> Any:
-    """``F_ij = 1 / (w_j - w_i)`` off the diagonal, 0 on it (eigenvalues ``w`` distinct)."""
-    eye = np.eye(np.shape(w)[-1], like=w)
-    gaps = np.expand_dims(w, -2) - np.expand_dims(w, -1)
-    return np.where(eye == 1, 0.0, 1.0 / np.where(eye == 1, 1.0, gaps))
+    return np.expand_dims(np.expand_dims(gl, -1), -1) * swap_last(np.linalg.inv(a))
 
 
 def cholesky_grad(g: Any, out: Any, upper: bool = False) -> Any:
@@ -130,13 +105,13 @@ def cholesky_grad(g: Any, out: Any, upper: bool = False) -> Any:
     only the lower triangle of ``a`` (the upper one when ``upper``), so entries of the
     other triangle get a zero cotangent.
     """
-    low, g_low = (_swap(out), _swap(g)) if upper else (out, g)
+    low, g_low = (swap_last(out), swap_last(g)) if upper else (out, g)
     n = np.shape(low)[-1]
-    phi = np.tril(_swap(low) @ g_low)
+    phi = np.tril(swap_last(low) @ g_low)
     phi = phi - 0.5 * phi * np.eye(n, like=phi)
-    left = np.linalg.solve(_swap(low), phi)  # L^-T Phi
-    p = _swap(np.linalg.solve(_swap(low), _swap(left)))  # (L^-T Phi) L^-1
-    return _one_triangle(p, upper)
+    left = np.linalg.solve(swap_last(low), phi)  # L^-T Phi
+    p = swap_last(np.linalg.solve(swap_last(low), swap_last(left)))  # (L^-T Phi) L^-1
+    return one_triangle(p, upper)
 
 
 def cholesky_tangent(t: Any, out: Any, upper: bool = False) -> Any:
@@ -152,12 +127,12 @@ def cholesky_tangent(t: Any, out: Any, upper: bool = False) -> Any:
     >>> bool(np.allclose(cholesky_tangent(t, np.linalg.cholesky(a)), fd))
     True
     """
-    low = _swap(out) if upper else out
-    s = _symmetric(t, upper)
-    inner = np.linalg.solve(low, _swap(np.linalg.solve(low, s)))  # L^-1 S L^-T (S symmetric)
+    low = swap_last(out) if upper else out
+    s = symmetric_of(t, upper)
+    inner = np.linalg.solve(low, swap_last(np.linalg.solve(low, s)))  # L^-1 S L^-T (S symmetric)
     phi = np.tril(inner) - 0.5 * inner * np.eye(np.shape(inner)[-1], like=inner)
     d_low = low @ phi
-    return _swap(d_low) if upper else d_low
+    return swap_last(d_low) if upper else d_low
 
 
 def eigh_grad(g: Any, out: Any, UPLO: str = "L") -> Any:
@@ -178,8 +153,8 @@ def eigh_grad(g: Any, out: Any, UPLO: str = "L") -> Any:
     if gv is not None:
         gaps = np.expand_dims(w, -2) - np.expand_dims(w, -1)  # w_j - w_i
         f = np.where(eye == 1, 0.0, 1.0 / np.where(eye == 1, 1.0, gaps))
-        inner = inner + f * (_swap(v) @ gv)
-    return _one_triangle(v @ inner @ _swap(v), str(UPLO).upper() == "U")
+        inner = inner + f * (swap_last(v) @ gv)
+    return one_triangle(v @ inner @ swap_last(v), str(UPLO).upper() == "U")
 
 
 def eigh_tangent(t: Any, out: Any, UPLO: str = "L") -> tuple:
@@ -188,8 +163,8 @@ def eigh_tangent(t: Any, out: Any, UPLO: str = "L") -> tuple:
     from the ``UPLO`` triangle of ``t``), ``dw = diag(K)`` and ``dV = V (F o K)``,
     ``F_ij = 1 / (w_j - w_i)`` off the diagonal and 0 on it."""
     w, v = out
-    k = _swap(v) @ _symmetric(t, str(UPLO).upper() == "U") @ v
-    return np.diagonal(k, axis1=-2, axis2=-1).copy(), v @ (_inverse_gaps(w) * k)
+    k = swap_last(v) @ symmetric_of(t, str(UPLO).upper() == "U") @ v
+    return np.diagonal(k, axis1=-2, axis2=-1).copy(), v @ (inverse_gaps(w) * k)
 
 
 def pinv_grad(g: Any, a: Any, out: Any, hermitian: bool = False) -> Any:
@@ -200,12 +175,12 @@ def pinv_grad(g: Any, a: Any, out: Any, hermitian: bool = False) -> Any:
     ``hermitian``, NumPy reads only the lower triangle of ``a``.
     """
     if hermitian:
-        a = np.tril(a) + _swap(np.tril(a, -1))
-    xt, gt = _swap(out), _swap(g)
+        a = np.tril(a) + swap_last(np.tril(a, -1))
+    xt, gt = swap_last(out), swap_last(g)
     m = gt @ (out @ xt)
     n = (xt @ out) @ gt
     grad = -xt @ g @ xt + (m - a @ (out @ m)) + (n - (n @ out) @ a)
-    return _one_triangle(grad, False) if hermitian else grad
+    return one_triangle(grad, False) if hermitian else grad
 
 
 def pinv_tangent(t: Any, a: Any, out: Any, hermitian: bool = False) -> Any:
@@ -213,6 +188,6 @@ def pinv_tangent(t: Any, a: Any, out: Any, hermitian: bool = False) -> Any:
     Pereyra 1973): ``dX = -X dA X + X X^T dA^T (I - A X) + (I - X A) dA^T X^T X``.  With
     ``hermitian`` NumPy reads the lower triangle of ``a`` only (and of ``t``)."""
     if hermitian:
-        a, t = _symmetric(a), _symmetric(t)
-    x, xt, tt = out, _swap(out), _swap(t)
+        a, t = symmetric_of(a), symmetric_of(t)
+    x, xt, tt = out, swap_last(out), swap_last(t)
     return -x @ t @ x + x @ xt @ (tt - tt @ a @ x) + (tt - x @ a @ tt) @ xt @ x

@@ -9,10 +9,7 @@ from typing import Any
 import numpy as np
 
 from .broadcasting import unbroadcast
-
-
-def _swap(x: Any) -> Any:
-    return np.swapaxes(x, -1, -2)
+from .support import stacked_or_none, swap_last
 
 
 def matmul_grad_a(g: Any, a: Any, b: Any) -> Any:
@@ -31,9 +28,9 @@ def matmul_grad_a(g: Any, a: Any, b: Any) -> Any:
     if b_nd == 1:
         ga = np.multiply.outer(g, b)
     elif a_nd == 1:
-        ga = (np.expand_dims(g, -2) @ _swap(b))[..., 0, :]
+        ga = (np.expand_dims(g, -2) @ swap_last(b))[..., 0, :]
     else:
-        ga = g @ _swap(b)
+        ga = g @ swap_last(b)
     return unbroadcast(ga, a)
 
 
@@ -53,9 +50,9 @@ def matmul_grad_b(g: Any, a: Any, b: Any) -> Any:
     if a_nd == 1:
         gb = np.moveaxis(np.multiply.outer(a, g), 0, -2)
     elif b_nd == 1:
-        gb = (_swap(a) @ np.expand_dims(g, -1))[..., 0]
+        gb = (swap_last(a) @ np.expand_dims(g, -1))[..., 0]
     else:
-        gb = _swap(a) @ g
+        gb = swap_last(a) @ g
     return unbroadcast(gb, b)
 
 
@@ -85,10 +82,10 @@ def matmul_grads_sum(side: str, pairs: list, fixed: Any) -> Any:
         vs = [v for _, v in pairs]
         pairs.clear()
         if rank == 1:  # vectors of one shape each: rows of two matrices
-            v = _stacked(vs)
+            v = stacked_or_none(vs)
             if v is not None:
                 del vs
-                g = _stacked(gs)
+                g = stacked_or_none(gs)
                 if g is not None:
                     del gs
                     return v.T @ g if side == "b" else g.T @ v  # sum of outer products
@@ -113,22 +110,6 @@ def matmul_grads_sum(side: str, pairs: list, fixed: Any) -> Any:
         term = grad(g, fixed, v) if side == "a" else grad(g, v, fixed)
         total = term if total is None else total + term
     return total
-
-
-def _stacked(arrays: list) -> Any:
-    """``np.stack(arrays)`` for arrays of one shape, made by one concatenation (np.stack
-    expands each array first: several times slower for many small ones); None when
-    they are not arrays of one shape, of one axis at least."""
-    try:
-        shapes = {a.shape for a in arrays}
-    except AttributeError:
-        return None
-    if len(shapes) != 1:
-        return None
-    shape = shapes.pop()
-    if not shape:
-        return None
-    return np.concatenate(arrays).reshape(len(arrays), *shape)
 
 
 def dot_grad_a(g: Any, a: Any, b: Any) -> Any:

@@ -10,22 +10,8 @@ from typing import Any
 import numpy as np
 
 from .broadcasting import unbroadcast
+from .support import average_weights, axes_of, expand_reduced
 from .trees import zeros_like_value
-
-
-def _axes(axis: Any, ndim: int) -> tuple:
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, (tuple, list)):
-        return tuple(sorted(a % ndim for a in axis))
-    return (axis % ndim,)
-
-
-def _expand(g: Any, ndim: int, axis: Any, keepdims: bool) -> Any:
-    """Reinsert the reduced axes into a reduction's cotangent."""
-    if keepdims or axis is None and np.ndim(g) == 0:
-        return g
-    return np.expand_dims(g, _axes(axis, ndim))
 
 
 def sum_grad(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
@@ -37,7 +23,7 @@ def sum_grad(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     if axis is None and not keepdims:
         return np.full_like(a, g, dtype=float) if _int_like(a) else np.full_like(a, g)
     out = np.empty_like(a, dtype=np.result_type(a, g, 1.0))
-    out[...] = _expand(g, np.ndim(a), axis, keepdims)
+    out[...] = expand_reduced(g, np.ndim(a), axis, keepdims)
     return out
 
 
@@ -52,7 +38,7 @@ def mean_grad(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     if axis is None and not keepdims:
         return sum_grad(g / np.size(a), a)
     count = 1
-    for ax in _axes(axis, len(shape)):
+    for ax in axes_of(axis, len(shape)):
         count *= shape[ax]
     return sum_grad(g / count, a, axis, keepdims)
 
@@ -60,8 +46,8 @@ def mean_grad(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
 def minmax_grad(g: Any, a: Any, out: Any, axis: Any = None, keepdims: bool = False) -> Any:
     """Cotangent of ``np.max``/``np.min``: shared equally among the tied extremes."""
     ndim = np.ndim(a)
-    g = _expand(g, ndim, axis, keepdims)
-    out = _expand(out, ndim, axis, keepdims)
+    g = expand_reduced(g, ndim, axis, keepdims)
+    out = expand_reduced(out, ndim, axis, keepdims)
     mask = a == out
     # divide on the reduced shape, then one product over the whole array
     return mask * (g / np.sum(mask, axis=axis, keepdims=True))
@@ -75,8 +61,8 @@ def prod_grad(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> Any:
     division by the entry itself.
     """
     ndim = np.ndim(a)
-    axes = _axes(axis, ndim)
-    g = _expand(g, ndim, axis, keepdims)
+    axes = axes_of(axis, ndim)
+    g = expand_reduced(g, ndim, axis, keepdims)
     rest = [i for i in range(ndim) if i not in axes]
     moved = np.transpose(a, rest + list(axes)) if ndim else np.reshape(a, ())
     lead = np.shape(moved)[: len(rest)]
@@ -96,10 +82,10 @@ def var_grad(g: Any, a: Any, axis: Any = None, ddof: int = 0, keepdims: bool = F
     """Cotangent of ``np.var``: ``2 (a - mean) / (N - ddof)`` times the cotangent."""
     shape = np.shape(a)
     count = 1
-    for ax in _axes(axis, len(shape)):
+    for ax in axes_of(axis, len(shape)):
         count *= shape[ax]
     centered = a - np.mean(a, axis=axis, keepdims=True)
-    return _expand(g, len(shape), axis, keepdims) * (2.0 / (count - ddof)) * centered
+    return expand_reduced(g, len(shape), axis, keepdims) * (2.0 / (count - ddof)) * centered
 
 
 def cumsum_grad(g: Any, a: Any, axis: Any = None) -> Any:
@@ -127,8 +113,8 @@ def norm_grad(
     if axis is None:
         g_full, out_full = g, out
     else:
-        g_full = _expand(g, ndim, axis, keepdims)
-        out_full = _expand(out, ndim, axis, keepdims)
+        g_full = expand_reduced(g, ndim, axis, keepdims)
+        out_full = expand_reduced(out, ndim, axis, keepdims)
     if ord == 0:
         return g_full * np.zeros_like(x)  # the count of nonzero entries is piecewise constant
     safe = np.where(out_full == 0, 1.0, out_full)
@@ -265,25 +251,6 @@ def trapezoid_grad(g: Any, y: Any, x: Any = None, dx: Any = 1.0, axis: int = -1,
     return -np.diff(unbroadcast(gd, d), axis=axis, prepend=0, append=0)
 
 
-def _average_weights(weights: Any, a: Any, axis: Any) -> tuple:
-    """``np.average``'s weights laid out to broadcast against ``a`` (as NumPy does: weights
-    along the averaged axes, in their given order), and how to lay a cotangent of that
-    shape back out as ``weights``' own."""
-    if np.shape(weights) == np.shape(a):
-        return weights, lambda gw: gw
-    ndim = np.ndim(a)
-    axes = [k % ndim for k in ((axis,) if isinstance(axis, (int, np.integer)) else axis)]
-    order = np.argsort(axes)
-    ordered = np.transpose(weights, order)
-    shape = [n if k in axes else 1 for k, n in enumerate(np.shape(a))]
-    back_order = np.argsort(order)
-
-    def back(gw: Any) -> Any:
-        return np.transpose(np.reshape(gw, np.shape(ordered)), back_order)
-
-    return np.reshape(ordered, shape), back
-
-
 def average_grad(g: Any, a: Any, out: Any, axis: Any = None, weights: Any = None,
                  returned: bool = False, keepdims: bool = False, part: str = "a") -> Any:
     """Cotangent of ``part`` (``'a'`` or ``'weights'``) of ``np.average``.
@@ -299,12 +266,12 @@ def average_grad(g: Any, a: Any, out: Any, axis: Any = None, weights: Any = None
     if weights is None:
         return mean_grad(g, a, axis, keepdims)
     ndim = np.ndim(a)
-    w, back = _average_weights(weights, a, axis)
-    g = _expand(g, ndim, axis, keepdims)
+    w, back = average_weights(weights, a, axis)
+    g = expand_reduced(g, ndim, axis, keepdims)
     total = np.sum(w, axis=axis, keepdims=True)
     if part == "a":
         return unbroadcast(g * w / total, a)
-    return back(unbroadcast(g * (a - _expand(out, ndim, axis, keepdims)) / total, w))
+    return back(unbroadcast(g * (a - expand_reduced(out, ndim, axis, keepdims)) / total, w))
 
 
 def average_tangent(t: Any, a: Any, out: Any, axis: Any = None, weights: Any = None,
@@ -319,9 +286,9 @@ def average_tangent(t: Any, a: Any, out: Any, axis: Any = None, weights: Any = N
         )
     if part == "a":
         return np.average(t, axis=axis, weights=weights, keepdims=keepdims)
-    w, _ = _average_weights(weights, a, axis)
-    tw, _ = _average_weights(t, a, axis)
-    centered = a - _expand(out, np.ndim(a), axis, keepdims)
+    w, _ = average_weights(weights, a, axis)
+    tw, _ = average_weights(t, a, axis)
+    centered = a - expand_reduced(out, np.ndim(a), axis, keepdims)
     return np.sum(tw * centered / np.sum(w, axis=axis, keepdims=True), axis=axis, keepdims=keepdims)
 
 
@@ -330,7 +297,7 @@ def nanmean_grad(g: Any, a: Any, axis: Any = None, keepdims: bool = False) -> An
     the non-NaN entries; NaN entries were left out and get zero."""
     present = ~np.isnan(a)
     count = np.sum(present, axis=axis, keepdims=True)
-    return np.where(present, _expand(g, np.ndim(a), axis, keepdims) / count, 0.0)
+    return np.where(present, expand_reduced(g, np.ndim(a), axis, keepdims) / count, 0.0)
 
 
 def median_grad(g: Any, a: Any, axis: Any = None, overwrite_input: bool = False,
@@ -346,7 +313,7 @@ def median_grad(g: Any, a: Any, axis: Any = None, overwrite_input: bool = False,
     ndim = np.ndim(a)
     if ndim == 0:
         return g
-    axes = list(_axes(axis, ndim))
+    axes = list(axes_of(axis, ndim))
     rest = [k for k in range(ndim) if k not in axes]
     moved = np.transpose(a, rest + axes)
     lead = np.shape(moved)[: len(rest)]

@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 
 from .broadcasting import unbroadcast
-from .reductions import _average_weights, _axes, _expand, diff_tangent
-from .shapes import _lifted_shapes
-from .trees import _is_float_like, zeros_like_value
+from .reductions import diff_tangent
+from .support import average_weights, axes_of, expand_reduced, is_float_like, lifted_shapes
+from .trees import zeros_like_value
 
 
 def _others_derivative(a: Any, axis: Any, directions: list) -> Any:
@@ -26,7 +26,7 @@ def _others_derivative(a: Any, axis: Any, directions: list) -> Any:
     ndim = np.ndim(a)
     if ndim == 0:  # the product of no other entries is the constant 1
         return np.zeros_like(a * sum(directions), dtype=float)
-    axes = list(_axes(axis, ndim))
+    axes = list(axes_of(axis, ndim))
     rest = [i for i in range(ndim) if i not in axes]
     order = rest + axes
     moved = [np.transpose(np.broadcast_to(x, np.shape(a)), order) for x in [a] + list(directions)]
@@ -93,7 +93,7 @@ def _norm_parts(g: Any, x: Any, out: Any, axis: Any, keepdims: bool) -> tuple:
     if axis is None:
         return g, out
     ndim = np.ndim(x)
-    return _expand(g, ndim, axis, keepdims), _expand(out, ndim, axis, keepdims)
+    return expand_reduced(g, ndim, axis, keepdims), expand_reduced(out, ndim, axis, keepdims)
 
 
 def norm_grad_coef(g: Any, x: Any, out: Any, ord: Any = None, axis: Any = None, keepdims: bool = False,
@@ -162,8 +162,8 @@ def diff_grad_adjoint(h: Any, a: Any, n: int = 1, axis: int = -1, prepend: Any =
 
 def _average_parts(g: Any, a: Any, out: Any, axis: Any, weights: Any, keepdims: bool) -> tuple:
     ndim = np.ndim(a)
-    w, back = _average_weights(weights, a, axis)
-    return (w, back, _expand(g, ndim, axis, keepdims), _expand(out, ndim, axis, keepdims),
+    w, back = average_weights(weights, a, axis)
+    return (w, back, expand_reduced(g, ndim, axis, keepdims), expand_reduced(out, ndim, axis, keepdims),
             np.sum(w, axis=axis, keepdims=True))
 
 
@@ -178,11 +178,11 @@ def average_grad_tangent(g: Any, a: Any, out: Any, axis: Any = None, weights: An
     if weights is None:  # np.mean's cotangent: it reads neither a nor out
         return np.zeros_like(a, dtype=float)
     w, back, g_full, out_full, total = _average_parts(g, a, out, axis, weights, keepdims)
-    dw, _ = _average_weights(np.broadcast_to(dweights, np.shape(weights)), a, axis)
+    dw, _ = average_weights(np.broadcast_to(dweights, np.shape(weights)), a, axis)
     dtotal = np.sum(dw, axis=axis, keepdims=True)
     if part == "a":
         return unbroadcast(g_full * (dw / total - w * dtotal / (total * total)), a)
-    d_out = _expand(np.broadcast_to(dout, np.shape(out)), np.ndim(a), axis, keepdims)
+    d_out = expand_reduced(np.broadcast_to(dout, np.shape(out)), np.ndim(a), axis, keepdims)
     moved = g_full * (da - d_out) / total - g_full * (a - out_full) * dtotal / (total * total)
     return back(unbroadcast(moved, w))
 
@@ -206,7 +206,7 @@ def average_grad_adjoint(h: Any, g: Any, a: Any, out: Any, axis: Any = None, wei
                       - np.sum(g_full * full * w, axis=axis, keepdims=True) / (total * total))
             return back(unbroadcast(spread, w))
         return zeros_like_value(a if wrt == "a" else out)
-    laid, _ = _average_weights(h, a, axis)
+    laid, _ = average_weights(h, a, axis)
     centered = a - out_full
     full = np.broadcast_to(laid, np.shape(g_full * centered / total))
     if wrt == "g":
@@ -228,7 +228,7 @@ def _logsumexp_parts(g: Any, a: Any, axis: Any, b: Any, keepdims: bool) -> tuple
     e = np.exp(a - shift)
     total = np.sum(e if b is None else b * e, axis=axis, keepdims=True)
     q = e / total
-    return _expand(g, np.ndim(total), axis, keepdims), q, q if b is None else b * q
+    return expand_reduced(g, np.ndim(total), axis, keepdims), q, q if b is None else b * q
 
 
 def logsumexp_grad_tangent(g: Any, a: Any, axis: Any = None, b: Any = None, keepdims: bool = False,
@@ -273,7 +273,7 @@ def tree_fill_grad(h: Any, g: Any, like: Any) -> Any:
         return {k: tree_fill_grad(h[k], v, like[k]) for k, v in g.items() if k in like}
     if isinstance(like, (list, tuple)):
         return [tree_fill_grad(hk, gk, lk) for hk, gk, lk in zip(h, g, like)]
-    if isinstance(like, (bool, np.bool_, int, np.integer)) or not _is_float_like(like):
+    if isinstance(like, (bool, np.bool_, int, np.integer)) or not is_float_like(like):
         return None
     if isinstance(g, (list, tuple)):
         return list(h)
@@ -290,7 +290,7 @@ def rejoin(pieces: Any, arrays: Any, axis: int, ndmin: int, columns: bool = Fals
     """``vstack``/``hstack``/``column_stack`` of ``pieces`` shaped like ``arrays``, spelled as
     :func:`unjoin` describes it (each raised to ``ndmin`` dimensions, joined along
     ``axis``): the inverse, and the adjoint, of :func:`unjoin`."""
-    shapes = _lifted_shapes(arrays, ndmin, columns)
+    shapes = lifted_shapes(arrays, ndmin, columns)
     return np.concatenate([np.reshape(p, s) for p, s in zip(pieces, shapes)], axis=axis)
 
 

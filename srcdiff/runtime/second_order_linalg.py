@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from .linalg import _inverse_gaps, _one_triangle, _symmetric
-from .products import _swap, einsum_grad
+from .products import einsum_grad
+from .support import inverse_gaps, one_triangle, swap_last, symmetric_of
 
 
 def _products_of_pairs(s: Any) -> Any:
@@ -33,10 +33,10 @@ def det_grad_tangent(g: Any, a: Any, t: Any) -> Any:
     """
     u, s, vt = np.linalg.svd(a)
     sign = np.linalg.det(u) * np.linalg.det(vt)
-    m = _swap(u) @ t @ _swap(vt)
+    m = swap_last(u) @ t @ swap_last(vt)
     p = _products_of_pairs(s)
     on_diagonal = p @ np.expand_dims(np.diagonal(m, axis1=-2, axis2=-1), -1)  # (..., n, 1)
-    dcof = on_diagonal * np.eye(np.shape(s)[-1]) - _swap(m) * p
+    dcof = on_diagonal * np.eye(np.shape(s)[-1]) - swap_last(m) * p
     scale = np.expand_dims(np.expand_dims(g * sign, -1), -1)
     return scale * (u @ dcof @ vt)
 
@@ -95,16 +95,16 @@ def einsum_grad_adjoint(h: Any, g: Any, subscripts: Any, operands: Any, i: int, 
 
 def _cholesky_lower(g: Any, out: Any, upper: bool) -> tuple:
     """``L``, ``G`` and ``P = L^-T Phi(L^T G) L^-1`` of :func:`cholesky_grad`, in lower form."""
-    low, g_low = (_swap(out), _swap(g)) if upper else (out, g)
-    phi = np.tril(_swap(low) @ g_low)
+    low, g_low = (swap_last(out), swap_last(g)) if upper else (out, g)
+    phi = np.tril(swap_last(low) @ g_low)
     phi = phi - 0.5 * phi * np.eye(np.shape(low)[-1], like=phi)
-    p = _swap(np.linalg.solve(_swap(low), _swap(np.linalg.solve(_swap(low), phi))))
+    p = swap_last(np.linalg.solve(swap_last(low), swap_last(np.linalg.solve(swap_last(low), phi))))
     return low, g_low, p
 
 
 def _right_inverse_t(x: Any, low: Any) -> Any:
     """``x L^-T``."""
-    return _swap(np.linalg.solve(low, _swap(x)))
+    return swap_last(np.linalg.solve(low, swap_last(x)))
 
 
 def cholesky_grad_tangent(s: Any, g: Any, out: Any, upper: bool = False) -> Any:
@@ -112,14 +112,14 @@ def cholesky_grad_tangent(s: Any, g: Any, out: Any, upper: bool = False) -> Any:
     held fixed).  With ``P = L^-T W L^-1``, ``W = Phi(L^T G)``: ``dP = -L^-T S^T P - P S L^-1
     + L^-T Phi(S^T G) L^-1``, read back into one triangle as ``cholesky_grad`` does."""
     low, g_low, p = _cholesky_lower(g, out, upper)
-    s_low = _swap(s) if upper else s
-    w = np.tril(_swap(s_low) @ g_low)
+    s_low = swap_last(s) if upper else s
+    w = np.tril(swap_last(s_low) @ g_low)
     w = w - 0.5 * w * np.eye(np.shape(low)[-1], like=w)
-    lt_inv_w = np.linalg.solve(_swap(low), w)  # L^-T Phi(S^T G)
-    dp = (-np.linalg.solve(_swap(low), _swap(s_low) @ p)
-          - _swap(np.linalg.solve(_swap(low), _swap(p @ s_low)))
-          + _swap(np.linalg.solve(_swap(low), _swap(lt_inv_w))))
-    return _one_triangle(dp, upper)
+    lt_inv_w = np.linalg.solve(swap_last(low), w)  # L^-T Phi(S^T G)
+    dp = (-np.linalg.solve(swap_last(low), swap_last(s_low) @ p)
+          - swap_last(np.linalg.solve(swap_last(low), swap_last(p @ s_low)))
+          + swap_last(np.linalg.solve(swap_last(low), swap_last(lt_inv_w))))
+    return one_triangle(dp, upper)
 
 
 def cholesky_grad_adjoint(h: Any, g: Any, out: Any, upper: bool = False, part: str = "g") -> Any:
@@ -128,14 +128,14 @@ def cholesky_grad_adjoint(h: Any, g: Any, out: Any, upper: bool = False, part: s
     triangle) and ``Z = Phi(L^-1 Hs L^-T)``: ``G`` gets ``L Z`` and ``L`` gets
     ``G Z^T - (P + P^T) Hs L^-T`` (transposed back when ``upper``)."""
     low, g_low, p = _cholesky_lower(g, out, upper)
-    hs = _symmetric(h, upper)
-    inner = np.linalg.solve(low, _swap(np.linalg.solve(low, hs)))  # L^-1 Hs L^-T
+    hs = symmetric_of(h, upper)
+    inner = np.linalg.solve(low, swap_last(np.linalg.solve(low, hs)))  # L^-1 Hs L^-T
     z = np.tril(inner) - 0.5 * inner * np.eye(np.shape(low)[-1], like=inner)
     if part == "g":
         grad = low @ z
     else:
-        grad = g_low @ _swap(z) - _right_inverse_t((p + _swap(p)) @ hs, low)
-    return _swap(grad) if upper else grad
+        grad = g_low @ swap_last(z) - _right_inverse_t((p + swap_last(p)) @ hs, low)
+    return swap_last(grad) if upper else grad
 
 
 def _eigh_parts(g: Any, out: Any) -> tuple:
@@ -143,7 +143,7 @@ def _eigh_parts(g: Any, out: Any) -> tuple:
     gw, gv = (None, None) if g is None else g
     gw = np.zeros_like(w) if gw is None else gw
     gv = np.zeros_like(v) if gv is None else gv
-    return w, v, gw, gv, _inverse_gaps(w)
+    return w, v, gw, gv, inverse_gaps(w)
 
 
 def eigh_grad_tangent(s: Any, g: Any, out: Any, UPLO: str = "L") -> Any:
@@ -154,11 +154,11 @@ def eigh_grad_tangent(s: Any, g: Any, out: Any, UPLO: str = "L") -> Any:
     w, v, gw, gv, f = _eigh_parts(g, out)
     dw, dv = s
     eye = np.eye(np.shape(v)[-1], like=v)
-    m = np.expand_dims(gw, -2) * eye + f * (_swap(v) @ gv)
+    m = np.expand_dims(gw, -2) * eye + f * (swap_last(v) @ gv)
     df = -f * f * (np.expand_dims(dw, -2) - np.expand_dims(dw, -1))
-    dm = df * (_swap(v) @ gv) + f * (_swap(dv) @ gv)
-    dp = dv @ m @ _swap(v) + v @ m @ _swap(dv) + v @ dm @ _swap(v)
-    return _one_triangle(dp, str(UPLO).upper() == "U")
+    dm = df * (swap_last(v) @ gv) + f * (swap_last(dv) @ gv)
+    dp = dv @ m @ swap_last(v) + v @ m @ swap_last(dv) + v @ dm @ swap_last(v)
+    return one_triangle(dp, str(UPLO).upper() == "U")
 
 
 def eigh_grad_adjoint(h: Any, g: Any, out: Any, UPLO: str = "L", part: str = "g") -> tuple:
@@ -168,15 +168,15 @@ def eigh_grad_adjoint(h: Any, g: Any, out: Any, UPLO: str = "L", part: str = "g"
     ``w``: row sums minus column sums of ``R = K o Q o F^2``, and ``V``:
     ``Hs V (M + M^T) + gv (F o K)^T``."""
     w, v, gw, gv, f = _eigh_parts(g, out)
-    hs = _symmetric(h, str(UPLO).upper() == "U")
-    k = _swap(v) @ hs @ v
+    hs = symmetric_of(h, str(UPLO).upper() == "U")
+    k = swap_last(v) @ hs @ v
     if part == "g":
         return np.diagonal(k, axis1=-2, axis2=-1).copy(), v @ (f * k)
     eye = np.eye(np.shape(v)[-1], like=v)
-    q = _swap(v) @ gv
+    q = swap_last(v) @ gv
     m = np.expand_dims(gw, -2) * eye + f * q
     r = k * q * f * f
-    return np.sum(r, axis=-1) - np.sum(r, axis=-2), hs @ v @ (m + _swap(m)) + gv @ _swap(f * k)
+    return np.sum(r, axis=-1) - np.sum(r, axis=-2), hs @ v @ (m + swap_last(m)) + gv @ swap_last(f * k)
 
 
 # pinv_grad is a sum of products of G, A, X and their transposes (see pinv_grad):
@@ -196,8 +196,8 @@ def _pinv_terms(g: Any, a: Any, out: Any, hermitian: bool, part: str) -> tuple:
     """The factors of pinv_grad and, for each place ``part`` (``'g'``, ``'a'`` or ``'out'``)
     appears in it, the factors to its left and right and whether it is transposed there."""
     if hermitian:
-        a = _symmetric(a)
-    mats = {"G": g, "Gt": _swap(g), "A": a, "X": out, "Xt": _swap(out)}
+        a = symmetric_of(a)
+    mats = {"G": g, "Gt": swap_last(g), "A": a, "X": out, "Xt": swap_last(out)}
     name = {"g": "G", "a": "A", "out": "X"}[part]
     places = []
     for sign, names in _PINV_TERMS:
@@ -213,11 +213,11 @@ def pinv_grad_tangent(s: Any, g: Any, a: Any, out: Any, hermitian: bool = False,
     (``'g'``, ``'a'`` or ``'out'``), the others held fixed: the product rule over the
     products of :func:`pinv_grad`."""
     if hermitian and part == "a":
-        s = _symmetric(s)
+        s = symmetric_of(s)
     total = 0.0
     for sign, left, right, transposed in _pinv_terms(g, a, out, hermitian, part):
-        total = total + sign * _chain(left + [_swap(s) if transposed else s] + right)
-    return _one_triangle(total, False) if hermitian else total
+        total = total + sign * _chain(left + [swap_last(s) if transposed else s] + right)
+    return one_triangle(total, False) if hermitian else total
 
 
 def pinv_grad_adjoint(h: Any, g: Any, a: Any, out: Any, hermitian: bool = False, part: str = "a") -> Any:
@@ -225,9 +225,9 @@ def pinv_grad_adjoint(h: Any, g: Any, a: Any, out: Any, hermitian: bool = False,
     hermitian)`` given ``h``: each product ``L dV R`` contributes ``L^T h R^T`` (transposed
     where ``dV`` appears transposed)."""
     if hermitian:
-        h = _symmetric(h)
+        h = symmetric_of(h)
     total = 0.0
     for sign, left, right, transposed in _pinv_terms(g, a, out, hermitian, part):
-        core = _chain([_swap(m) for m in reversed(left)] + [h] + [_swap(m) for m in reversed(right)])
-        total = total + sign * (_swap(core) if transposed else core)
-    return _one_triangle(total, False) if hermitian and part == "a" else total
+        core = _chain([swap_last(m) for m in reversed(left)] + [h] + [swap_last(m) for m in reversed(right)])
+        total = total + sign * (swap_last(core) if transposed else core)
+    return one_triangle(total, False) if hermitian and part == "a" else total

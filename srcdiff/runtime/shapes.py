@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .indexing import take_grad
+from .support import lifted_shapes
 from .trees import zeros_like_value
 
 
@@ -81,21 +82,9 @@ def unjoin(g: Any, arrays: Any, axis: int, ndmin: int, columns: bool = False) ->
     Each input was raised to ``ndmin`` dimensions (1-D inputs of ``column_stack``
     become columns) before joining along ``axis``.
     """
-    lifted = [np.broadcast_to(0.0, shape) for shape in _lifted_shapes(arrays, ndmin, columns)]
+    lifted = [np.broadcast_to(0.0, shape) for shape in lifted_shapes(arrays, ndmin, columns)]
     parts = unconcatenate(g, lifted, axis)
     return [np.reshape(p, np.shape(a)) for p, a in zip(parts, arrays)]
-
-
-def _lifted_shapes(arrays: Any, ndmin: int, columns: bool) -> list:
-    shapes = []
-    for a in arrays:
-        shape = np.shape(a)
-        if columns and len(shape) < 2:
-            shape = (shape[0] if shape else 1, 1)
-        while len(shape) < ndmin:
-            shape = (1,) + shape
-        shapes.append(shape)
-    return shapes
 
 
 def diag_grad(g: Any, v: Any, k: int = 0) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .broadcasting import unbroadcast
-from .reductions import _expand
+from .support import expand_reduced
 
 
 def gammaln_grad(g: Any, x: Any) -> Any:
@@ -52,7 +52,7 @@ def logsumexp_grad(g: Any, a: Any, axis: Any = None, b: Any = None, keepdims: bo
     shift = np.where(np.isfinite(shift), shift, 0.0)
     e = np.exp(a - shift)
     total = np.sum(e if b is None else b * e, axis=axis, keepdims=True)
-    g = _expand(g, np.ndim(total), axis, keepdims)
+    g = expand_reduced(g, np.ndim(total), axis, keepdims)
     if part == "a":
         return unbroadcast(g * (e if b is None else b * e) / total, a)
     return unbroadcast(g * e / total, b)
@@ -68,6 +68,6 @@ def logsumexp_tangent(t: Any, a: Any, out: Any, axis: Any = None, b: Any = None,
             "srcdiff: the derivative of logsumexp(..., return_sign=True) is not supported"
         )
     ndim = max(np.ndim(a), np.ndim(b)) if b is not None else np.ndim(a)
-    e = np.exp(a - _expand(out, ndim, axis, keepdims))
+    e = np.exp(a - expand_reduced(out, ndim, axis, keepdims))
     weighted = t if part == "b" or b is None else b * t
     return np.sum(e * weighted, axis=axis, keepdims=keepdims)

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .support import is_float_like
+
 
 def tree_add(a: Any, b: Any) -> Any:
     """Sum of two cotangents that may be None (zero) or containers of cotangents."""
@@ -45,7 +47,7 @@ def tree_fill(g: Any, like: Any) -> Any:
         g = g if g is not None else [None] * len(like)
         filled = [tree_fill(x, v) for x, v in zip(g, like)]
         return tuple(filled) if isinstance(like, tuple) else filled
-    if isinstance(like, (bool, np.bool_, int, np.integer)) or not _is_float_like(like):
+    if isinstance(like, (bool, np.bool_, int, np.integer)) or not is_float_like(like):
         return None  # no gradient at a non-float leaf
     if g is not None:
         if isinstance(g, (list, tuple)) and not isinstance(like, (list, tuple)):
@@ -56,13 +58,6 @@ def tree_fill(g: Any, like: Any) -> Any:
     if isinstance(like, (float, np.floating)):
         return 0.0
     return np.zeros_like(like)
-
-
-def _is_float_like(x: Any) -> bool:
-    dtype = getattr(x, "dtype", None)
-    if dtype is not None:
-        return dtype.kind in "fc"
-    return isinstance(x, (float, complex))
 
 
 def zeros_like_value(x: Any) -> Any:
