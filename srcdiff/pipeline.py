@@ -400,6 +400,10 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     _check_callees(program, act, cplx)
     step("callees", program)
     methods = _argument_methods(program, act)
+    # an entry for each place the code depends on a known (tuple) shape, appended by the
+    # stages that write one in (a literal size, the axes of a sum): then the code holds
+    # for the argument shapes it was made for only
+    used: list = []
     specialized = act.specialized or batched
     extra: dict = {}
     if mode == "jvp":
@@ -422,22 +426,22 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
         tree = step("reverse", reverse.differentiate(
             program, act, wrt, mode, namer, single, extra, functional=functional, seed_holomorphic=seed,
             real_params=frozenset(wrt) - complex_params if cplx.maybe else frozenset(),
-            complex_scalars=complex_scalars))
+            complex_scalars=complex_scalars, used=used))
     # the derivatives of user functions the code calls: made and linked by the API layer
     links = {alias: ref for alias, ref in extra.items() if isinstance(ref, ir.CalleeRef)}
     recipes = {alias: (ref.kind, ref.text, ref.wrt) for alias, ref in links.items()}
     if optimize:
-        tree = step("spread", spread.keep_scalars(tree, act.shapes, act.shapes_used))
-        tree = step("products", products.write_products(tree, act.shapes, act.shapes_used))
+        tree = step("spread", spread.keep_scalars(tree, act.shapes, used))
+        tree = step("products", products.write_products(tree, act.shapes, used))
         tree = step("simplify", simplify.simplify(tree, _purity(source), frozenset(act.kinds)))
         float64 = {p for p, shape in (arg_shapes or {}).items()
                    if shape == "float" or isinstance(shape, tuple)}
         if not cplx.maybe:  # (it reuses float64 buffers: a complex value would not fit)
-            tree = step("inplace", inplace.reuse(tree, act.shapes, float64, act.shapes_used))
+            tree = step("inplace", inplace.reuse(tree, act.shapes, float64, used))
     # code with a known shape (or a float64 array reused) written into it holds for
     # those argument shapes only; without argument shapes, a known shape is one written
     # in the function (np.zeros((3, 2))), true for any arguments
-    specialized = specialized or bool(arg_shapes and act.shapes_used)
+    specialized = specialized or bool(arg_shapes and used)
     if mode not in ("jvp", "vjp_apply"):
         tree = step("results", results.separate_results(tree, mode))
     floats = {p for p, shape in (arg_shapes or {}).items() if shape == "float"}

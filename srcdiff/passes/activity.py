@@ -138,13 +138,6 @@ class Activity:
     shapes: dict = field(default_factory=dict)  # name -> shape class: equal classes, equal shapes
     # whether ``shapes`` holds facts true only for the argument shapes given to analyze
     specialized: bool = False
-    # set by the passes that write a known shape into the code (a literal size, the
-    # axes of a sum): then that code too holds for these argument shapes only
-    shapes_used: list = field(default_factory=list)
-
-    def used_shapes(self) -> None:
-        """Record that generated code depends on a known (tuple) shape class."""
-        self.shapes_used.append(True)
 
     def same_shape(self, a: str, b: str) -> bool:
         ca, cb = self.shapes.get(a), self.shapes.get(b)

@@ -18,12 +18,15 @@ matrix products and rows a loop adds up after it; temporaries for shared cotange
 >>> act = Activity(frozenset(), frozenset(), frozenset(), {}, {}, shapes=shapes)
 >>> show = lambda e: print(ast.unparse(gast.gast_to_ast(e)))
 >>> template = lambda x: gast.parse(f"unbroadcast(g * w, {x})").body[0].value
->>> show(drop(template("h"), act, "out"))  # the result's shape
+>>> used = []
+>>> show(drop(template("h"), act, "out", used))  # the result's shape
 g * w
->>> show(drop(template("b"), act, "out"))  # both shapes known
+>>> show(drop(template("b"), act, "out", used))  # both shapes known
 (g * w).sum(axis=0)
->>> show(drop(template("c"), act, "out"))  # decided when the code runs
+>>> show(drop(template("c"), act, "out", used))  # decided when the code runs
 unbroadcast(g * w, c)
+>>> used  # the sum over axis 0 holds for these shapes only
+[True]
 """
 
 from __future__ import annotations
@@ -39,21 +42,21 @@ from .activity import Activity
 __all__ = ["drop"]
 
 
-def drop(expr: gast.expr, act: Activity, target: str) -> gast.expr:
+def drop(expr: gast.expr, act: Activity, target: str, used: list) -> gast.expr:
     """``expr``, an adjoint of the statement assigning ``target``, with each
     ``unbroadcast(e, x)`` replaced by ``e`` where ``x`` has ``target``'s shape, and by
     the sum over the broadcast axes where both shapes are known (which makes the code
-    hold for these shapes only: recorded in ``act``)."""
+    hold for these shapes only: an entry appended to ``used``)."""
     if not any(isinstance(node, gast.Name) and node.id == "unbroadcast" for node in walk(expr)):
         return expr  # (most templates: no walk that rebuilds the tree)
-    return _Unbroadcast(act, target).visit(expr)
+    return _Unbroadcast(act, target, used).visit(expr)
 
 
 class _Unbroadcast(gast.NodeTransformer):
     """``drop`` for one statement's ``target``."""
 
-    def __init__(self, act: Activity, target: str):
-        self.act, self.target = act, target
+    def __init__(self, act: Activity, target: str, used: list):
+        self.act, self.target, self.used = act, target, used
 
     def visit_Call(self, node: gast.Call) -> gast.expr:
         self.generic_visit(node)
@@ -64,7 +67,7 @@ class _Unbroadcast(gast.NodeTransformer):
                 return node.args[0]
             summed = _summed(node.args[0], act.shapes.get(target), act.shapes.get(node.args[1].id))
             if summed is not None:
-                act.used_shapes()
+                self.used.append(True)
                 return summed
         return node
 

@@ -200,7 +200,7 @@ class LoopAdjoint:
                 saved.index = self.namer.temp("_i")
                 saved.trips = call("len", atom_expr(loop.iter))
                 saved.names = [n for n in saved.names if n not in saved.rows]
-                self.act.used_shapes()
+                self.used.append(True)
         pre, post = [], []
         for nxt, header in shifts:
             last = header
@@ -357,7 +357,7 @@ class LoopAdjoint:
                 found.add(var)
         for site in {id(site): site for var in found for site, _, _ in reads[var]}.values():
             if _to_shapes(site, found, self.act.kinds, self.act.shapes):
-                self.act.used_shapes()
+                self.used.append(True)
         return found
 
     def _child_names(self, stmts: list) -> set:

@@ -44,10 +44,14 @@ MODES = ("grad", "value_and_grad", "vjp", "vjp_apply")
 class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
     """Builds the adjoint of one function; also the hooks that add saves to its primal."""
 
-    def __init__(self, act: Activity, namer: Namer, destructive: bool, functional: bool = False):
+    def __init__(self, act: Activity, namer: Namer, destructive: bool, functional: bool = False,
+                 used: list | None = None):
         LoopAdjoint.__init__(self)
         CallAdjoint.__init__(self)
         self.act = act
+        # where the code depends on a known (tuple) shape, an entry (see pipeline: then the
+        # code holds for the argument shapes it was made for only)
+        self.used = used if used is not None else []
         self.namer = namer
         self.destructive = destructive  # pop saved values (grad) or read them (vjp)
         self.names: dict[str, str] = {}  # primal name -> adjoint name, where one exists
@@ -216,7 +220,7 @@ class _Reverse(LoopAdjoint, CallAdjoint, Hooks):
             if not any(v in self.act.active for v in ir.atom_vars(atom)):
                 continue
             expr = fold(registry.instantiate(template, mapping))
-            expr = unbroadcast.drop(expr, self.act, stmt.target)
+            expr = unbroadcast.drop(expr, self.act, stmt.target, self.used)
             same = next((i for i, (a, _) in enumerate(contributions)
                          if isinstance(atom, ir.Var) and isinstance(a, ir.Var) and a.id == atom.id), None)
             if same is None or sparse:
@@ -305,6 +309,7 @@ def differentiate(
     fn: ir.Function, act: Activity, wrt: tuple, mode: str, namer: Namer, single: bool = True,
     globals_out: dict | None = None, functional: bool = False, seed_holomorphic: bool | None = None,
     real_params: frozenset = frozenset(), complex_scalars: frozenset = frozenset(),
+    used: list | None = None,
 ) -> gast.FunctionDef:
     """Build the derivative function of ``fn`` with respect to the parameters ``wrt``.
 
@@ -314,7 +319,7 @@ def differentiate(
     complex values, whose gradients keep their real part; ``complex_scalars``: the
     parameters that are complex numbers, whose gradients are too."""
     ret = fn.body[-1]
-    rev = _Reverse(act, namer, destructive=mode != "vjp", functional=functional)
+    rev = _Reverse(act, namer, destructive=mode != "vjp", functional=functional, used=used)
     rev.counters = {s.target for s in ir.walk(fn.body) if isinstance(s, ir.Loop) and s.kind == "for"
                     and s.target}
     out_atom = ret.value
