@@ -438,17 +438,16 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
                    if shape == "float" or isinstance(shape, tuple)}
         if not cplx.maybe:  # (it reuses float64 buffers: a complex value would not fit)
             tree = step("inplace", inplace.reuse(tree, act.shapes, float64, used))
-    # code with a known shape (or a float64 array reused) written into it holds for
-    # those argument shapes only; without argument shapes, a known shape is one written
-    # in the function (np.zeros((3, 2))), true for any arguments
-    specialized = specialized or bool(arg_shapes and used)
     if mode not in ("jvp", "vjp_apply"):
         tree = step("results", results.separate_results(tree, mode))
     floats = {p for p, shape in (arg_shapes or {}).items() if shape == "float"}
     if optimize and floats and not cplx.maybe:
-        if simplify.unwrap_floats(tree, floats):
-            specialized = True  # it holds while those arguments are Python floats
-        step("floats", tree)
+        # (code without float(...) holds while those arguments are Python floats)
+        tree = step("floats", simplify.unwrap_floats(tree, floats, used))
+    # code with a known shape (or a float64 array reused) written into it holds for
+    # those argument shapes only; without argument shapes, a known shape is one written
+    # in the function (np.zeros((3, 2))), true for any arguments
+    specialized = specialized or bool(arg_shapes and used)
     if optimize:
         tree = step("temporaries", simplify.inline_temporaries(tree, _purity(source)))
     code = source.fn.__code__

@@ -8,8 +8,10 @@ already (in code made for float arguments).
 ...     y = math.sin(x) * 2
 ...     return float(y), float(n)
 ... ''').body[0]
->>> unwrap_floats(fdef, {"x"})
-True
+>>> used = []
+>>> fdef = unwrap_floats(fdef, {"x"}, used)
+>>> used  # (the code holds while x is a Python float)
+[True]
 >>> print(to_source(fdef).strip())
 def f(x, n):
     y = math.sin(x) * 2
@@ -34,12 +36,13 @@ _MATH_FLOATS = frozenset(
 _FLOAT_OPS = (gast.Add, gast.Sub, gast.Mult, gast.Div)
 
 
-def unwrap_floats(fdef: gast.FunctionDef, floats: set) -> bool:
+def unwrap_floats(fdef: gast.FunctionDef, floats: set, used: list | None = None) -> gast.FunctionDef:
     """Drop ``float(v)`` where ``v`` is certainly a Python float already, given that
     the parameters ``floats`` are: float literals, math functions, and arithmetic with
     a float operand and a number or float other (``**`` only to an int power, as a
     negative number to a fractional one is complex).  Flow-insensitive: a name is a
-    float when every assignment to it makes one.  Returns whether any call went."""
+    float when every assignment to it makes one.  Each ``float(...)`` dropped is noted in
+    ``used``: the code then holds while those parameters are Python floats."""
     assigned: dict[str, list] = {}
     seen: set = set()  # target names with their assignment noted
     for node in walk(fdef):
@@ -93,7 +96,6 @@ def unwrap_floats(fdef: gast.FunctionDef, floats: set) -> bool:
         if ident in known and not all(v is not None and is_float(v) for v in assigned[ident]):
             known.discard(ident)
             todo.extend(readers.get(ident, ()))
-    dropped = False
     for node in walk(fdef):
         for field in node._fields:
             value = getattr(node, field, None)
@@ -107,5 +109,6 @@ def unwrap_floats(fdef: gast.FunctionDef, floats: set) -> bool:
                         value[i] = child.args[0]
                     else:
                         setattr(node, field, child.args[0])
-                    dropped = True
-    return dropped
+                    if used is not None:
+                        used.append(True)
+    return fdef

@@ -20,8 +20,7 @@ def _unwrapped(code: str, floats: set) -> str:
     from srcdiff.emit import to_source
     from srcdiff.passes.simplify import unwrap_floats
 
-    tree = gast.parse(code).body[0]
-    unwrap_floats(tree, floats)
+    tree = unwrap_floats(gast.parse(code).body[0], floats)
     return to_source(tree).strip().splitlines()[-1].strip()
 
 
