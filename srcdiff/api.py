@@ -70,6 +70,7 @@ def _remember(target: Callable, key: tuple) -> None:
             if per_fn is not None:
                 per_fn.pop(old_key, None)
 _VERSION = registry.version_cell  # a one-element list, bumped by every rule registration
+_MISSING = object()  # an argument the call does not give
 
 
 def _innermost(fn: Callable) -> Callable:
@@ -176,18 +177,32 @@ class Derivative:
                 return fast
         kinds = []
         for pos, name in self._wrt:
-            if pos is not None and pos < len(args):
-                value = args[pos]
-            elif name in kwargs:
-                value = kwargs[name]
-            elif name in self._defaults:
-                value = self._defaults[name]
-            else:
+            value = self._argument(pos, name, args, kwargs)
+            if value is _MISSING:
                 kinds.append("array")  # the call itself will report the missing argument
                 continue
             kinds.append(kind_of(value, name, self._fn))
         found = complex_params(self._fn, args, kwargs, self._positional)
         return tuple(kinds) + (("complex", found),) if found else tuple(kinds)
+
+    def _argument(self, pos: int | None, name: str, args: tuple, kwargs: dict) -> Any:
+        """The value the call gives the differentiated parameter ``name`` (at ``pos``):
+        by position, by keyword, or its default; ``_MISSING`` when none."""
+        if pos is not None and pos < len(args):
+            return args[pos]
+        if name in kwargs:
+            return kwargs[name]
+        return self._defaults.get(name, _MISSING)
+
+    def _guessed_spec(self) -> tuple:
+        """The kinds the function's code suggests for the differentiated parameters (a
+        parameter indexed with a string, or unpacked, is a container; any other an
+        array): what the code is made for before any call."""
+        base = self._fn
+        while isinstance(base, Derivative):
+            base = base._fn
+        guess = pipeline.guess_kinds(base)
+        return tuple(guess.get(n, "array") for n in self._names)
 
     def _kinds(self, spec: tuple) -> dict:
         """Parameter -> kind, for the pipeline (``"complex"`` for complex arguments)."""
@@ -215,7 +230,7 @@ class Derivative:
             return self._fn
         inner = self._fn
         if args is None:
-            spec = tuple(pipeline.guess_kinds(inner._fn).get(n, "array") for n in inner._names)
+            spec = inner._guessed_spec()
         else:
             spec = inner._spec(*inner._split(args, kwargs))
         return inner._generated(spec, functional=True).function
@@ -341,12 +356,9 @@ class Derivative:
                     hint=f"call it as jvp({name})(*args, " + ", ".join(f"{n}_dot" for n in self._names)
                     + "): one tangent of the same shape per differentiated argument")
             args, tangents = args[:split], args[split:]
-            for (_, name), tangent in zip(self._wrt, tangents):
+            for (pos, name), tangent in zip(self._wrt, tangents):
                 if type(tangent) is not float and complex_in(tangent) is not None:
-                    value = args[self._positional.index(name)] if self._positional and \
-                        name in self._positional and self._positional.index(name) < len(args) \
-                        else kwargs.get(name)
-                    if complex_in(value) is None:
+                    if complex_in(self._argument(pos, name, args, kwargs)) is None:
                         raise ArgumentError(
                             f"the tangent of the real argument {name!r} is complex",
                             pipeline.function_loc(self._fn),
@@ -374,23 +386,14 @@ class Derivative:
         function's code suggests (a parameter indexed with a string, or unpacked, is
         taken for a container; any other for an array), for any shapes."""
         if self._last is None:
-            base = self._fn
-            while isinstance(base, Derivative):
-                base = base._fn
-            guess = pipeline.guess_kinds(base)
-            self._generated(tuple(guess.get(n, "array") for n in self._names))
+            self._generated(self._guessed_spec())
         return self._last.source
 
     def watch(self, observe: Callable[[str, Any], None], args: tuple | None = None) -> str:
         """The source made afresh, showing each stage to ``observe`` (see :func:`watch`):
         for the arguments ``args``, or for the kinds :attr:`source` assumes."""
         if args is None:
-            base = self._fn
-            while isinstance(base, Derivative):
-                base = base._fn
-            guess = pipeline.guess_kinds(base)
-            spec = tuple(guess.get(n, "array") for n in self._names)
-            arg_shapes = None
+            spec, arg_shapes = self._guessed_spec(), None
         else:
             args = args if self._bound is None else (self._bound,) + tuple(args)
             spec = self._spec(args)

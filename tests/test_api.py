@@ -221,6 +221,14 @@ def test_source_attribute_before_any_call():
     assert "def " in srcdiff.grad(weighted).source
 
 
+def test_source_of_a_third_derivative_before_any_call():
+    """The kinds guessed for the code of a derivative of a derivative of a derivative come
+    from the user's function under all of them."""
+    f = make_function("def f(x):\n    return np.sum(np.sin(x) ** 3)\n")
+    text = srcdiff.jvp(srcdiff.grad(srcdiff.grad(f))).source
+    assert text.startswith("def jvp_")
+
+
 def test_source_function():
     for kind in ("grad", "value_and_grad", "vjp"):
         text = srcdiff.source(poly, kind=kind, wrt=(0, 1))
