@@ -63,6 +63,10 @@ class Complexity:
     breaks: dict = field(default_factory=dict)
     certain: frozenset = frozenset()  # names certainly complex
 
+    def may_be_complex(self, atom: Any) -> bool:
+        """Whether the atom ``atom`` (a name, a literal, a global, a display) may be complex."""
+        return _may_be_complex(atom, self.maybe)
+
 
 # Functions whose result is real whatever their arguments.
 _REAL_RESULTS = frozenset({
@@ -129,19 +133,24 @@ def _source_atom(atom: Any, where_dtype: bool = False) -> bool:
     return False
 
 
+def _may_be_complex(atom: Any, maybe: set | frozenset, where_dtype: bool = False) -> bool:
+    """Whether ``atom`` may be complex, given the names ``maybe`` that may be."""
+    if isinstance(atom, ir.Var):
+        return atom.id in maybe
+    if isinstance(atom, (ir.Tup, ir.Lst)):
+        return any(_may_be_complex(a, maybe) for a in atom.items)
+    if isinstance(atom, ir.Slc):
+        return False  # (a step 5j in np.r_[a:b:5j] counts points)
+    return _source_atom(atom, where_dtype)
+
+
 def analyze(fn: ir.Function, complex_params: frozenset) -> Complexity:
     """Which names of ``fn`` may be complex, given the parameters that are; and the
     rule of each statement that meets a complex value."""
     maybe: set = set(complex_params)
 
     def complex_atom(atom: Any, where_dtype: bool = False) -> bool:
-        if isinstance(atom, ir.Var):
-            return atom.id in maybe
-        if isinstance(atom, (ir.Tup, ir.Lst)):
-            return any(complex_atom(a) for a in atom.items)
-        if isinstance(atom, ir.Slc):
-            return False  # (a step 5j in np.r_[a:b:5j] counts points)
-        return _source_atom(atom, where_dtype)
+        return _may_be_complex(atom, maybe, where_dtype)
 
     def complex_value(value: Any) -> bool:
         if isinstance(value, ir.Raw):

@@ -171,10 +171,7 @@ def projected(base: Rule, params: frozenset, result: bool) -> Rule:
     tangents = dict(base.tangent_sources)
     if result:
         tangents = {p: f"real_like({text}, out)" for p, text in tangents.items()}
-    made = Rule(fn=base.fn, name=base.name, params=base.params, defaults=base.defaults, sources=sources,
-                domain=base.domain, cases=base.cases, seq=base.seq, doc=base.doc, tree_out=base.tree_out,
-                sparse=base.sparse, reverse=base.reverse, nondiff=base.nondiff, discrete=base.discrete,
-                _tangent_texts=tangents)
+    made = dataclasses.replace(base, sources=sources, _tangent_texts=tangents)
     _PROJECTED[key] = (base, made)
     return made
 
