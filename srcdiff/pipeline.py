@@ -75,7 +75,7 @@ from .passes import (
     ssa,
 )
 from .rules import registry
-from .runtime.calls import RETURN_LOCATIONS
+from .runtime.calls import COMPLEX_RESULT, COMPLEX_RESULT_HINT, RETURN_LOCATIONS
 
 __all__ = ["Generated", "transform", "lower_to_ir", "STATS", "PASSES"]
 
@@ -417,12 +417,8 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
             seed = bool(set(wrt) <= complex_params and not any(t in act.active for t in cplx.breaks))
             if not seed and out.id in cplx.certain and mode in ("grad", "value_and_grad"):
                 raise NonScalarOutputError(
-                    "grad needs a real result, but this function's is complex; its gradient is "
-                    "defined only for a function that is holomorphic in complex arguments (f'(z)), "
-                    "and this one is not, or its arguments are real", program.body[-1].loc,
-                    hint="differentiate a real quantity (np.real(f), np.abs(f) ** 2), or use "
-                    "srcdiff.jvp (a complex result of real arguments) or srcdiff.vjp with a "
-                    "complex cotangent")
+                    "grad needs a real result, but this function's is complex; " + COMPLEX_RESULT,
+                    program.body[-1].loc, hint=COMPLEX_RESULT_HINT)
         tree = step("reverse", reverse.differentiate(
             program, act, wrt, mode, namer, single, extra, functional=functional, seed_holomorphic=seed,
             real_params=frozenset(wrt) - complex_params if cplx.maybe else frozenset(),
@@ -512,12 +508,7 @@ def _check_complex_callee(call: ir.Call, act: activity.Activity, cplx: complexes
     code = callee.__code__
     names = code.co_varnames[:code.co_argcount + code.co_kwonlyargcount]
     given = list(zip(names, call.args)) + [(k, a) for k, a in call.kwargs if k in names]
-
-    def complex_atom(atom: Any) -> bool:
-        return any(v in cplx.maybe for v in ir.atom_vars(atom)) or isinstance(atom, ir.Const) and \
-            isinstance(atom.value, complex)
-
-    complex_params = frozenset(n for n, a in given if complex_atom(a))
+    complex_params = frozenset(n for n, a in given if cplx.may_be_complex(a))
     wrt = tuple(n for n, a in given if any(v in act.active for v in ir.atom_vars(a)))
     if not complex_params or not wrt:
         return

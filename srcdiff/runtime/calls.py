@@ -25,6 +25,12 @@ DERIVATIVES: dict = {}
 # inside the generated code (a non-scalar result for grad); filled by the pipeline, and
 # an entry goes with its code.
 RETURN_LOCATIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Why grad refuses a complex result, and what to do (the pipeline says so too, where the
+# result is certainly complex).
+COMPLEX_RESULT = ("its gradient is defined only for a function that is holomorphic in complex "
+                  "arguments (f'(z)), and this one is not, or its arguments are real")
+COMPLEX_RESULT_HINT = ("differentiate a real quantity (np.real(f), np.abs(f) ** 2), or use srcdiff.jvp "
+                       "(a complex result of real arguments) or srcdiff.vjp with a complex cotangent")
 
 
 def method_vjp(obj: Any, name: str, wrt: tuple) -> Any:
@@ -71,13 +77,7 @@ def seed(out: Any, where: str, holomorphic: bool = False) -> Any:
         loc = RETURN_LOCATIONS.get(sys._getframe(1).f_code)
         raise NonScalarOutputError(
             "grad needs a real result, but the function returned a complex number"
-            + ("" if loc else f" ({where})") + "; its gradient is defined only for a function "
-            "that is holomorphic in complex arguments (f'(z)), and this one is not, or its "
-            "arguments are real",
-            loc,
-            hint="differentiate a real quantity (np.real(f), np.abs(f) ** 2), or use srcdiff.jvp "
-            "(a complex result of real arguments) or srcdiff.vjp with a complex cotangent",
-        )
+            + ("" if loc else f" ({where})") + "; " + COMPLEX_RESULT, loc, hint=COMPLEX_RESULT_HINT)
     if isinstance(out, complex):
         return 1.0
     if size == 1:
