@@ -125,6 +125,7 @@ def _runtime_sources(names: Sequence[str]) -> list[str]:
     """The source of each runtime helper in ``names`` and of the runtime functions they call
     (a name looked up in the module of the function that calls it), by module, then by line."""
     found: dict[str, types.FunctionType] = {}
+    reads: dict[str, list] = {}  # helper -> the names its source reads
     todo = [(name, vars(runtime)) for name in names]
     while todo:
         name, namespace = todo.pop()
@@ -132,8 +133,8 @@ def _runtime_sources(names: Sequence[str]) -> list[str]:
         if name in found or not _is_runtime(fn):
             continue
         found[name] = fn
-        todo += [(n.id, fn.__globals__) for n in ast.walk(ast.parse(inspect.getsource(fn)))
-                 if isinstance(n, ast.Name)]
+        reads[name] = [n.id for n in ast.walk(ast.parse(inspect.getsource(fn))) if isinstance(n, ast.Name)]
+        todo += [(n, fn.__globals__) for n in reads[name]]
     sources, stand_ins = [], {}
     relative = re.compile(r"^[ \t]*from (\.+\w+) import ([\w, ]+)\n", re.M)
     for fn in sorted(found.values(), key=lambda f: (f.__globals__["__name__"], f.__code__.co_firstlineno)):
@@ -143,28 +144,26 @@ def _runtime_sources(names: Sequence[str]) -> list[str]:
             stand_ins.update({n.strip(): (home, getattr(home, n.strip())) for n in match.group(2).split(",")})
         sources.append(relative.sub("", source).rstrip("\n"))
     constants: dict[str, str] = {}
-    for fn in found.values():  # the module-level names the helpers read besides helpers
-        module = importlib.import_module(fn.__globals__["__name__"])
-        for node in ast.walk(ast.parse(inspect.getsource(fn))):
-            if not isinstance(node, ast.Name) or node.id in found or node.id in stand_ins \
-                    or hasattr(builtins, node.id) or node.id not in fn.__globals__:
+    for helper, fn in found.items():  # the module-level names the helpers read besides helpers
+        for ident in reads[helper]:
+            if ident in found or ident in stand_ins or hasattr(builtins, ident) \
+                    or ident not in fn.__globals__:
                 continue
-            value = fn.__globals__[node.id]
-            home = importlib.import_module(getattr(value, "__module__", None) or module.__name__) \
-                if isinstance(value, type) else module
+            value = fn.__globals__[ident]
             if isinstance(value, type) and issubclass(value, BaseException) \
-                    and home.__name__.startswith("srcdiff"):
-                stand_ins[node.id] = (home, value)  # an error class of srcdiff's: a stand-in
-            elif isinstance(value, (dict, list, set, weakref.WeakKeyDictionary)) \
-                    and _is_runtime(fn) and vars(module).get(node.id) is value:
-                stand_ins[node.id] = (module, {})  # a table of the runtime's: an empty one
-            elif isinstance(value, types.ModuleType) and node.id not in ("np", "math") \
+                    and value.__module__.startswith("srcdiff"):
+                # an error class of srcdiff's: a stand-in
+                stand_ins[ident] = (importlib.import_module(value.__module__), value)
+            elif isinstance(value, (dict, list, set, weakref.WeakKeyDictionary)):
+                # a table of the runtime's: an empty one
+                stand_ins[ident] = (importlib.import_module(fn.__module__), {})
+            elif isinstance(value, types.ModuleType) and ident not in ("np", "math") \
                     and not value.__name__.startswith("srcdiff"):
-                alias = "" if value.__name__ == node.id else f" as {node.id}"
-                constants[node.id] = f"import {value.__name__}{alias}"  # (the standard library's)
+                alias = "" if value.__name__ == ident else f" as {ident}"
+                constants[ident] = f"import {value.__name__}{alias}"  # (the standard library's)
             elif isinstance(value, (str, int, float, tuple, frozenset)) and not isinstance(value, bool) \
-                    and node.id.lstrip("_").isupper() and vars(module).get(node.id) is value:
-                constants[node.id] = f"{node.id} = {value!r}"  # a constant of the runtime's
+                    and ident.lstrip("_").isupper():
+                constants[ident] = f"{ident} = {value!r}"  # a constant of the runtime's
     imports_first = sorted(constants, key=lambda n: (not constants[n].startswith("import"), n))
     sources += [constants[name] for name in imports_first]
     for name, (home, obj) in sorted(stand_ins.items()):
