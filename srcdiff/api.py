@@ -277,7 +277,7 @@ class Derivative:
                                      optimize=self._optimize, single=self._single,
                                      functional=functional, arg_shapes=arg_shapes)
             if digest is not None:
-                disk.store(digest, gen)
+                disk.store(target, digest, gen)
         return link(gen)
 
     def _remember_hot(self, args: tuple | None, kwargs: dict | None, gen: pipeline.Generated,

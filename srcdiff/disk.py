@@ -76,7 +76,9 @@ def _resolve_text(fn: Callable, text: str) -> Any:
     return value
 
 
-def store(digest: str, gen: pipeline.Generated) -> None:
-    """Keep freshly generated code on disk under ``digest``."""
+def store(fn: Callable, digest: str, gen: pipeline.Generated) -> None:
+    """Keep the code freshly generated for ``fn`` on disk under ``digest``, with what each
+    name it reaches things through is now (``load`` checks they are the same)."""
     if gen.stored is not None:
-        cache.store(digest, gen.stored)
+        roots = [(r, pipeline.describe(pipeline.lookup_root(fn, r)[2])) for r in gen.stored["roots"]]
+        cache.store(digest, {**gen.stored, "roots": roots})

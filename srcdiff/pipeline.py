@@ -466,7 +466,7 @@ def _transform(fn: Callable, mode: str, wrt: tuple, kinds: dict, optimize: bool,
     stored = {
         "code": module_code, "text": text, "shown": shown, "name": function.__name__,
         "recipes": recipes, "ret_loc": ret_loc, "specialized": specialized, "methods": methods,
-        "roots": [(r, describe(lookup_root(source.fn, r)[2])) for r in roots],
+        "roots": roots,  # (names: the disk cache adds what each is, only when it keeps them)
     }
     return Generated(function, shown, mode, wrt, guard(source.fn, roots), specialized, methods, links, stored)
 
